@@ -1,0 +1,36 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench fuzz clean venv
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,trio]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m crosswind serve examples.demo:app --backend asyncio --host 127.0.0.1 --port 8888
+
+test: $(STAMP)
+	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl) || echo "curl not installed: curl tests will skip"
+	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info core/*.egg-info

@@ -1,0 +1,1 @@
+"""Adapters between crosswind applications and WSGI/ASGI servers, both directions."""

@@ -1,0 +1,1 @@
+"""Runtime backends: thin drivers that accept, read, write, arm timers and shut down."""

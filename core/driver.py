@@ -1,0 +1,187 @@
+"""The one connection driver every backend runs.
+
+It owns the loop of a connection: read bytes from the transport into the
+:class:`~crosswind.connection.ServerConnection`, turn each request head into
+an :class:`~crosswind.exchange.Exchange`, await the application, drain what
+the application left unread, and go round again while keep-alive allows.
+Backends provide a :class:`~crosswind.transport.Transport` and a clock and
+nothing else, so their behaviour cannot drift apart.
+
+Rules:
+
+* A request the connection refuses is answered with its status and a short
+  reason and the connection closes; nothing of it reaches the application.
+* An application that fails before sending anything gets a ``500``; one
+  that fails after the head went out gets the connection closed without the
+  end of the body, so the client can tell the response is incomplete.
+* Awaitables here complete without suspending when the transport's do, so
+  the threaded backend can run the driver without an event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .connection import ServerConnection
+from .engine import Engine
+from .errors import RequestError
+from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Request
+from .exchange import Application, ClientDisconnected, Exchange
+from .limits import Limits
+from .transport import Transport, TransportClosed
+
+__all__ = ["AccessLog", "ConnectionDriver"]
+
+log = logging.getLogger("crosswind.driver")
+
+#: ``access_log(exchange, seconds)`` is called once per finished exchange.
+AccessLog = Callable[[Exchange, float], None]
+
+
+class ConnectionDriver:
+    """Serves one connection until it closes.
+
+    :param transport: the backend's transport for this connection.
+    :param app: the application (``await app.handle(exchange)``).
+    :param clock: monotonic seconds, the clock the transport's deadlines use.
+    :param engine: the protocol engine's name, or an engine instance.
+    """
+
+    __slots__ = ("_access_log", "_exchange", "app", "clock", "conn", "disconnected", "transport")
+
+    def __init__(
+        self,
+        transport: Transport,
+        app: Application,
+        *,
+        clock: Callable[[], float],
+        limits: Limits | None = None,
+        engine: str | Engine = "h11",
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self.transport = transport
+        self.app = app
+        self.clock = clock
+        self.conn = ServerConnection(limits, clock=clock, engine=engine)
+        self._access_log = access_log
+        self._exchange: Exchange | None = None
+        self.disconnected = False
+
+    # -- used by the backend ---------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for a next request with nothing received: safe to close."""
+        return self._exchange is None and self.conn.idle
+
+    def start_shutdown(self) -> None:
+        """Let the current exchange finish, then close instead of keeping alive."""
+        self.conn.start_shutdown()
+
+    async def run(self) -> None:
+        """Serve requests until the connection closes."""
+        conn = self.conn
+        try:
+            while True:
+                try:
+                    event = await self.next_event()
+                except RequestError as error:
+                    await self.send(conn.send_error(error))
+                    break
+                if type(event) is not Request:
+                    break
+                exchange = Exchange(self, event, self.clock())
+                self._exchange = exchange
+                await self._call_app(exchange)
+                self._exchange = None
+                if self._access_log is not None and exchange.status:
+                    self._access_log(exchange, self.clock() - exchange.start_time)
+                if not conn.response_done or not await self._drain():
+                    break
+                if not conn.start_next_cycle():
+                    break
+        except (TransportClosed, ClientDisconnected):
+            self.disconnected = True
+        finally:
+            await self.transport.close()
+
+    # -- used by Exchange ------------------------------------------------
+
+    async def next_event(self) -> Any:
+        """The next event of the connection, reading from the transport as needed."""
+        conn = self.conn
+        while True:
+            event = conn.next_event()
+            if event is not NEED_DATA:
+                return event
+            try:
+                data = await self.transport.receive(conn.deadline)
+            except TimeoutError:
+                error = conn.timeout_error()
+                if error is None:
+                    return ConnectionClosed()
+                raise error from None
+            except (TransportClosed, ConnectionError):
+                data = b""
+            if not data:
+                self.disconnected = conn.reading_body or self._exchange is not None
+            conn.receive_data(data)
+
+    async def send(self, data: bytes) -> None:
+        if data:
+            try:
+                await self.transport.send(data)
+            except (TransportClosed, ConnectionError):
+                self.disconnected = True
+                raise ClientDisconnected("the client closed the connection") from None
+
+    def watch_disconnect(self, exchange: Exchange) -> None:
+        self.transport.set_close_callback(exchange._connection_lost)
+
+    # -- internals -------------------------------------------------------
+
+    async def _call_app(self, exchange: Exchange) -> None:
+        conn = self.conn
+        try:
+            await self.app.handle(exchange)
+        except ClientDisconnected:
+            raise
+        except RequestError as error:
+            # Raised while reading the body (too large, malformed, too slow),
+            # or by the application to refuse the request.
+            if not conn.response_started:
+                exchange.status = error.status_code
+                await self.send(conn.send_error(error))
+            return
+        except Exception:
+            log.exception("error in application handling %s %s", exchange.method, exchange.path)
+            if not conn.response_started:
+                exchange.status = 500
+                await self.send(conn.send_error(RequestError("internal server error", 500)))
+            return
+        if not conn.response_started:
+            log.error("application returned without responding to %s %s",
+                      exchange.method, exchange.path)
+            exchange.status = 500
+            await self.send(conn.send_error(RequestError("internal server error", 500)))
+        elif not conn.response_done:
+            log.error("application returned before ending its response to %s %s",
+                      exchange.method, exchange.path)
+
+    async def _drain(self) -> bool:
+        """Discard the unread rest of the body; ``False`` if not worth it."""
+        conn = self.conn
+        if not conn.reading_body:
+            return True
+        if not conn.keep_alive:
+            return False
+        conn.max_body_size = min(conn.max_body_size, conn.limits.drain_limit)
+        try:
+            while conn.reading_body:
+                if type(await self.next_event()) is EndOfMessage:
+                    break
+        except RequestError:
+            return False
+        return True

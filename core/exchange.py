@@ -1,0 +1,207 @@
+"""One request and its response, as an application sees them.
+
+An application is any object with ``async def handle(self, exchange)``.
+The driver creates an :class:`Exchange` for each request head and awaits
+``handle``; the application reads the body and writes the response through
+the exchange.  The Tornado-style (:mod:`crosswind.web`) and Flask-style
+(:mod:`crosswind.app`) layers are such applications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import CrosswindError
+from .events import Data, EndOfMessage, RawHeaders, Request
+from .transport import ConnectionInfo
+
+if TYPE_CHECKING:
+    from .driver import ConnectionDriver
+
+__all__ = ["Application", "ClientDisconnected", "Exchange"]
+
+
+class ClientDisconnected(CrosswindError):
+    """The client went away before the request or response was complete."""
+
+
+class Application(Protocol):
+    """What the connection driver calls for each request."""
+
+    async def handle(self, exchange: Exchange) -> None: ...
+
+
+class Exchange:
+    """A request being served.
+
+    Attributes: ``method``, ``target`` (both ``str``), ``path`` and
+    ``query`` (the target split at ``?``; the path of an absolute-form target),
+    ``http_version`` (``"1.1"``), ``headers`` (lowercased ``bytes`` names with
+    ``bytes`` values, in order), ``info`` (:class:`ConnectionInfo`).
+    """
+
+    __slots__ = (
+        "_close_callbacks",
+        "_driver",
+        "_ended",
+        "bytes_sent",
+        "headers",
+        "http_version",
+        "info",
+        "method",
+        "path",
+        "query",
+        "start_time",
+        "status",
+        "target",
+    )
+
+    def __init__(self, driver: ConnectionDriver, request: Request, start_time: float) -> None:
+        self._driver = driver
+        self.method = request.method.decode("ascii")
+        self.target = target = request.target.decode("latin-1")
+        self.http_version = request.http_version.decode("ascii")
+        self.headers: RawHeaders = request.headers
+        self.info: ConnectionInfo = driver.transport.info
+        if target[:1] != "/" and "://" in target:
+            # absolute-form (RFC 9112 section 3.2.2): keep only path and query
+            rest = target.split("://", 1)[1]
+            slash = rest.find("/")
+            target = rest[slash:] if slash >= 0 else "/"
+        path, _, query = target.partition("?")
+        self.path = path
+        self.query = query
+        self.status = 0
+        self.bytes_sent = 0
+        self.start_time = start_time
+        self._ended = False
+        self._close_callbacks: list[Callable[[], None]] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Exchange {self.method} {self.target}>"
+
+    def get_header(self, name: bytes, default: bytes | None = None) -> bytes | None:
+        """The first value of header *name* (lowercase bytes), or *default*."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    # -- request body ----------------------------------------------------
+
+    @property
+    def max_body_size(self) -> int:
+        """The body limit for this request; set it before reading to change it."""
+        return self._driver.conn.max_body_size
+
+    @max_body_size.setter
+    def max_body_size(self, value: int) -> None:
+        self._driver.conn.max_body_size = value
+
+    @property
+    def body_complete(self) -> bool:
+        return self._driver.conn.request_complete
+
+    async def read(self) -> bytes:
+        """Return the next piece of the body, ``b""`` once it is complete.
+
+        Sends ``100 Continue`` first when the client asked for it.
+
+        :raises RequestError: the body is too large (413), malformed (400) or
+            too slow (408).
+        :raises ClientDisconnected: the client closed mid-body.
+        """
+        driver = self._driver
+        conn = driver.conn
+        if conn.request_complete:
+            return b""
+        if conn.wants_continue:
+            await driver.send(conn.send_continue())
+        while True:
+            event = await driver.next_event()
+            kind = type(event)
+            if kind is Data:
+                return event.data  # type: ignore[union-attr]
+            if kind is EndOfMessage:
+                return b""
+
+    async def read_body(self) -> bytes:
+        """Read and return the whole body (bounded by :attr:`max_body_size`)."""
+        parts = []
+        while chunk := await self.read():
+            parts.append(chunk)
+        return b"".join(parts)
+
+    # -- response --------------------------------------------------------
+
+    @property
+    def response_started(self) -> bool:
+        return self.status != 0
+
+    @property
+    def finished(self) -> bool:
+        return self._ended
+
+    async def start_response(
+        self, status: int, headers: Iterable[tuple[bytes, bytes]], reason: bytes = b""
+    ) -> None:
+        """Send the status line and headers; the body follows with :meth:`write`."""
+        self.status = status
+        await self._driver.send(self._driver.conn.send_response(status, list(headers), reason))
+
+    async def write(self, data: bytes) -> None:
+        """Send a piece of the response body."""
+        out = self._driver.conn.send_data(data)
+        if out:
+            self.bytes_sent += len(data)
+            await self._driver.send(out)
+
+    async def end(self, data: bytes = b"") -> None:
+        """Send the last piece of the body and complete the response."""
+        conn = self._driver.conn
+        out = conn.send_data(data) if data else b""
+        self.bytes_sent += len(data)
+        self._ended = True
+        await self._driver.send(out + conn.send_end())
+
+    async def respond(
+        self,
+        status: int,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes = b"",
+        reason: bytes = b"",
+    ) -> None:
+        """Send a whole response in one write; adds ``Content-Length`` if missing."""
+        conn = self._driver.conn
+        headers = list(headers)
+        if status not in (204, 304) and not any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in headers
+        ):
+            headers.append((b"Content-Length", b"%d" % len(body)))
+        self.status = status
+        out = conn.send_response(status, headers, reason)
+        if body:
+            out += conn.send_data(body)
+            self.bytes_sent = len(body)
+        self._ended = True
+        await self._driver.send(out + conn.send_end())
+
+    # -- disconnects -----------------------------------------------------
+
+    @property
+    def client_disconnected(self) -> bool:
+        return self._driver.disconnected
+
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        """Call *callback* if the client disconnects before the response ends."""
+        if self._close_callbacks is None:
+            self._close_callbacks = []
+            self._driver.watch_disconnect(self)
+        self._close_callbacks.append(callback)
+
+    def _connection_lost(self) -> None:
+        callbacks, self._close_callbacks = self._close_callbacks or [], None
+        if not self._ended:
+            for callback in callbacks:
+                callback()

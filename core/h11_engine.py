@@ -1,0 +1,85 @@
+"""The h11 protocol engine: h11's server connection behind :class:`~crosswind.engine.Engine`."""
+
+from __future__ import annotations
+
+import h11
+
+from .errors import LocalProtocolError, RemoteProtocolError
+from .events import (
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    Event,
+    RawHeaders,
+    Request,
+)
+from .status import reason_phrase
+
+__all__ = ["H11Engine"]
+
+# The policy layer has already enforced the real size limits on the head and
+# the trailers, so h11's own cap only needs to stay out of their way.
+_NO_H11_LIMIT = 1 << 30
+
+
+class H11Engine:
+    """Adapts :class:`h11.Connection` to crosswind's events."""
+
+    supports_http10_keep_alive = False
+    __slots__ = ("_conn",)
+
+    def __init__(self) -> None:
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_NO_H11_LIMIT)
+
+    def receive_data(self, data: bytes) -> None:
+        self._conn.receive_data(data)
+
+    def next_event(self) -> Event | object:
+        try:
+            event = self._conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise RemoteProtocolError(str(exc), exc.error_status_hint) from None
+        kind = type(event)
+        if kind is h11.Data:
+            return Data(bytes(event.data))
+        if kind is h11.Request:
+            return Request(event.method, event.target, event.headers, event.http_version)
+        if kind is h11.EndOfMessage:
+            return EndOfMessage(event.headers)
+        if event is h11.NEED_DATA:
+            return NEED_DATA
+        if event is h11.PAUSED:
+            return PAUSED
+        if kind is h11.ConnectionClosed:
+            return ConnectionClosed()
+        raise AssertionError(f"unexpected h11 event {event!r}")  # pragma: no cover
+
+    def _send(self, event: object) -> bytes:
+        try:
+            return self._conn.send(event) or b""
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+
+    def send_informational(self, status: int, headers: RawHeaders) -> bytes:
+        return self._send(
+            h11.InformationalResponse(
+                status_code=status, headers=list(headers), reason=reason_phrase(status)
+            )
+        )
+
+    def send_response(self, status: int, headers: RawHeaders, reason: bytes) -> bytes:
+        return self._send(h11.Response(status_code=status, headers=list(headers), reason=reason))
+
+    def send_data(self, data: bytes) -> bytes:
+        return self._send(h11.Data(data=data))
+
+    def send_end(self) -> bytes:
+        return self._send(h11.EndOfMessage())
+
+    def start_next_cycle(self) -> None:
+        try:
+            self._conn.start_next_cycle()
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None

@@ -1,0 +1,66 @@
+"""Every resource limit of a connection, with its default and the reason for it.
+
+All limits are checked against the bytes as a whole, never against how TCP
+happened to split them: the same stream gets the same verdict whether it
+arrives in one read or one byte at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["Limits"]
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Limits for one server; pass ``Limits(max_body_size=...)`` to change one.
+
+    :param max_request_line: longest request line; longer answers ``414``.
+        8 KiB is Apache's ``LimitRequestLine`` and nginx's large buffer size.
+    :param max_head_size: request line plus header section; larger answers
+        ``431``.  64 KiB is generous: browsers send 1-8 KiB, and nginx stops
+        at 4 x 8 KiB by default.
+    :param max_header_count: more header fields answer ``431``.  100 is
+        Apache's ``LimitRequestFields`` and node's default.
+    :param max_body_size: request body bytes; larger answers ``413``.  A route
+        or handler can raise or lower it before it reads the body.
+    :param idle_timeout: seconds a keep-alive connection may wait for the
+        first byte of its next request before it is closed silently.
+    :param header_timeout: seconds from the first byte of a request to the
+        end of its header section; past it the answer is ``408`` (this is
+        what defeats slowloris-style clients).
+    :param body_timeout: seconds the body may go without progress; past it
+        the answer is ``408`` (or a close, once a response has started).
+    :param drain_limit: unread request body the server will still read and
+        discard to keep a connection alive; a larger remainder closes it.
+    :param max_connections: open connections per server process; past it
+        accepting pauses (back-pressure) instead of queueing without bound.
+    :param max_chunk_line: longest chunk-size line including extensions.
+    """
+
+    max_request_line: int = 8 * KiB
+    max_head_size: int = 64 * KiB
+    max_header_count: int = 100
+    max_body_size: int = 100 * MiB
+    idle_timeout: float = 60.0
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    drain_limit: int = 1 * MiB
+    max_connections: int = 1000
+    max_chunk_line: int = 4 * KiB
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"limit {name} must be a positive number, not {value!r}")
+        if self.max_request_line > self.max_head_size:
+            raise ValueError("max_request_line cannot exceed max_head_size")
+
+    def replace(self, **changes: float) -> Limits:
+        """Return a copy with some limits changed."""
+        return replace(self, **changes)

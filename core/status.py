@@ -1,0 +1,14 @@
+"""Reason phrases for HTTP status codes."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+__all__ = ["reason_phrase"]
+
+_PHRASES = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+
+
+def reason_phrase(status: int) -> bytes:
+    """The standard reason phrase for *status*, or ``b"Unknown"``."""
+    return _PHRASES.get(status, b"Unknown")
