@@ -1,0 +1,102 @@
+"""What every backend shares that is not HTTP: sockets, TLS facts, the handle."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crosswind.transport import TLSInfo
+
+__all__ = ["ServerHandle", "bind_socket", "format_address", "tls_info"]
+
+server_log = logging.getLogger("crosswind.server")
+
+
+@dataclass
+class ServerHandle:
+    """Given to ``serve(..., started=...)`` once the server listens.
+
+    :param addresses: the bound addresses (``(host, port)`` or a socket path).
+    :param shutdown: callable from any thread; starts a graceful shutdown.
+    """
+
+    addresses: list[Any]
+    backend: str
+    shutdown: Callable[[], None] = field(repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.addresses[0][1])
+
+
+def bind_socket(
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    *,
+    unix_socket: str | None = None,
+    reuse_port: bool = False,
+    backlog: int = 1024,
+) -> socket.socket:
+    """Create a listening, non-blocking socket.
+
+    :raises OSError: with a message naming the address when it cannot bind.
+    """
+    if unix_socket is not None:
+        if os.path.exists(unix_socket) and not os.path.isfile(unix_socket):
+            os.unlink(unix_socket)  # a stale socket from a previous run
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(unix_socket)
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot listen on unix socket {unix_socket}: {exc.strerror}") from None
+    else:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def format_address(address: Any, tls: bool) -> str:
+    if isinstance(address, str):
+        return f"unix:{address}"
+    host, port = address[0], address[1]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def announce(sock: socket.socket, backend: str, tls: bool) -> None:
+    server_log.info("Serving on %s (%s)", format_address(sock.getsockname(), tls), backend)
+
+
+def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> TLSInfo | None:
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    return TLSInfo(
+        version=ssl_object.version(),
+        cipher=cipher[0] if cipher else None,
+        alpn_protocol=ssl_object.selected_alpn_protocol(),
+        peer_certificate=ssl_object.getpeercert() or None,
+    )
+
+
+def peer_name(sock_or_name: Any) -> Any:
+    if isinstance(sock_or_name, tuple):
+        return (sock_or_name[0], sock_or_name[1])
+    return sock_or_name or None

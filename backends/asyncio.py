@@ -1,0 +1,324 @@
+"""The asyncio backend: ``asyncio.Protocol`` transports driving the shared driver.
+
+Built on protocols rather than streams: a request costs one future and one
+``transport.write``.  Accepting runs in a loop guarded by a semaphore, so
+past ``Limits.max_connections`` new clients wait in the kernel's backlog
+instead of in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from crosswind.driver import AccessLog, ConnectionDriver
+from crosswind.exchange import Application
+from crosswind.limits import Limits
+from crosswind.transport import ConnectionInfo, TransportClosed
+
+from ._common import ServerHandle, announce, bind_socket, peer_name, server_log, tls_info
+
+__all__ = ["serve", "start_server"]
+
+# Stop reading from a client that sends faster than the application consumes.
+_READ_HIGH_WATER = 256 * 1024
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection: buffers what arrives, hands it to the driver on request."""
+
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+        self._loop = server.loop
+        self._transport: asyncio.Transport | None = None
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._eof = False
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._write_waiter: asyncio.Future[None] | None = None
+        self._writing_paused = False
+        self._reading_paused = False
+        self._close_callback: Callable[[], None] | None = None
+        self.info = ConnectionInfo()
+        self.driver: ConnectionDriver | None = None
+
+    # -- asyncio.Protocol ------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.info = ConnectionInfo(
+            peer=peer_name(transport.get_extra_info("peername")),
+            local=peer_name(transport.get_extra_info("sockname")),
+            tls=tls_info(transport.get_extra_info("ssl_object")),
+        )
+        self._server.start_connection(self)
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(data)
+            return
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered > _READ_HIGH_WATER and not self._reading_paused:
+            self._reading_paused = True
+            self._transport.pause_reading()  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool:
+        self._set_eof()
+        return True  # keep the write side open to finish a response
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._set_eof()
+        write_waiter = self._write_waiter
+        if write_waiter is not None and not write_waiter.done():
+            write_waiter.set_exception(TransportClosed("connection lost"))
+        self._transport = None
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            callback()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiter = self._write_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _set_eof(self) -> None:
+        self._eof = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(b"")
+
+    # -- crosswind.transport.Transport --------------------------------
+
+    async def receive(self, deadline: float | None) -> bytes:
+        if self._chunks:
+            data = b"".join(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
+            self._chunks.clear()
+            self._buffered = 0
+            if self._reading_paused and self._transport is not None:
+                self._reading_paused = False
+                self._transport.resume_reading()
+            return data
+        if self._eof:
+            return b""
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        if deadline is None:
+            return await waiter
+        timer = self._loop.call_at(deadline, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    async def send(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise TransportClosed("connection closed")
+        transport.write(data)
+        if self._writing_paused:
+            waiter = self._loop.create_future()
+            self._write_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._write_waiter = None
+
+    async def close(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        self._close_callback = callback
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+def _expire(waiter: asyncio.Future[bytes]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class _Server:
+    def __init__(
+        self,
+        app: Application,
+        sock: socket.socket,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        limits: Limits,
+        engine: str,
+        access_log: AccessLog | None,
+        shutdown_timeout: float,
+    ) -> None:
+        self.app = app
+        self.sock = sock
+        self.ssl_context = ssl_context
+        self.limits = limits
+        self.engine = engine
+        self.access_log = access_log
+        self.shutdown_timeout = shutdown_timeout
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[_Protocol] = set()
+        self._slots = asyncio.Semaphore(limits.max_connections)
+        self._accepting: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._stopping = False
+
+    def start(self) -> None:
+        self._accepting = self.loop.create_task(self._accept_loop())
+
+    async def _accept_loop(self) -> None:
+        loop = self.loop
+        while True:
+            await self._slots.acquire()
+            try:
+                client, _ = await loop.sock_accept(self.sock)
+            except asyncio.CancelledError:
+                self._slots.release()
+                raise
+            except OSError as exc:  # EMFILE and friends: back off, keep serving
+                self._slots.release()
+                server_log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            if client.family != socket.AF_UNIX:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            loop.create_task(self._connect(client))
+
+    async def _connect(self, client: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(
+                lambda: _Protocol(self), client, ssl=self.ssl_context,
+                ssl_handshake_timeout=self.limits.header_timeout if self.ssl_context else None,
+            )
+        except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+            server_log.debug("connection setup failed: %s", exc)
+            client.close()
+            self._slots.release()
+
+    def start_connection(self, protocol: _Protocol) -> None:
+        driver = ConnectionDriver(
+            protocol, self.app, clock=self.loop.time, limits=self.limits,
+            engine=self.engine, access_log=self.access_log,
+        )
+        protocol.driver = driver
+        self.connections.add(protocol)
+        if self._stopping:
+            driver.start_shutdown()
+        task = self.loop.create_task(driver.run())
+        task.add_done_callback(lambda _: self._connection_done(protocol))
+
+    def _connection_done(self, protocol: _Protocol) -> None:
+        self.connections.discard(protocol)
+        self._slots.release()
+        if self._stopping and not self.connections:
+            self._closed.set()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let in-flight requests finish, then close."""
+        if self._stopping:
+            await self._closed.wait()
+            return
+        self._stopping = True
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        self.sock.close()
+        for protocol in list(self.connections):
+            driver = protocol.driver
+            if driver is not None:
+                driver.start_shutdown()
+                if driver.idle:
+                    await protocol.close()
+        if self.connections:
+            try:
+                await asyncio.wait_for(self._closed.wait(), self.shutdown_timeout)
+            except TimeoutError:
+                server_log.warning(
+                    "%d connection(s) still busy after %.1f s; closing them",
+                    len(self.connections), self.shutdown_timeout,
+                )
+                for protocol in list(self.connections):
+                    protocol.abort()
+        self._closed.set()
+
+
+async def start_server(
+    app: Application,
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    unix_socket: str | None = None,
+    reuse_port: bool = False,
+    limits: Limits | None = None,
+    shutdown_timeout: float = 30.0,
+    engine: str = "h11",
+    access_log: AccessLog | None = None,
+    sock: socket.socket | None = None,
+) -> _Server:
+    """Start serving in the running loop; ``await server.shutdown()`` to stop."""
+    if sock is None:
+        sock = bind_socket(host, port, unix_socket=unix_socket, reuse_port=reuse_port)
+    server = _Server(
+        app, sock, ssl_context=ssl_context, limits=limits or Limits(), engine=engine,
+        access_log=access_log, shutdown_timeout=shutdown_timeout,
+    )
+    server.start()
+    announce(sock, "asyncio", ssl_context is not None)
+    return server
+
+
+def serve(
+    app: Application,
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    *,
+    started: Callable[[ServerHandle], None] | None = None,
+    handle_signals: bool = True,
+    **options: Any,
+) -> None:
+    """Serve *app* until SIGINT/SIGTERM (or ``handle.shutdown()``), then shut down gracefully.
+
+    Options are those of :func:`start_server`.
+    """
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await start_server(app, host, port, **options)
+        stop = asyncio.Event()
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(signum, stop.set)
+        if started is not None:
+            started(
+                ServerHandle(
+                    [server.sock.getsockname()], "asyncio",
+                    lambda: loop.call_soon_threadsafe(stop.set),
+                )
+            )
+        await stop.wait()
+        server_log.info("Shutting down")
+        await server.shutdown()
+
+    asyncio.run(main())
