@@ -29,10 +29,9 @@ def parse_http_date(value: str) -> datetime.datetime | None:
     """
     try:
         parsed = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.UTC)
+        return parsed.astimezone(datetime.UTC)
+    except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
+        # Not a date, or one whose offset moves it outside datetime's range.
         return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.astimezone(datetime.UTC)
