@@ -2,10 +2,15 @@
 
 :class:`ChunkedScanner` walks the chunked coding (RFC 9112 section 7.1) and
 reports how many bytes of the input belong to the current message, so the
-policy layer can hand exactly those to the engine and keep any pipelined
-request behind them.  It rejects what engines are lenient about: control
-characters in chunk extensions, chunk sizes without a digit cap, a chunk not
-followed by CRLF, oversized size lines and trailer sections.
+policy layer can keep any pipelined request behind them.  It rejects what
+engines are lenient about: control characters in chunk extensions, chunk
+sizes without a digit cap, a chunk not followed by CRLF, oversized size lines
+and trailer sections.
+
+What it accepts it also re-emits in canonical form (:meth:`ChunkedScanner.take_output`):
+size lines without extensions or whitespace, the same data and trailers.
+Engines differ in which valid extension syntax they parse (h11 refuses
+whitespace before ``;``), and none uses extensions, so they get none.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ class ChunkedScanner:
     :param max_trailer: largest trailer section accepted, in bytes.
     """
 
-    __slots__ = ("_line", "_max_line", "_max_trailer", "_remaining", "_state", "_trailer_size")
+    __slots__ = (
+        "_line", "_max_line", "_max_trailer", "_output", "_remaining", "_state", "_trailer_size",
+    )
 
     def __init__(self, max_line: int = 4096, max_trailer: int = 65536) -> None:
         self._state = _SIZE
@@ -41,25 +48,41 @@ class ChunkedScanner:
         self._max_line = max_line
         self._max_trailer = max_trailer
         self._trailer_size = 0
+        self._output = bytearray()
 
     @property
     def done(self) -> bool:
         """True once the last chunk and the trailer section have been seen."""
         return self._state == _DONE
 
+    def take_output(self) -> bytes:
+        """Return the canonical chunked bytes of what was scanned since the last call.
+
+        A framing line appears only once it is complete, so the output can
+        lag the input count by one partial line.
+        """
+        output = bytes(self._output)
+        self._output.clear()
+        return output
+
     def scan(self, data: bytes | bytearray, start: int = 0) -> int:
         """Consume ``data[start:]`` and return how many bytes belong to the body.
 
         The count is smaller than the input only when the body ends inside it.
 
+        :param data: the buffered input.
+        :param start: where the unscanned part of *data* begins.
         :raises RemoteProtocolError: on malformed chunked framing.
         """
         pos = start
         end = len(data)
+        output = self._output
+        view = memoryview(data)
         while pos < end and self._state != _DONE:
             state = self._state
             if state == _DATA:
                 take = min(self._remaining, end - pos)
+                output += view[pos : pos + take]
                 pos += take
                 self._remaining -= take
                 if self._remaining == 0:
@@ -82,12 +105,14 @@ class ChunkedScanner:
             if state == _DATA_END:
                 if line:
                     raise RemoteProtocolError("chunk data not followed by CRLF", 400)
+                output += b"\r\n"
                 self._state = _SIZE
             elif state == _SIZE:
                 match = _SIZE_LINE.fullmatch(line)
                 if match is None:
                     raise RemoteProtocolError("malformed chunk size line", 400)
                 size = int(match.group(1), 16)
+                output += b"%x\r\n" % size
                 if size:
                     self._remaining = size
                     self._state = _DATA
@@ -95,6 +120,7 @@ class ChunkedScanner:
                     self._state = _TRAILER
             else:  # _TRAILER
                 if not line:
+                    output += b"\r\n"
                     self._state = _DONE
                     continue
                 self._trailer_size += len(line) + 2
@@ -102,4 +128,5 @@ class ChunkedScanner:
                     raise RemoteProtocolError("trailer section too large", 431)
                 if line[:1] in (b" ", b"\t") or _TRAILER_LINE.fullmatch(line) is None:
                     raise RemoteProtocolError("malformed trailer field", 400)
+                output += line + b"\r\n"
         return pos - start

@@ -131,6 +131,10 @@ class ServerConnection:
         self._keep_alive = head.keep_alive and (
             head.http_version == b"1.1" or self._engine.supports_http10_keep_alive
         )
+        line_end = raw.index(b"\r\n")
+        if raw[line_end - 3 : line_end] != head.http_version:
+            # An HTTP/1.x above 1.1 goes to the engine as the 1.1 it is served as.
+            raw = raw[: line_end - 3] + head.http_version + raw[line_end:]
         self._engine.receive_data(raw)
         event = self._engine.next_event()
         if head.chunked:
@@ -173,9 +177,13 @@ class ServerConnection:
             return False
         if self._scanner is not None:
             take = self._scanner.scan(buffer)
-        else:
-            take = min(self._body_left, len(buffer))
-            self._body_left -= take
+            del buffer[:take]
+            chunk = self._scanner.take_output()
+            if chunk:
+                self._engine.receive_data(chunk)
+            return take > 0
+        take = min(self._body_left, len(buffer))
+        self._body_left -= take
         if take == 0:
             return False
         if take == len(buffer):

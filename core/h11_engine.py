@@ -40,7 +40,9 @@ class H11Engine:
         try:
             event = self._conn.next_event()
         except h11.RemoteProtocolError as exc:
-            raise RemoteProtocolError(str(exc), exc.error_status_hint) from None
+            # h11's message quotes the offending bytes; the client gets a
+            # short fixed reason instead of its own input reflected back.
+            raise RemoteProtocolError("malformed request", exc.error_status_hint) from exc
         kind = type(event)
         if kind is h11.Data:
             return Data(bytes(event.data))

@@ -13,11 +13,13 @@ Rules, each answered with a status and a short reason:
 * a line ending in a bare CR or bare LF, obs-fold (a line starting with
   space or tab), a header name that is not a token, control characters
   (C0 other than HTAB, and DEL) anywhere in the head: 400;
-* an HTTP version other than 1.0 or 1.1 that is syntactically valid: 505;
+* an HTTP version whose major number is not 1: 505; HTTP/1.2 to 1.9 are
+  handled as 1.1 (RFC 9110 section 2.5), and :attr:`Head.http_version` says so;
 * a missing or repeated ``Host`` on HTTP/1.1, a repeated ``Host`` on 1.0: 400;
 * ``Content-Length`` together with ``Transfer-Encoding``, a
   ``Content-Length`` that is not digits (or lists differing values),
-  ``Transfer-Encoding`` on HTTP/1.0 or not ending in ``chunked``: 400;
+  ``Transfer-Encoding`` on HTTP/1.0, not ending in ``chunked`` or naming
+  ``chunked`` twice: 400;
   any coding besides a single ``chunked``: 501;
 * an ``Expect`` other than ``100-continue``: 417.
 
@@ -107,9 +109,11 @@ def screen_head(head: bytes, limits: Limits) -> Head:
     if match is None:
         raise _reject("malformed request line")
     method, target, major, minor = match.groups()
-    version = major + b"." + minor
-    if version not in (b"1.1", b"1.0"):
+    if major != b"1":
         raise _reject("HTTP version not supported", 505)
+    # RFC 9110 section 2.5: a higher minor version of HTTP/1 is processed as
+    # the highest one implemented, with all of 1.1's requirements (Host).
+    version = b"1.0" if minor == b"0" else b"1.1"
 
     headers: list[tuple[bytes, bytes]] = []
     hosts = 0
@@ -149,6 +153,8 @@ def screen_head(head: bytes, limits: Limits) -> Head:
             raise _reject("Transfer-Encoding in an HTTP/1.0 request")
         if codings[-1] != b"chunked":
             raise _reject("Transfer-Encoding must end with chunked")
+        if codings.count(b"chunked") > 1:
+            raise _reject("chunked applied more than once")
         if len(codings) > 1:
             raise _reject("transfer coding not supported", 501)
         chunked = True
