@@ -1,0 +1,290 @@
+"""A case-insensitive, multi-valued, order-keeping collection of HTTP header fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+__all__ = ["Headers", "HeaderValue"]
+
+#: What a header value may be given as; bytes are taken as latin-1, ints are ``str()``-ed.
+HeaderValue = str | bytes | int
+
+_MISSING: Any = object()
+
+
+def _name(name: str | bytes) -> str:
+    if isinstance(name, str):
+        text = name
+    elif isinstance(name, bytes):
+        text = name.decode("latin-1")
+    else:
+        raise TypeError(f"header name must be str or bytes, not {type(name).__name__}")
+    if "\r" in text or "\n" in text or "\0" in text:
+        raise ValueError(f"header name {text!r} contains CR, LF or NUL")
+    if not text.isascii():
+        # The wire form is latin-1; refusing here points at the caller, not at the flush.
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"header name {text!r} is not latin-1 encodable") from None
+    return text
+
+
+def _value(name: str, value: HeaderValue) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bytes):
+        text = value.decode("latin-1")
+    elif isinstance(value, int):
+        text = str(value)
+    else:
+        raise TypeError(
+            f"value of header {name!r} must be str, bytes or int, not {type(value).__name__}"
+        )
+    if "\r" in text or "\n" in text or "\0" in text:
+        # Letting these through would let a value smuggle extra header lines or a body.
+        raise ValueError(f"value of header {name!r} contains CR, LF or NUL")
+    if not text.isascii():
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"value of header {name!r} is not latin-1 encodable") from None
+    return text
+
+
+class Headers:
+    """HTTP header fields: names compare case-insensitively, a name may repeat, order is kept.
+
+    Single-value access (:meth:`get`, ``headers[name]``) returns the *first* value;
+    :meth:`get_list` returns them all.  Iteration, :meth:`keys` and ``len()`` see each
+    distinct name once (spelled as at its first occurrence), while :meth:`items` and
+    :meth:`values` see every field in order, duplicates included.
+
+    :param source: ``None``; a mapping of names to values; another :class:`Headers`;
+        or an iterable of ``(name, value)`` pairs, where names and values may be ``bytes``
+        (decoded as latin-1), as a parser hands them over.
+    :raises ValueError: if a name or value contains CR, LF or NUL, or is not latin-1.
+    """
+
+    __slots__ = ("_pairs", "_map")
+
+    def __init__(
+        self,
+        source: Headers
+        | Mapping[Any, HeaderValue]
+        | Iterable[tuple[str | bytes, HeaderValue]]
+        | None = None,
+    ) -> None:
+        # _pairs keeps wire order; _map (lowercased name -> values) makes lookups O(1).
+        self._pairs: list[tuple[str, str]] = []
+        self._map: dict[str, list[str]] = {}
+        if source is None:
+            return
+        if isinstance(source, Headers):
+            self._pairs = source._pairs.copy()
+            self._map = {key: values.copy() for key, values in source._map.items()}
+            return
+        for name, value in _pairs_of(source):
+            self.add(name, value)
+
+    # -- single-field operations -------------------------------------------------------
+
+    def add(self, name: str | bytes, value: HeaderValue) -> None:
+        """Append a field, keeping any existing fields of the same name.
+
+        :param name: the field name.
+        :param value: the field value.
+        """
+        name = _name(name)
+        value = _value(name, value)
+        self._pairs.append((name, value))
+        key = name.lower()
+        values = self._map.get(key)
+        if values is None:
+            self._map[key] = [value]
+        else:
+            values.append(value)
+
+    def set(self, name: str | bytes, value: HeaderValue) -> None:
+        """Replace every field called *name* with one field holding *value*.
+
+        The new field, spelled as given here, takes the position of the first one it
+        replaces (or goes last).
+
+        :param name: the field name.
+        :param value: the field value.
+        """
+        name = _name(name)
+        value = _value(name, value)
+        key = name.lower()
+        if key not in self._map:
+            self._pairs.append((name, value))
+            self._map[key] = [value]
+            return
+        kept: list[tuple[str, str]] = []
+        placed = False
+        for pair in self._pairs:
+            if pair[0].lower() != key:
+                kept.append(pair)
+            elif not placed:
+                kept.append((name, value))
+                placed = True
+        self._pairs = kept
+        self._map[key] = [value]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the first value of *name*, or *default* if there is none.
+
+        :param name: the field name, in any case.
+        :param default: what to return when the field is absent.
+        """
+        values = self._map.get(name.lower())
+        return values[0] if values else default
+
+    def get_list(self, name: str) -> list[str]:
+        """Return every value of *name* in order (an empty list if absent).
+
+        :param name: the field name, in any case.
+        """
+        values = self._map.get(name.lower())
+        return values.copy() if values else []
+
+    def setdefault(self, name: str | bytes, default: HeaderValue) -> str:
+        """Return the first value of *name*, first adding *default* if it is absent.
+
+        :param name: the field name.
+        :param default: the value to add when the field is absent.
+        """
+        name = _name(name)
+        values = self._map.get(name.lower())
+        if values:
+            return values[0]
+        self.add(name, default)
+        return self._map[name.lower()][0]
+
+    def pop(self, name: str, default: Any = _MISSING) -> Any:
+        """Remove every field called *name* and return the first value.
+
+        :param name: the field name, in any case.
+        :param default: returned when absent; without it, absence raises :class:`KeyError`.
+        """
+        key = name.lower()
+        values = self._map.pop(key, None)
+        if values is None:
+            if default is _MISSING:
+                raise KeyError(name)
+            return default
+        self._pairs = [pair for pair in self._pairs if pair[0].lower() != key]
+        return values[0]
+
+    # -- mapping protocol -------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> str:
+        values = self._map.get(name.lower())
+        if not values:
+            raise KeyError(name)
+        return values[0]
+
+    def __setitem__(self, name: str, value: HeaderValue) -> None:
+        self.set(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self.pop(name)
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        return isinstance(name, str) and name.lower() in self._map
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def keys(self) -> list[str]:
+        """Return each distinct name once, spelled as at its first occurrence, in order."""
+        if len(self._map) == len(self._pairs):
+            return [pair[0] for pair in self._pairs]
+        seen: set[str] = set()
+        names = []
+        for name, _ in self._pairs:
+            key = name.lower()
+            if key not in seen:
+                seen.add(key)
+                names.append(name)
+        return names
+
+    def values(self) -> list[str]:
+        """Return every value in wire order, duplicates included (parallel to :meth:`items`)."""
+        return [pair[1] for pair in self._pairs]
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return every ``(name, value)`` field in wire order, duplicates included."""
+        return self._pairs.copy()
+
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """Return every field as latin-1 ``(name, value)`` bytes, ready for the wire."""
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self._pairs]
+
+    # -- whole-collection operations --------------------------------------------------
+
+    def copy(self) -> Headers:
+        """Return an independent copy."""
+        return Headers(self)
+
+    def update(
+        self,
+        other: Headers
+        | Mapping[Any, HeaderValue]
+        | Iterable[tuple[str | bytes, HeaderValue]]
+        | None = None,
+        /,
+        **kwargs: HeaderValue,
+    ) -> None:
+        """Replace the fields named in *other* and *kwargs* with the values given there.
+
+        A name that appears several times in the input keeps all of its new values;
+        names not mentioned are left alone.
+
+        :param other: anything the constructor accepts.
+        :param kwargs: more fields; use this only for names that are Python identifiers.
+        """
+        incoming = Headers(other)
+        for name, value in kwargs.items():
+            incoming.add(name, value)
+        for name in incoming:
+            values = incoming._map[name.lower()]
+            self.set(name, values[0])
+            for value in values[1:]:
+                self.add(name, value)
+
+    def clear(self) -> None:
+        """Remove every field."""
+        self._pairs = []
+        self._map = {}
+
+    def __eq__(self, other: object) -> bool:
+        # Order matters among values of one name (it is meaningful there), not across names.
+        if isinstance(other, Headers):
+            return self._map == other._map
+        if isinstance(other, Mapping | list | tuple):
+            try:
+                return self._map == Headers(other)._map
+            except (TypeError, ValueError):
+                return False
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._pairs!r})"
+
+
+def _pairs_of(source: Any) -> Iterable[tuple[Any, Any]]:
+    if isinstance(source, Mapping):
+        return source.items()
+    if isinstance(source, str | bytes):
+        raise TypeError("Headers() needs a mapping or (name, value) pairs, not a string")
+    return source

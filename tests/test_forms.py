@@ -1,0 +1,168 @@
+import urllib.parse
+
+import pytest
+from crosswind.errors import RequestError
+from crosswind.forms import BadRequestKeyError, MultiDict, encode_query, parse_qs, parse_urlencoded
+from hypothesis import given
+from hypothesis import strategies as st
+from tornado.httputil import parse_qs_bytes
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+
+def test_single_lookups_follow_flask_and_get_last_follows_tornado():
+    args = parse_qs("tag=a&tag=b&page=2")
+    assert args["tag"] == "a"
+    assert args.get("tag") == "a"
+    assert args.get_first("tag") == "a"
+    assert args.get_last("tag") == "b"
+    assert args.getlist("tag") == ["a", "b"]
+    assert args.get("page", type=int) == 2
+    assert args.get("tag", -1, type=int) == -1
+    assert args.get_last("missing", "d") == "d"
+    assert parse_qs("n=1&n=x&n=3").getlist("n", type=int) == [1, 3]
+
+
+def test_missing_key_is_a_key_error_and_a_400():
+    args = parse_qs("a=1")
+    with pytest.raises(KeyError) as info:
+        args["user_id"]
+    error = info.value
+    assert isinstance(error, BadRequestKeyError)
+    assert isinstance(error, RequestError)
+    assert error.status_code == 400
+    assert "user_id" in str(error)
+    with pytest.raises(BadRequestKeyError):
+        args.pop("user_id")
+
+
+def test_multidict_views_and_mutation():
+    md = MultiDict([("a", "1"), ("b", "2"), ("a", "3")])
+    assert list(md) == ["a", "b"] and len(md) == 2
+    assert md.items() == [("a", "1"), ("b", "2")]
+    assert md.items(multi=True) == [("a", "1"), ("a", "3"), ("b", "2")]
+    assert md.values() == ["1", "2"]
+    assert md.lists() == [("a", ["1", "3"]), ("b", ["2"])]
+    assert md.to_dict() == {"a": "1", "b": "2"}
+    assert md.to_dict(flat=False) == {"a": ["1", "3"], "b": ["2"]}
+    md.add("b", "4")
+    md["a"] = "only"
+    assert md.getlist("a") == ["only"] and md.getlist("b") == ["2", "4"]
+    md.update({"a": ["x", "y"]}, c="z")
+    assert md.getlist("a") == ["only", "x", "y"] and md["c"] == "z"
+    md.setlist("c", [])
+    assert "c" not in md
+    assert md.setdefault("d", "e") == "e" and md.setdefault("d", "f") == "e"
+    copy = md.copy()
+    copy.add("a", "more")
+    assert md.getlist("a") == ["only", "x", "y"]
+    del md["a"]
+    assert md.pop("b") == "2" and md.pop("b", None) is None
+    assert md == {"d": "e"}
+    assert MultiDict({"k": ["1", "2"]}) == MultiDict([("k", "1"), ("k", "2")])
+    assert "MultiDict" in repr(md)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("a=1&b=2", [("a", "1"), ("b", "2")]),
+        ("q=hello+world%21", [("q", "hello world!")]),
+        ("q=%E2%82%AC&plus=%2B", [("q", "\u20ac"), ("plus", "+")]),
+        ("a=1;b=2", [("a", "1;b=2")]),  # ';' is not a separator
+        ("&&a=1&&", [("a", "1")]),
+        ("flag&empty=", [("flag", ""), ("empty", "")]),
+        ("=v", [("", "v")]),
+        ("bad=%zz%4", [("bad", "%zz%4")]),
+        ("k=a=b", [("k", "a=b")]),
+        ("", []),
+        (b"x=%C3%A9", [("x", "\u00e9")]),
+        ("x=\u00e9", [("x", "\u00e9")]),
+    ],
+)
+def test_parse_qs_examples(query, expected):
+    assert parse_qs(query).items(multi=True) == expected
+
+
+def test_blank_values_can_be_dropped():
+    assert parse_qs("a=&b&c=1", keep_blank_values=False).items(multi=True) == [("c", "1")]
+
+
+@pytest.mark.parametrize("query", [b"a=%FF", b"%C3=1", b"a=\xff", b"a=%ED%A0%80"])
+def test_invalid_utf8_is_a_400_naming_the_query(query):
+    with pytest.raises(RequestError) as info:
+        parse_qs(query)
+    assert info.value.status_code == 400
+    assert "query string" in info.value.reason
+
+
+def test_field_limits():
+    assert len(parse_qs("&".join(f"k{i}=1" for i in range(10)), max_fields=10)) == 10
+    assert len(parse_qs("a=1" + "&" * 50, max_fields=1)) == 1  # empty pieces are no fields
+    with pytest.raises(RequestError) as info:
+        parse_qs("&".join(f"k{i}=1" for i in range(11)), max_fields=10)
+    assert info.value.status_code == 400 and "10" in info.value.reason
+    with pytest.raises(RequestError) as info:
+        parse_urlencoded(b"a=1&b=2", max_fields=1)
+    assert info.value.status_code == 413 and "form body" in info.value.reason
+
+
+def test_parse_urlencoded():
+    body = b"name=J%C3%BCrgen+M&lang=de&lang=en"
+    form = parse_urlencoded(body)
+    assert form["name"] == "J\u00fcrgen M" and form.getlist("lang") == ["de", "en"]
+    assert parse_urlencoded(b"name=J%FCrgen", charset="latin-1")["name"] == "J\u00fcrgen"
+    with pytest.raises(RequestError) as info:
+        parse_urlencoded(b"name=J%FCrgen")
+    assert info.value.status_code == 400 and "form body" in info.value.reason
+    with pytest.raises(RequestError) as info:
+        parse_urlencoded(b"a=1", charset="no-such-charset")
+    assert info.value.status_code == 415
+
+
+def test_encode_query():
+    assert encode_query({"q": "a b&c", "n": 5}) == "q=a+b%26c&n=5"
+    assert encode_query([("k", "1"), ("k", "2")]) == "k=1&k=2"
+    assert encode_query({"k": ["1", "2"]}) == "k=1&k=2"
+    assert encode_query(MultiDict([("k", "1"), ("k", "2")])) == "k=1&k=2"
+    assert encode_query({"e": "\u20ac~-._"}) == "e=%E2%82%AC~-._"
+    with pytest.raises(TypeError):
+        encode_query({"k": None})
+
+
+_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=8)
+
+
+@given(st.lists(st.tuples(_text, _text), max_size=10))
+def test_encode_then_parse_round_trips(pairs):
+    parsed = parse_qs(encode_query(pairs))
+    keys = list(dict.fromkeys(name for name, _ in pairs))
+    assert list(parsed) == keys
+    for key in keys:
+        assert parsed.getlist(key) == [value for name, value in pairs if name == key]
+
+
+_query = st.text(alphabet="ab=&+%2041;\u00e9", max_size=30)
+
+
+@given(_query)
+def test_parse_qs_matches_python_flask_and_tornado(query):
+    try:
+        reference = urllib.parse.parse_qsl(query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        # Python refuses exactly when crosswind must: text that is not UTF-8 once decoded.
+        with pytest.raises(RequestError):
+            parse_qs(query)
+        return
+    ours = parse_qs(query)
+    for key in dict.fromkeys(name for name, _ in reference):
+        assert ours.getlist(key) == [value for name, value in reference if name == key]
+    assert len(ours) == len(dict.fromkeys(name for name, _ in reference))
+    # Tornado hands back latin-1 names and raw values; get_argument takes the last value.
+    tornado_args = parse_qs_bytes(query.encode("utf-8"), keep_blank_values=True)
+    for key, values in tornado_args.items():
+        assert ours.get_last(key.encode("latin-1").decode("utf-8")) == values[-1].decode("utf-8")
+    environ = EnvironBuilder().get_environ()
+    environ["QUERY_STRING"] = query.encode("utf-8").decode("latin-1")  # as WSGI carries it
+    flask_args = Request(environ).args
+    assert ours.items(multi=True) == list(flask_args.items(multi=True))
