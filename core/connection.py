@@ -117,6 +117,9 @@ class ServerConnection:
                 self._state = _CLOSED
                 return ConnectionClosed()
             return NEED_DATA
+        # Known before the head is vetted, so that an error answering a
+        # refused HEAD request carries no body either.
+        self._head_only = buffer[:5] == b"HEAD "
         end = find_head_end(buffer, self.limits)
         if end < 0:
             if self._eof:
@@ -127,7 +130,6 @@ class ServerConnection:
         del buffer[:end]
         head = screen_head(raw, self.limits)
         self.head = head
-        self._head_only = head.method == b"HEAD"
         self._keep_alive = head.keep_alive and (
             head.http_version == b"1.1" or self._engine.supports_http10_keep_alive
         )
@@ -249,6 +251,9 @@ class ServerConnection:
             and not self._continue_sent
             and not self._response_started
             and not self._body_complete
+            # A body already known to be refused is not asked for: the 413
+            # goes out instead, before the client sends it.
+            and not (head.content_length is not None and head.content_length > self.max_body_size)
         )
 
     def send_continue(self) -> bytes:
