@@ -414,6 +414,26 @@ class Application:
                 args = [unquote(v) for v in match.groups() if v is not None]
         await handler._execute(*args, **named)
 
+    @property
+    def wsgi(self) -> Any:
+        """This application as a PEP 3333 callable, made once (see ``crosswind.adapters.to_wsgi``)."""
+        adapter = self.__dict__.get("_wsgi_adapter")
+        if adapter is None:
+            from crosswind.adapters import to_wsgi  # lazily: they load asyncio and threading
+
+            adapter = self.__dict__["_wsgi_adapter"] = to_wsgi(self)
+        return adapter
+
+    @property
+    def asgi(self) -> Any:
+        """This application as an ASGI 3 callable, made once (see ``crosswind.adapters.to_asgi``)."""
+        adapter = self.__dict__.get("_asgi_adapter")
+        if adapter is None:
+            from crosswind.adapters import to_asgi  # lazily: they load asyncio and threading
+
+            adapter = self.__dict__["_asgi_adapter"] = to_asgi(self)
+        return adapter
+
 
 class _NotFoundHandler(RequestHandler):
     def prepare(self) -> None:
