@@ -1,0 +1,284 @@
+"""The driver side of a real :class:`~crosswind.exchange.Exchange`, for a request a server parsed.
+
+An :class:`~crosswind.exchange.Exchange` talks to its driver through a narrow
+surface: ``driver.conn`` (body limit, ``send_response``/``send_data``/
+``send_end`` returning bytes to send), ``driver.send(bytes)``,
+``driver.next_event()`` (body events), ``driver.disconnected``,
+``driver.watch_disconnect`` and ``driver.transport.info``.  When the HTTP
+framing is already done by someone else -- a WSGI or ASGI server -- the
+adapters supply that surface with :class:`AdapterDriver`: the connection
+half records the response head instead of serialising it and returns body
+bytes unframed, and ``send`` hands head and body to the foreign server.  So
+applications get the very same ``Exchange`` class (and any method it grows)
+as under the built-in backends, and the adapters duplicate none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from crosswind.errors import LocalProtocolError, RequestError
+from crosswind.events import Data, EndOfMessage, RawHeaders, Request
+from crosswind.exchange import Application, ClientDisconnected, Exchange
+from crosswind.limits import Limits
+from crosswind.transport import ConnectionInfo
+
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "HOP_BY_HOP",
+    "AdapterConnection",
+    "AdapterDriver",
+    "call_application",
+    "error_response",
+    "make_exchange",
+    "strip_hop_by_hop",
+]
+
+log = logging.getLogger("crosswind.adapters")
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\x00\r\n]")
+#: Connection-level headers: the foreign server owns the connection and its framing.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+
+
+class AdapterConnection:
+    """The response state and body limit an :class:`Exchange` keeps on its connection.
+
+    :param max_body_size: the request body limit (a handler may change it).
+    :param head_only: the request is ``HEAD``: body bytes are dropped.
+    """
+
+    __slots__ = (
+        "head_only",
+        "max_body_size",
+        "reason",
+        "request_complete",
+        "response_done",
+        "response_headers",
+        "response_started",
+        "status",
+    )
+
+    def __init__(self, max_body_size: int, head_only: bool) -> None:
+        self.max_body_size = max_body_size
+        self.head_only = head_only
+        self.request_complete = False
+        self.response_started = False
+        self.response_done = False
+        self.status = 0
+        self.reason = b""
+        self.response_headers: list[tuple[bytes, bytes]] = []
+
+    @property
+    def wants_continue(self) -> bool:
+        # WSGI and ASGI servers answer "Expect: 100-continue" themselves when
+        # the application first reads.
+        return False
+
+    def send_continue(self) -> bytes:
+        return b""
+
+    def send_response(self, status: int, headers: RawHeaders, reason: bytes = b"") -> bytes:
+        """Record the response head; the driver's ``send`` delivers it.
+
+        :param status: the final status code.
+        :param headers: ``(name, value)`` byte pairs.
+        :param reason: the reason phrase (servers that cannot send one drop it).
+        :raises LocalProtocolError: a second head, or headers that are not valid HTTP.
+        """
+        if self.response_started:
+            raise LocalProtocolError("a response was already started for this request")
+        if not 200 <= status <= 999:
+            raise LocalProtocolError(f"status {status} is not a final response status")
+        checked = []
+        for name, value in headers:
+            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+                raise LocalProtocolError(f"invalid response header {name!r}: {value!r}")
+            checked.append((name, value.strip(b" \t")))
+        self.status = status
+        self.reason = reason
+        self.response_headers = checked
+        self.response_started = True
+        return b""
+
+    def send_data(self, data: bytes) -> bytes:
+        """Body bytes as they are (the foreign server frames them); none for ``HEAD``."""
+        if not self.response_started or self.response_done:
+            raise LocalProtocolError("body data sent outside a response")
+        return b"" if self.head_only else data
+
+    def send_end(self) -> bytes:
+        if not self.response_started or self.response_done:
+            raise LocalProtocolError("response ended twice or never started")
+        self.response_done = True
+        return b""
+
+
+class _InfoOnly:
+    __slots__ = ("info",)
+
+    def __init__(self, info: ConnectionInfo) -> None:
+        self.info = info
+
+
+class AdapterDriver:
+    """Base of the WSGI and ASGI drivers: subclasses move bytes, this keeps the rules.
+
+    Subclasses implement :meth:`receive_body` and :meth:`deliver`, and may
+    override :meth:`watch_disconnect`.
+
+    :param info: the connection as the foreign server describes it.
+    :param head_only: the request is ``HEAD``.
+    :param max_body_size: the request body limit.
+    :param content_length: the declared body length, if any (checked up front).
+    """
+
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        *,
+        head_only: bool,
+        max_body_size: int,
+        content_length: int | None,
+    ) -> None:
+        self.conn = AdapterConnection(max_body_size, head_only)
+        self.transport = _InfoOnly(info)
+        self.disconnected = False
+        #: Whether :meth:`deliver` has been given the head.
+        self.head_sent = False
+        self._content_length = content_length
+        self._body_seen = 0
+        if content_length == 0:
+            self.conn.request_complete = True
+
+    # -- what subclasses provide -----------------------------------------
+
+    async def receive_body(self) -> bytes:
+        """The next piece of the request body from the server, ``b""`` at its end."""
+        raise NotImplementedError
+
+    async def deliver(self, data: bytes, end: bool, first: bool) -> None:
+        """Hand the response to the server: the head (in :attr:`conn`) when
+        *first*, then body bytes.
+
+        :param data: body bytes (may be empty).
+        :param end: the response is complete.
+        :param first: nothing was delivered yet, so the head goes out now.
+        """
+        raise NotImplementedError
+
+    def watch_disconnect(self, exchange: Exchange) -> None:
+        """Arrange for ``exchange._connection_lost()`` when the client goes away."""
+
+    # -- what Exchange calls ---------------------------------------------
+
+    async def next_event(self) -> Data | EndOfMessage:
+        conn = self.conn
+        if conn.request_complete:
+            return EndOfMessage()
+        if self._content_length is not None and self._content_length > conn.max_body_size:
+            raise RequestError("request body too large", 413)
+        data = await self.receive_body()
+        if not data:
+            conn.request_complete = True
+            return EndOfMessage()
+        self._body_seen += len(data)
+        if self._body_seen > conn.max_body_size:
+            raise RequestError("request body too large", 413)
+        return Data(data)
+
+    async def send(self, data: bytes) -> None:
+        if self.disconnected:
+            raise ClientDisconnected("the client closed the connection")
+        first = not self.head_sent
+        self.head_sent = True
+        try:
+            await self.deliver(data, self.conn.response_done, first)
+        except OSError:
+            self.disconnected = True
+            raise ClientDisconnected("the client closed the connection") from None
+
+
+def make_exchange(driver: AdapterDriver, request: Request, start_time: float) -> Exchange:
+    """A real :class:`Exchange` whose driver is *driver*."""
+    return Exchange(driver, request, start_time)  # type: ignore[arg-type]
+
+
+def error_response(error: RequestError) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of the plain-text answer to a refused request.
+
+    :param error: the refusal; its reason is safe to show the client.
+    """
+    body = (error.reason + "\n").encode("utf-8", "replace")
+    return [(b"Content-Type", b"text/plain; charset=utf-8")], body
+
+
+async def call_application(app: Application, exchange: Exchange) -> BaseException | None:
+    """Await ``app.handle(exchange)`` under the rules the connection driver keeps.
+
+    A refusal (:class:`RequestError`) or a failure before the response head
+    is answered here with its status (``500`` for failures); a handler that
+    returns without responding also gets ``500``.  Returns the exception
+    when the response cannot be completed -- the head went out already, or
+    the handler returned without ending the body -- so the caller can make
+    the server abort the connection and the client see a truncated response.
+
+    :param app: the crosswind application.
+    :param exchange: the request to serve.
+    """
+    try:
+        await app.handle(exchange)
+    except ClientDisconnected as exc:
+        return exc
+    except RequestError as error:
+        if exchange.response_started:
+            return error
+        return await _refuse(exchange, error)
+    except Exception as exc:
+        log.exception("error in application handling %s %s", exchange.method, exchange.path)
+        if exchange.response_started:
+            return exc
+        return await _refuse(exchange, RequestError("internal server error", 500))
+    if not exchange.response_started:
+        log.error("application returned without responding to %s %s",
+                  exchange.method, exchange.path)
+        return await _refuse(exchange, RequestError("internal server error", 500))
+    if not exchange.finished:
+        log.error("application returned before ending its response to %s %s",
+                  exchange.method, exchange.path)
+        return LocalProtocolError("the application did not end its response")
+    return None
+
+
+async def _refuse(exchange: Exchange, error: RequestError) -> BaseException | None:
+    headers, body = error_response(error)
+    try:
+        await exchange.respond(error.status_code, headers, body)
+    except ClientDisconnected as exc:
+        return exc
+    return None
+
+
+def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """*headers* without the connection-level ones a gateway must not pass on.
+
+    :param headers: response header pairs.
+    """
+    return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
+
+
+DEFAULT_MAX_BODY_SIZE = Limits().max_body_size
