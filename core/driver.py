@@ -28,7 +28,7 @@ from .connection import ServerConnection
 from .engine import Engine
 from .errors import RequestError
 from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Request
-from .exchange import Application, ClientDisconnected, Exchange
+from .exchange import Application, ClientDisconnected, DetachedStream, Exchange
 from .limits import Limits
 from .transport import Transport, TransportClosed
 
@@ -49,7 +49,16 @@ class ConnectionDriver:
     :param engine: the protocol engine's name, or an engine instance.
     """
 
-    __slots__ = ("_access_log", "_exchange", "app", "clock", "conn", "disconnected", "transport")
+    __slots__ = (
+        "_access_log",
+        "_detached",
+        "_exchange",
+        "app",
+        "clock",
+        "conn",
+        "disconnected",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -67,6 +76,7 @@ class ConnectionDriver:
         self.conn = ServerConnection(limits, clock=clock, engine=engine)
         self._access_log = access_log
         self._exchange: Exchange | None = None
+        self._detached: DetachedStream | None = None
         self.disconnected = False
 
     # -- used by the backend ---------------------------------------------
@@ -96,6 +106,8 @@ class ConnectionDriver:
                 self._exchange = exchange
                 await self._call_app(exchange)
                 self._exchange = None
+                if self._detached is not None:
+                    break
                 if self._access_log is not None and exchange.status:
                     self._access_log(exchange, self.clock() - exchange.start_time)
                 if not conn.response_done or not await self._drain():
@@ -105,7 +117,9 @@ class ConnectionDriver:
         except (TransportClosed, ClientDisconnected):
             self.disconnected = True
         finally:
-            await self.transport.close()
+            # A detached stream still open belongs to whoever holds it now.
+            if self._detached is None or self._detached.closed:
+                await self.transport.close()
 
     # -- used by Exchange ------------------------------------------------
 
@@ -137,6 +151,12 @@ class ConnectionDriver:
                 self.disconnected = True
                 raise ClientDisconnected("the client closed the connection") from None
 
+    def detach(self) -> DetachedStream:
+        """Stop serving HTTP here and hand the connection to the application."""
+        if self._detached is None:
+            self._detached = DetachedStream(self.transport, self.conn.trailing_data)
+        return self._detached
+
     def watch_disconnect(self, exchange: Exchange) -> None:
         self.transport.set_close_callback(exchange._connection_lost)
 
@@ -157,9 +177,11 @@ class ConnectionDriver:
             return
         except Exception:
             log.exception("error in application handling %s %s", exchange.method, exchange.path)
-            if not conn.response_started:
+            if not conn.response_started and self._detached is None:
                 exchange.status = 500
                 await self.send(conn.send_error(RequestError("internal server error", 500)))
+            return
+        if self._detached is not None:
             return
         if not conn.response_started:
             log.error("application returned without responding to %s %s",

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import CrosswindError
+from .errors import CrosswindError, LocalProtocolError
 from .events import Data, EndOfMessage, RawHeaders, Request
-from .transport import ConnectionInfo
+from .transport import ConnectionInfo, Transport, TransportClosed
 
 if TYPE_CHECKING:
     from .driver import ConnectionDriver
 
-__all__ = ["Application", "ClientDisconnected", "Exchange"]
+__all__ = ["Application", "ClientDisconnected", "DetachedStream", "Exchange"]
 
 
 class ClientDisconnected(CrosswindError):
@@ -187,6 +187,23 @@ class Exchange:
         self._ended = True
         await self._driver.send(out + conn.send_end())
 
+    # -- leaving HTTP ----------------------------------------------------
+
+    def detach(self) -> DetachedStream:
+        """Take the raw connection over, for a protocol tunnelled over HTTP/1.1.
+
+        Nothing more is parsed or sent as HTTP on this connection: the caller
+        writes its own response head (``101 Switching Protocols``, say) and
+        then speaks the new protocol.  The driver closes the connection when
+        ``handle`` returns if the stream was closed by then; otherwise the
+        stream owns the connection and must be closed by whoever holds it.
+
+        :raises LocalProtocolError: a response was already started.
+        """
+        if self.response_started:
+            raise LocalProtocolError("cannot detach after the response has started")
+        return self._driver.detach()
+
     # -- disconnects -----------------------------------------------------
 
     @property
@@ -205,3 +222,52 @@ class Exchange:
         if not self._ended:
             for callback in callbacks:
                 callback()
+
+
+class DetachedStream:
+    """The byte stream of a connection after :meth:`Exchange.detach`.
+
+    :param transport: the connection's transport.
+    :param leftover: bytes already received behind the request head.
+    """
+
+    __slots__ = ("_closed", "_leftover", "_transport")
+
+    def __init__(self, transport: Transport, leftover: bytes) -> None:
+        self._transport = transport
+        self._leftover = leftover
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def receive(self) -> bytes:
+        """The next bytes from the peer; ``b""`` once it has closed."""
+        if self._leftover:
+            data, self._leftover = self._leftover, b""
+            return data
+        if self._closed:
+            return b""
+        try:
+            return await self._transport.receive(None)
+        except (TransportClosed, ConnectionError):
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        """Send *data* as it is.
+
+        :raises ClientDisconnected: the peer has gone away.
+        """
+        if self._closed:
+            raise ClientDisconnected("the detached stream is closed")
+        try:
+            await self._transport.send(data)
+        except (TransportClosed, ConnectionError):
+            raise ClientDisconnected("the client closed the connection") from None
+
+    async def close(self) -> None:
+        """Close the connection; further calls do nothing."""
+        if not self._closed:
+            self._closed = True
+            await self._transport.close()

@@ -1,0 +1,335 @@
+"""Tornado's ``Application``: routes, settings, and serving each request with a handler.
+
+An :class:`Application` is a crosswind application (it has
+``async handle(exchange)``), so any backend serves it.  For each request it
+finds the handler class (virtual hosts first, then the routes for every
+host, then ``default_host``; otherwise ``default_handler_class`` or a 404),
+reads the body unless the handler streams it, and runs the handler.
+
+Settings keep Tornado's meaning (see ``docs/porting-from-tornado.md``); two
+are crosswind's own: ``clock`` (POSIX seconds, default :func:`time.time`) and
+``token_source`` (random bytes, default :func:`os.urandom`), through which
+every timestamp and random token of the web layer is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+import time
+import types
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exchange import Exchange
+from .output_transforms import GZipContentEncoding, OutputTransform
+from .request_handler import RequestHandler
+from .routing import HostRouter, URLSpec
+from .static import StaticFileHandler
+from .stock_handlers import ErrorHandler
+from .templates import BUILTIN_UI_MODULES, UIModule
+from .web_request import HTTPServerRequest
+from .web_sessions import Session, SignedCookieSessionStore
+
+__all__ = ["Application", "HandlerDelegate"]
+
+access_log = logging.getLogger("crosswind.access")
+
+
+@dataclass
+class HandlerDelegate:
+    """What :meth:`Application.find_handler` found for a request.
+
+    :param handler_class: the handler to run.
+    :param handler_kwargs: its ``initialize`` arguments.
+    :param path_args: percent-decoded bytes of unnamed groups.
+    :param path_kwargs: percent-decoded bytes of named groups.
+    """
+
+    handler_class: type[RequestHandler]
+    handler_kwargs: dict[str, Any] = field(default_factory=dict)
+    path_args: list[bytes | None] = field(default_factory=list)
+    path_kwargs: dict[str, bytes | None] = field(default_factory=dict)
+
+
+def _import_object(name: str) -> Any:
+    module_name, _, attribute = name.rpartition(".")
+    if not module_name:
+        return importlib.import_module(name)
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _as_specs(handlers: Iterable[Any]) -> list[URLSpec]:
+    specs = []
+    for entry in handlers:
+        if isinstance(entry, URLSpec):
+            specs.append(entry)
+            continue
+        if not isinstance(entry, tuple | list) or not 2 <= len(entry) <= 4:
+            raise TypeError(
+                "a route must be a URLSpec or a (pattern, handler[, kwargs[, name]]) tuple, "
+                f"not {entry!r}"
+            )
+        pattern, handler, *rest = entry
+        if isinstance(handler, str):
+            handler = _import_object(handler)
+        if not (isinstance(handler, type) and issubclass(handler, RequestHandler)):
+            raise TypeError(f"the target of route {pattern!r} must be a RequestHandler subclass")
+        specs.append(URLSpec(pattern, handler, *rest))
+    return specs
+
+
+class Application:
+    """A web application: routes plus settings.
+
+    :param handlers: routes, as ``(pattern, handler_class[, kwargs[, name]])``
+        tuples or :class:`~crosswind.routing.URLSpec` objects (``url(...)``);
+        the handler may be given by dotted name.
+    :param default_host: the host whose :meth:`add_handlers` table serves
+        requests no other host table takes.
+    :param transforms: output transform classes (default: gzip when
+        ``compress_response`` is set).
+    :param settings: application settings (``debug``, ``cookie_secret``,
+        ``template_path``, ``static_path``, ``xsrf_cookies``, ...).
+    """
+
+    def __init__(
+        self,
+        handlers: Iterable[Any] | None = None,
+        default_host: str | None = None,
+        transforms: list[type[OutputTransform]] | None = None,
+        **settings: Any,
+    ) -> None:
+        if transforms is None:
+            self.transforms: list[type[OutputTransform]] = []
+            if settings.get("compress_response") or settings.get("gzip"):
+                self.transforms.append(GZipContentEncoding)
+        else:
+            self.transforms = list(transforms)
+        self.default_host = default_host
+        self.settings = settings
+        #: POSIX seconds; every Date header, cookie expiry and signature uses it.
+        self.clock: Callable[[], float] = settings.get("clock") or time.time
+        #: Random bytes for XSRF tokens, session ids and multipart boundaries.
+        self.token_source: Callable[[int], bytes] = settings.get("token_source") or os.urandom
+        self.ui_modules: dict[str, type[UIModule]] = dict(BUILTIN_UI_MODULES)
+        self.ui_methods: dict[str, Callable[..., Any]] = {}
+        self._load_ui_modules(settings.get("ui_modules", {}))
+        self._load_ui_methods(settings.get("ui_methods", {}))
+        routes = list(handlers or [])
+        if settings.get("static_path"):
+            prefix = settings.get("static_url_prefix", "/static/")
+            static_class = settings.get("static_handler_class", StaticFileHandler)
+            static_args = dict(settings.get("static_handler_args", {}))
+            static_args["path"] = settings["static_path"]
+            for pattern in (re.escape(prefix) + r"(.*)", r"/(favicon\.ico)", r"/(robots\.txt)"):
+                routes.insert(0, (pattern, static_class, static_args))
+        if settings.get("debug"):
+            settings.setdefault("autoreload", True)
+            settings.setdefault("compiled_template_cache", False)
+            settings.setdefault("static_hash_cache", False)
+            settings.setdefault("serve_traceback", True)
+        self.router = HostRouter(_as_specs(routes), default_host)
+        self.session_store = settings.get("session_store") or SignedCookieSessionStore()
+        self._template_loaders: dict[str, Any] = {}
+
+    # -- configuration ----------------------------------------------------
+
+    def add_handlers(self, host_pattern: str, host_handlers: Iterable[Any]) -> None:
+        """Add routes for the hosts matching *host_pattern* (tried in the order added).
+
+        :param host_pattern: a regex for the host name (``$`` is appended).
+        :param host_handlers: routes as for the constructor.
+        """
+        self.router.add_handlers(host_pattern, _as_specs(host_handlers))
+
+    def add_transform(self, transform_class: type[OutputTransform]) -> None:
+        """Apply *transform_class* to every response.
+
+        :param transform_class: an :class:`OutputTransform` subclass.
+        """
+        self.transforms.append(transform_class)
+
+    def _load_ui_methods(self, methods: Any) -> None:
+        if isinstance(methods, types.ModuleType):
+            self._load_ui_methods({name: getattr(methods, name) for name in dir(methods)})
+        elif isinstance(methods, list):
+            for item in methods:
+                self._load_ui_methods(item)
+        else:
+            for name, function in methods.items():
+                if not name.startswith("_") and callable(function) and name[0].islower():
+                    self.ui_methods[name] = function
+
+    def _load_ui_modules(self, modules: Any) -> None:
+        if isinstance(modules, types.ModuleType):
+            self._load_ui_modules({name: getattr(modules, name) for name in dir(modules)})
+        elif isinstance(modules, list):
+            for item in modules:
+                self._load_ui_modules(item)
+        else:
+            for name, cls in modules.items():
+                if isinstance(cls, type) and issubclass(cls, UIModule):
+                    self.ui_modules[name] = cls
+
+    # -- routing ----------------------------------------------------------
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> HandlerDelegate:
+        """The handler for *request*: a route, else ``default_handler_class``, else 404.
+
+        :param request: the request.
+        """
+        found = self.router.find(
+            request.path, request.host, x_real_ip="X-Real-Ip" in request.headers
+        )
+        if found is not None:
+            return HandlerDelegate(
+                found.handler,
+                found.handler_kwargs,
+                list(found.raw_path_args),
+                dict(found.raw_path_kwargs),
+            )
+        if self.settings.get("default_handler_class"):
+            return HandlerDelegate(
+                self.settings["default_handler_class"],
+                dict(self.settings.get("default_handler_args", {})),
+            )
+        return HandlerDelegate(ErrorHandler, {"status_code": 404})
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """The path of the route called *name*, with *args* in its groups.
+
+        :param name: the route's name.
+        :param args: one value per group (percent-encoded on the way in).
+        :raises KeyError: no route has that name.
+        """
+        return self.router.reverse_url(name, *args)
+
+    # -- serving ----------------------------------------------------------
+
+    async def handle(self, exchange: Exchange) -> None:
+        """Serve one request (the crosswind application interface).
+
+        :param exchange: the request being served.
+        """
+        request = HTTPServerRequest.from_exchange(
+            exchange, clock=self.clock, xheaders=bool(self.settings.get("xheaders"))
+        )
+        delegate = self.find_handler(request)
+        if not self.settings.get("compiled_template_cache", True):
+            for loader in self._template_loaders.values():
+                reset = getattr(loader, "reset", None)
+                if reset is not None:
+                    reset()
+        if not self.settings.get("static_hash_cache", True):
+            self.settings.get("static_handler_class", StaticFileHandler).reset()
+        handler_class = delegate.handler_class
+        if not (
+            handler_class._stream_request_body
+            or handler_class._raw_exchange
+            or exchange.body_complete
+        ):
+            request.body = await exchange.read_body()
+        handler = handler_class(self, request, **delegate.handler_kwargs)
+        transforms = [transform(request) for transform in self.transforms]
+        await handler._execute(transforms, *delegate.path_args, **delegate.path_kwargs)
+
+    def log_request(self, handler: RequestHandler) -> None:
+        """Log a finished request (the ``log_function`` setting replaces this).
+
+        :param handler: the handler that served it.
+        """
+        if "log_function" in self.settings:
+            self.settings["log_function"](handler)
+            return
+        status = handler.get_status()
+        if status < 400:
+            log_method = access_log.info
+        elif status < 500:
+            log_method = access_log.warning
+        else:
+            log_method = access_log.error
+        log_method(
+            "%d %s %.2fms",
+            status,
+            handler._request_summary(),
+            1000.0 * handler.request.request_time(),
+        )
+
+    # -- sessions ---------------------------------------------------------
+
+    def get_session(self, handler: RequestHandler) -> Session:
+        """Load the session of *handler*'s request from the session store.
+
+        :param handler: the handler.
+        """
+        return self.session_store.load(handler)  # type: ignore[no-any-return]
+
+    def save_session(self, handler: RequestHandler) -> None:
+        """Store *handler*'s session if it was loaded (``finish`` calls this).
+
+        :param handler: the handler.
+        """
+        session = handler._session
+        if session is not None:
+            self.session_store.save(handler, session)
+
+    # -- running ----------------------------------------------------------
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        backend: str = "asyncio",
+        **kwargs: Any,
+    ) -> None:
+        """Serve this application until interrupted (this call blocks).
+
+        Unlike Tornado, where ``listen`` returns and an I/O loop must be
+        started afterwards, this runs the chosen backend to completion.  With
+        the ``autoreload`` setting, the server runs in a child process that
+        is restarted whenever a source file changes.
+
+        :param port: the TCP port.
+        :param address: the interface (default ``127.0.0.1``).
+        :param backend: ``"asyncio"``, ``"trio"``, ``"threads"`` or any backend
+            installed under the ``crosswind.backends`` entry points.
+        :param kwargs: options for the backend's ``serve`` (``ssl_context``,
+            ``limits``, ``reuse_port``, ``started``, ...).
+        """
+        from .cli import load_backend
+
+        serve = load_backend(backend)
+
+        def run() -> None:
+            serve(self, address or "127.0.0.1", port, **kwargs)
+
+        if self.settings.get("autoreload"):
+            from .autoreload import run_with_reloader
+
+            run_with_reloader(run)
+        else:
+            run()
+
+    @property
+    def wsgi(self) -> Any:
+        """This application as a PEP 3333 callable, made once (see ``crosswind.adapters.to_wsgi``)."""
+        adapter = self.__dict__.get("_wsgi_adapter")
+        if adapter is None:
+            from crosswind.adapters import to_wsgi  # lazily: they load asyncio and threading
+
+            adapter = self.__dict__["_wsgi_adapter"] = to_wsgi(self)
+        return adapter
+
+    @property
+    def asgi(self) -> Any:
+        """This application as an ASGI 3 callable, made once (see ``crosswind.adapters.to_asgi``)."""
+        adapter = self.__dict__.get("_asgi_adapter")
+        if adapter is None:
+            from crosswind.adapters import to_asgi  # lazily: they load asyncio and threading
+
+            adapter = self.__dict__["_asgi_adapter"] = to_asgi(self)
+        return adapter
