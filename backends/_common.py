@@ -12,7 +12,14 @@ from typing import Any
 
 from crosswind.transport import TLSInfo
 
-__all__ = ["ServerHandle", "bind_socket", "format_address", "tls_info"]
+__all__ = [
+    "ServerHandle",
+    "bind_socket",
+    "format_address",
+    "make_ssl_context",
+    "reserve_port",
+    "tls_info",
+]
 
 server_log = logging.getLogger("crosswind.server")
 
@@ -69,6 +76,44 @@ def bind_socket(
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
+
+
+def reserve_port(host: str = "127.0.0.1", port: int = 8888) -> socket.socket:
+    """Bind, without listening, a socket that later ``reuse_port`` listeners can share.
+
+    A supervisor holds it so that port ``0`` resolves to one real port for
+    all its workers, and so that a port another program already uses is
+    reported before any worker starts.  Not listening, it never receives
+    connections itself.
+
+    :param host: the address the workers will listen on.
+    :param port: the port, ``0`` for one the kernel picks.
+    :raises OSError: with a message naming the address when it cannot bind.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def make_ssl_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
+    """A server-side TLS context with modern defaults, speaking HTTP/1.1 over ALPN.
+
+    :param certfile: PEM file with the certificate (and its chain).
+    :param keyfile: PEM file with the private key; ``None`` if *certfile* has it.
+    :raises OSError: a file cannot be read.
+    :raises ssl.SSLError: the files do not hold a matching certificate and key.
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def format_address(address: Any, tls: bool) -> str:

@@ -151,6 +151,11 @@ class _Protocol(asyncio.Protocol):
             self._transport.abort()
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def _expire(waiter: asyncio.Future[bytes]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
@@ -190,7 +195,7 @@ class _Server:
         while True:
             await self._slots.acquire()
             try:
-                client, _ = await loop.sock_accept(self.sock)
+                client = await self._accept()
             except asyncio.CancelledError:
                 self._slots.release()
                 raise
@@ -202,6 +207,24 @@ class _Server:
             if client.family != socket.AF_UNIX:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             loop.create_task(self._connect(client))
+
+    async def _accept(self) -> socket.socket:
+        # Not loop.sock_accept(): it accepts inside a callback, so a shutdown
+        # that cancels this task in between loses (and leaks) that client.
+        # Waiting for readability and accepting here cannot be split apart.
+        sock = self.sock
+        while True:
+            try:
+                return sock.accept()[0]
+            except (BlockingIOError, InterruptedError):
+                pass
+            waiter = self.loop.create_future()
+            fd = sock.fileno()
+            self.loop.add_reader(fd, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                self.loop.remove_reader(fd)
 
     async def _connect(self, client: socket.socket) -> None:
         try:
@@ -310,13 +333,13 @@ def serve(
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(signum, stop.set)
+        def request_stop() -> None:
+            # After the loop has closed there is nothing left to stop.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+
         if started is not None:
-            started(
-                ServerHandle(
-                    [server.sock.getsockname()], "asyncio",
-                    lambda: loop.call_soon_threadsafe(stop.set),
-                )
-            )
+            started(ServerHandle([server.sock.getsockname()], "asyncio", request_stop))
         await stop.wait()
         server_log.info("Shutting down")
         await server.shutdown()

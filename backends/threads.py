@@ -1,0 +1,513 @@
+"""The threaded backend: blocking sockets, one pooled worker thread per connection.
+
+Each connection's driver runs in a worker thread without an event loop (see
+:func:`crosswind._sync.run_sync`): the transport blocks instead of
+suspending, so the driver's coroutines complete in one step, and ``async``
+handlers work as long as they await only crosswind's own awaitables.
+
+At most ``Limits.max_connections`` workers exist; the accept loop waits for
+a free one *before* it accepts, so excess clients wait in the kernel's
+backlog rather than in memory.  Deadlines are ``time.monotonic`` seconds,
+the clock handed to the driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import selectors
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from types import FrameType
+from typing import Any
+
+from crosswind._sync import EventLoopRequired
+from crosswind.driver import AccessLog, ConnectionDriver
+from crosswind.exchange import Application
+from crosswind.limits import Limits
+from crosswind.transport import ConnectionInfo, TransportClosed
+
+from ._common import ServerHandle, announce, bind_socket, peer_name, server_log, tls_info
+
+__all__ = ["ThreadedServer", "serve", "start_server"]
+
+_RECEIVE_SIZE = 64 * 1024
+# Idle workers linger this long for the next connection before exiting.
+_WORKER_IDLE = 30.0
+# After the shutdown timeout, connections are cut; their workers get this
+# long to notice before the server stops waiting for them.
+_CUT_GRACE = 1.0
+# A failing accept() (out of file descriptors, say) is retried after this pause.
+_ACCEPT_RETRY_DELAY = 0.1
+
+
+class _SocketTransport:
+    """One connection: a :class:`~crosswind.transport.Transport` over a blocking socket.
+
+    The accept thread may interrupt it (``shutdown``) while a worker uses
+    it; the lock keeps that from hitting a file descriptor the worker has
+    already closed and the kernel has handed to a new connection.
+    """
+
+    __slots__ = ("_closed", "_lock", "driver", "info", "send_timeout", "sock")
+
+    def __init__(self, sock: socket.socket, send_timeout: float) -> None:
+        self.sock = sock
+        self.send_timeout = send_timeout
+        self.info = ConnectionInfo()
+        self.driver: ConnectionDriver | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def receive(self, deadline: float | None) -> bytes:
+        sock = self.sock
+        try:
+            if deadline is None:
+                sock.settimeout(None)
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+            return sock.recv(_RECEIVE_SIZE)
+        except TimeoutError:
+            raise
+        except OSError:  # reset, TLS failure, or shut down for a server shutdown
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        sock = self.sock
+        # send() in a loop rather than sendall(): sendall's timeout bounds the
+        # whole call, while what matters is that the client keeps reading.
+        try:
+            sock.settimeout(self.send_timeout)
+            view = memoryview(data)
+            while view:
+                view = view[sock.send(view):]
+        except OSError as exc:
+            raise TransportClosed("connection lost") from exc
+
+    async def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.sock.close()
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        # A blocking socket shows a disconnect only to a reader; the driver
+        # reads whenever the application does, which is when it can act on it.
+        pass
+
+    def interrupt(self, how: int) -> None:
+        """Make a blocked ``recv`` (``SHUT_RD``) or ``send`` (``SHUT_RDWR``) return."""
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(OSError):
+                # socket.socket's own shutdown even for an SSLSocket: the
+                # SSL one drops the SSL object a worker may be using.
+                socket.socket.shutdown(self.sock, how)
+
+
+class _WorkerPool:
+    """Threads that each serve one connection at a time, started on demand."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._max = max_workers
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0  # workers waiting for a job that no submit has claimed
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif len(self._threads) < self._max:
+                thread = threading.Thread(
+                    target=self._work, name=f"crosswind-worker-{len(self._threads)}", daemon=True
+                )
+                self._threads.add(thread)
+                thread.start()
+            # else every worker is busy; the caller's slot accounting keeps
+            # this from happening, and the job simply waits for one.
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        try:
+            while True:
+                try:
+                    job = self._jobs.get(timeout=_WORKER_IDLE)
+                except queue.Empty:
+                    with self._lock:
+                        if self._idle:  # not claimed by a submit: leave
+                            self._idle -= 1
+                            return
+                    continue  # claimed: its job is on the way
+                if job is None:
+                    return
+                try:
+                    job()
+                except Exception:
+                    server_log.exception("error in connection worker")
+                with self._lock:
+                    self._idle += 1
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def stop(self, timeout: float) -> None:
+        """Ask every worker to exit once its current job is done; wait up to *timeout*."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        end = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, end - time.monotonic()))
+
+
+def _drive(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a driver coroutine in this thread (like :func:`crosswind._sync.run_sync`).
+
+    When a handler awaits something that needs an event loop, the error is
+    raised at that ``await``, so the driver answers ``500`` and logs where,
+    instead of the connection just dropping.
+    """
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    error = EventLoopRequired(
+        "a handler awaited something that needs an event loop; "
+        "serve it with the asyncio or trio backend"
+    )
+    try:
+        coro.throw(error)
+    except StopIteration:
+        return
+    coro.close()
+    raise error
+
+
+class ThreadedServer:
+    """A listening server whose accept loop is :meth:`serve_forever`.
+
+    :param app: the application.
+    :param sock: a bound, listening socket (see
+        :func:`~crosswind.backends._common.bind_socket`); the server owns it.
+    :param ssl_context: serve TLS with this context.
+    :param limits: connection limits; ``max_connections`` is also the most
+        worker threads, and ``body_timeout`` bounds how long a send may make
+        no progress.
+    :param shutdown_timeout: seconds busy connections get to finish once a
+        shutdown starts.
+    :param engine: the protocol engine's name.
+    :param access_log: ``access_log(exchange, seconds)`` after each exchange.
+    """
+
+    def __init__(
+        self,
+        app: Application,
+        sock: socket.socket,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: Limits | None = None,
+        shutdown_timeout: float = 30.0,
+        engine: str = "h11",
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self.app = app
+        self.sock = sock
+        self.addresses = [sock.getsockname()]
+        self.ssl_context = ssl_context
+        self.limits = limits = limits or Limits()
+        self.shutdown_timeout = shutdown_timeout
+        self.engine = engine
+        self.access_log = access_log
+        self.connections: set[_SocketTransport] = set()
+        self._pool = _WorkerPool(limits.max_connections)
+        # An RLock underneath: a signal handler may request a shutdown while
+        # the interrupted main thread holds it.
+        self._changed = threading.Condition(threading.RLock())
+        self._stopping = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_w.setblocking(False)
+        self._done = threading.Event()
+
+    def request_shutdown(self) -> None:
+        """Start a graceful shutdown; callable from any thread or a signal handler."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        with contextlib.suppress(OSError):  # full (already woken) or closed (already done)
+            self._wake_w.send(b"\0")
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Request a shutdown and wait until it is complete.
+
+        :param timeout: seconds to wait at most; ``None`` waits for as long
+            as the shutdown takes.
+        :returns: whether the server has stopped.
+        """
+        self.request_shutdown()
+        return self._done.wait(timeout)
+
+    def serve_forever(self) -> None:
+        """Accept connections until a shutdown is requested, then shut down gracefully."""
+        try:
+            self._accept_loop()
+            server_log.info("Shutting down")
+            self._shutdown()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the listening socket; for a server whose loop never ran."""
+        self.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        self._done.set()
+
+    def _accept_loop(self) -> None:
+        max_connections = self.limits.max_connections
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                with self._changed:
+                    while len(self.connections) >= max_connections and not self._stopping:
+                        self._changed.wait()
+                    if self._stopping:
+                        return
+                ready = selector.select()
+                if self._stopping:
+                    return
+                if not any(key.fileobj is self.sock for key, _ in ready):
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_r.recv(64)
+                    continue
+                try:
+                    client, address = self.sock.accept()
+                except BlockingIOError:
+                    continue  # another process sharing the socket took it
+                except OSError as exc:  # EMFILE and friends: back off, keep serving
+                    server_log.warning("accept failed: %s", exc)
+                    time.sleep(_ACCEPT_RETRY_DELAY)
+                    continue
+                self._start(client, address)
+
+    def _start(self, client: socket.socket, address: Any) -> None:
+        if client.family != socket.AF_UNIX:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.setblocking(True)
+        transport = _SocketTransport(client, self.limits.body_timeout)
+        with self._changed:
+            self.connections.add(transport)
+        self._pool.submit(lambda: self._serve_connection(transport, address))
+
+    def _serve_connection(self, transport: _SocketTransport, address: Any) -> None:
+        try:
+            if self._open(transport, address):
+                driver = ConnectionDriver(
+                    transport, self.app, clock=time.monotonic, limits=self.limits,
+                    engine=self.engine, access_log=self.access_log,
+                )
+                with self._changed:
+                    transport.driver = driver
+                    if self._stopping:
+                        driver.start_shutdown()
+                _drive(driver.run())
+        finally:
+            _close_now(transport)
+            with self._changed:
+                self.connections.discard(transport)
+                self._changed.notify_all()
+
+    def _open(self, transport: _SocketTransport, address: Any) -> bool:
+        """Fill in the connection's facts, doing the TLS handshake; ``False`` to drop it."""
+        sock = transport.sock
+        try:
+            local = peer_name(sock.getsockname())
+        except OSError:
+            return False
+        peer = peer_name(address)
+        if self.ssl_context is None:
+            transport.info = ConnectionInfo(peer=peer, local=local)
+            return True
+        deadline = time.monotonic() + self.limits.header_timeout
+        try:
+            tls_sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        except OSError as exc:
+            server_log.debug("TLS setup with %s failed: %s", peer, exc)
+            return False
+        with transport._lock:
+            transport.sock = tls_sock
+        try:
+            _handshake(tls_sock, deadline)
+        except (OSError, ValueError) as exc:
+            server_log.debug("TLS handshake with %s failed: %s", peer, exc)
+            return False
+        transport.info = ConnectionInfo(peer=peer, local=local, tls=tls_info(tls_sock))
+        return True
+
+    def _shutdown(self) -> None:
+        # Closing the listener turns new clients away at once, instead of
+        # leaving them in a backlog nobody will accept from.
+        self.sock.close()
+        with self._changed:
+            connections = list(self.connections)
+            for transport in connections:
+                driver = transport.driver
+                if driver is not None:
+                    driver.start_shutdown()
+        for transport in connections:
+            driver = transport.driver
+            if driver is None or driver.idle:
+                # Its worker is (or will be) blocked reading a next request
+                # that must not come: end the read side so recv returns b"".
+                transport.interrupt(socket.SHUT_RD)
+        with self._changed:
+            finished = self._changed.wait_for(lambda: not self.connections, self.shutdown_timeout)
+            busy = list(self.connections)
+        if not finished:
+            server_log.warning(
+                "%d connection(s) still busy after %.1f s; closing them",
+                len(busy), self.shutdown_timeout,
+            )
+            for transport in busy:
+                transport.interrupt(socket.SHUT_RDWR)
+            with self._changed:
+                self._changed.wait_for(lambda: not self.connections, _CUT_GRACE)
+        self._pool.stop(_CUT_GRACE)
+
+
+def _handshake(tls_sock: ssl.SSLSocket, deadline: float) -> None:
+    """Complete a server-side TLS handshake by *deadline*, however the client trickles it."""
+    tls_sock.setblocking(False)
+    with selectors.DefaultSelector() as selector:
+        while True:
+            try:
+                tls_sock.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                events = selectors.EVENT_READ
+            except ssl.SSLWantWriteError:
+                events = selectors.EVENT_WRITE
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("TLS handshake timed out")
+            if selector.get_map():
+                selector.modify(tls_sock, events)
+            else:
+                selector.register(tls_sock, events)
+            if not selector.select(remaining):
+                raise TimeoutError("TLS handshake timed out")
+    tls_sock.setblocking(True)
+
+
+def _close_now(transport: _SocketTransport) -> None:
+    # The driver closes its transport when it ends; this covers the
+    # connections that never got a driver (failed TLS, early disconnect).
+    with transport._lock:
+        if not transport._closed:
+            transport._closed = True
+            transport.sock.close()
+
+
+def start_server(
+    app: Application,
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    unix_socket: str | None = None,
+    reuse_port: bool = False,
+    limits: Limits | None = None,
+    shutdown_timeout: float = 30.0,
+    engine: str = "h11",
+    access_log: AccessLog | None = None,
+    sock: socket.socket | None = None,
+) -> ThreadedServer:
+    """Start serving from a background thread; ``server.shutdown()`` stops it gracefully.
+
+    :param sock: an already listening socket to use instead of binding one.
+    Other parameters are those of :func:`serve`.
+    """
+    server = _make_server(
+        app, host, port, ssl_context=ssl_context, unix_socket=unix_socket,
+        reuse_port=reuse_port, limits=limits, shutdown_timeout=shutdown_timeout, engine=engine,
+        access_log=access_log, sock=sock,
+    )
+    threading.Thread(target=server.serve_forever, name="crosswind-accept", daemon=True).start()
+    return server
+
+
+def _make_server(
+    app: Application,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    unix_socket: str | None = None,
+    reuse_port: bool = False,
+    sock: socket.socket | None = None,
+    **options: Any,
+) -> ThreadedServer:
+    if sock is None:
+        sock = bind_socket(host, port, unix_socket=unix_socket, reuse_port=reuse_port)
+    server = ThreadedServer(app, sock, ssl_context=ssl_context, **options)
+    announce(sock, "threads", ssl_context is not None)
+    return server
+
+
+def serve(
+    app: Application,
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    *,
+    started: Callable[[ServerHandle], None] | None = None,
+    handle_signals: bool = True,
+    **options: Any,
+) -> None:
+    """Serve *app* until SIGINT/SIGTERM (or ``handle.shutdown()``), then shut down gracefully.
+
+    The accept loop runs in the calling thread.
+
+    :param app: the application.
+    :param host: address to listen on.
+    :param port: port to listen on; ``0`` picks a free one (see the handle).
+    :param started: called with a :class:`ServerHandle` once listening.
+    :param handle_signals: turn SIGINT/SIGTERM into a graceful shutdown
+        (only when called in the main thread, the only one that gets signals).
+    :param options: ``ssl_context``, ``unix_socket``, ``reuse_port``,
+        ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``
+        as for :func:`start_server`.
+    """
+    server = _make_server(app, host, port, **options)
+    previous: dict[int, Any] = {}
+    if handle_signals and threading.current_thread() is threading.main_thread():
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            server.request_shutdown()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        if started is not None:
+            try:
+                started(ServerHandle(list(server.addresses), "threads", server.request_shutdown))
+            except BaseException:
+                server.close()
+                raise
+        server.serve_forever()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

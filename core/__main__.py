@@ -1,0 +1,12 @@
+"""``python -m crosswind``: runs the command line of :mod:`crosswind.cli`."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+__all__: list[str] = []
+
+if __name__ == "__main__":
+    sys.exit(main())
