@@ -1,0 +1,75 @@
+"""Serve the benchmark handlers with ``crosswind.web`` on one crosswind backend.
+
+Usage: ``python bench/servers/crosswind_server.py --backend asyncio --port 8000``.
+``--profile FILE`` runs the server under cProfile and, on SIGTERM/SIGINT, writes
+the top functions by own time to *FILE*; ``--profile-raw FILE`` also keeps the
+raw stats for ``pstats`` or snakeviz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import io
+import pstats
+import shlex
+import sys
+import time
+
+import crosswind.web
+from handlers import routes
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse *argv* and serve until SIGTERM or SIGINT.
+
+    :param argv: the command-line arguments (default ``sys.argv[1:]``).
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", default="asyncio", help="asyncio, trio or threads")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--engine", default="h11")
+    parser.add_argument("--profile", metavar="FILE", help="profile and write a report to FILE")
+    parser.add_argument("--profile-raw", metavar="FILE", help="also dump raw cProfile stats")
+    parser.add_argument("--top", type=int, default=30, help="functions in the profile report")
+    args = parser.parse_args(argv)
+
+    backend = importlib.import_module(f"crosswind.backends.{args.backend}")
+    app = crosswind.web.Application(routes(crosswind.web))
+
+    def serve() -> None:
+        backend.serve(
+            app, args.host, args.port, handle_signals=True, engine=args.engine, access_log=None
+        )
+
+    if not args.profile:
+        serve()
+        return
+    profiler = cProfile.Profile()
+    started = time.time()
+    profiler.enable()
+    try:
+        serve()
+    finally:
+        profiler.disable()
+        if args.profile_raw:
+            profiler.dump_stats(args.profile_raw)
+        _write_profile(profiler, args.profile, args.top, time.time() - started)
+
+
+def _write_profile(profiler: cProfile.Profile, path: str, top: int, seconds: float) -> None:
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(top)
+    command = shlex.join([sys.executable, *sys.argv])
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(f"# command: {command}\n# wall time profiled: {seconds:.1f} s\n\n")
+        out.write(text.getvalue())
+
+
+if __name__ == "__main__":
+    main()

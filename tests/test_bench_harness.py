@@ -1,0 +1,216 @@
+"""The benchmark harness (bench/run.py): wrk parsing, the report, failure handling, the ceiling."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load("crosswind_bench_run", BENCH / "run.py")
+ceiling = _load("crosswind_bench_ceiling", BENCH / "servers" / "ceiling.py")
+
+WRK_OUTPUT = """\
+Running 3s test @ http://127.0.0.1:40123/
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.86ms  612.31us  14.02ms   90.12%
+    Req/Sec     6.61k   312.55     7.01k    80.00%
+  Latency Distribution
+     50%    4.77ms
+     75%    5.01ms
+     90%    5.40ms
+     99%    1.02s
+  19735 requests in 3.00s, 2.45MB read
+  Socket errors: connect 0, read 12, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:   6578.21
+Transfer/sec:    836.54KB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_and_errors() -> None:
+    result = run.parse_wrk(WRK_OUTPUT)
+    assert result.requests_per_second == pytest.approx(6578.21)
+    assert result.latency_ms == {
+        50: pytest.approx(4.77), 75: pytest.approx(5.01), 90: pytest.approx(5.40), 99: 1020.0,
+    }
+    assert result.p99_ms == 1020.0
+    assert result.requests == 19735
+    assert result.socket_errors == {"connect": 0, "read": 12, "write": 0, "timeout": 3}
+    assert result.non_2xx == 7
+
+
+def test_parse_wrk_clean_run_has_no_errors() -> None:
+    clean = WRK_OUTPUT.replace("  Socket errors: connect 0, read 12, write 0, timeout 3\n", "")
+    clean = clean.replace("  Non-2xx or 3xx responses: 7\n", "")
+    result = run.parse_wrk(clean)
+    assert result.socket_errors == {}
+    assert result.non_2xx == 0
+
+
+def test_parse_wrk_without_rate_is_an_error() -> None:
+    with pytest.raises(ValueError, match="Requests/sec"):
+        run.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("850.00us", 0.85), ("1.23ms", 1.23), ("2.00s", 2000.0), ("1.50m", 90_000.0)]
+)
+def test_parse_latency_units(text: str, ms: float) -> None:
+    assert run.parse_latency(text) == pytest.approx(ms)
+
+
+def test_parse_latency_rejects_other_text() -> None:
+    with pytest.raises(ValueError):
+        run.parse_latency("fast")
+
+
+def test_form_lua_sends_the_body_the_servers_are_checked_with() -> None:
+    lua = (BENCH / "wrk" / "form.lua").read_text()
+    body = re.search(r'^wrk\.body = "([^"]*)"$', lua, re.MULTILINE)
+    assert body is not None
+    assert body.group(1).encode() == run.form_body()
+    assert 'wrk.method = "POST"' in lua and f'wrk.path = "{run.FORM_PATH}"' in lua
+    assert len(run.form_body()) >= 1000
+    assert run.form_body().count(b"&") == run.FORM_FIELD_COUNT - 1
+
+
+def test_wrk_command_pins_and_passes_scenario_arguments() -> None:
+    close = next(s for s in run.SCENARIOS if s.name == "close")
+    command = run.wrk_command("http://127.0.0.1:9", close, 3, 32, cpu=1)
+    assert command[:3] == ["taskset", "-c", "1"]
+    assert command[3:] == [
+        "wrk", "-t1", "-c32", "-d3s", "--latency", "--timeout", "5s",
+        "-H", "Connection: close", "http://127.0.0.1:9/",
+    ]
+    assert run.wrk_command("http://h:1", close, 3, 8, cpu=None)[0] == "wrk"
+
+
+def _runs() -> list:
+    def result(rps: float, p99: float, **extra) -> object:
+        return run.WrkResult(rps, {50: p99 / 2, 99: p99}, int(rps), **extra)
+
+    return [
+        run.Run(0, "ceiling", "hello", result(1000, 1.0)),
+        run.Run(1, "ceiling", "hello", result(3000, 3.0)),
+        run.Run(2, "ceiling", "hello", result(2000, 2.0)),
+        run.Run(0, "x", "hello", result(500, 4.0, non_2xx=2)),
+        run.Run(1, "x", "hello", error="server exited with status 1: boom"),
+    ]
+
+
+def test_summary_takes_medians_and_ratio_to_ceiling() -> None:
+    servers = [run.Server("ceiling", lambda p: []), run.Server("x", lambda p: [])]
+    scenarios = [s for s in run.SCENARIOS if s.name == "hello"]
+    table = run.summarize(_runs(), servers, scenarios)
+    assert table["ceiling"]["hello"]["rps"] == 2000
+    assert table["ceiling"]["hello"]["p99_ms"] == 2.0
+    assert table["x"]["hello"]["ratio"] == 0.25
+    assert table["x"]["hello"]["rounds"] == 1
+    assert table["x"]["hello"]["errors"] == ["server exited with status 1: boom"]
+
+    text = run.render_text(table, scenarios)
+    assert "2,000 (1.00x) 2.00ms" in text
+    assert "500 (0.25x) 4.00ms !" in text
+    meta = run.machine_facts() | {
+        "date": "d", "command": "c", "pinning": "p", "connections": 32, "warmup": 1,
+        "duration": 3, "rounds": 3, "wall_seconds": 9.0,
+    }
+    markdown = run.render_markdown(table, scenarios, meta)
+    assert "| x | 500 (0.25x) 4.00ms ! |" in markdown
+    assert "- x / hello: server exited with status 1: boom" in markdown
+    assert "- x / hello: 0 socket errors, 2 non-2xx responses" in markdown
+
+
+def test_summary_of_a_server_that_never_ran() -> None:
+    servers = [run.Server("y", lambda p: [])]
+    scenarios = run.SCENARIOS[:1]
+    table = run.summarize([run.Run(0, "y", "hello", error="not available")], servers, scenarios)
+    assert run.render_text(table, scenarios).splitlines()[-1].split() == ["y", "FAILED"]
+
+
+@pytest.mark.network
+def test_crashing_server_is_reported_not_waited_for(tmp_path: Path) -> None:
+    crash = run.Server(
+        "crash", lambda port: [sys.executable, "-c", "import sys; sys.exit('no such backend')"]
+    )
+    start = time.monotonic()
+    with pytest.raises(run.ServerFailed, match="exited with status 1.*no such backend"), \
+            run.running(crash, None, tmp_path):
+        pass
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.network
+def test_server_that_never_listens_times_out_and_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run, "READY_TIMEOUT", 1.5)
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    silent = run.Server("silent", lambda port: [sys.executable, "-c", code])
+    with pytest.raises(run.ServerFailed, match="not ready after"), \
+            run.running(silent, None, tmp_path):
+        pass
+    pid = int(pid_file.read_text())
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_missing_package_is_reported_as_unavailable(tmp_path: Path) -> None:
+    ghost = run.Server("ghost", lambda port: [], needs=("no_such_module_for_bench",))
+    with pytest.raises(run.ServerUnavailable, match="no_such_module_for_bench"), \
+            run.running(ghost, None, tmp_path):
+        pass
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sent += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_ceiling_answers_pipelined_requests_with_bodies_split_anywhere() -> None:
+    form = b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde"
+    stream = form + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + form
+    for split in range(1, len(stream)):
+        protocol = ceiling.CeilingProtocol()
+        transport = _Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(stream[:split])
+        protocol.data_received(stream[split:])
+        assert transport.sent.count(b"HTTP/1.1 200 OK") == 3
+        assert transport.sent.endswith(b"\r\n\r\nHello, world!")
+        assert not transport.closed
+
+
+def test_ceiling_closes_after_a_connection_close_request() -> None:
+    protocol = ceiling.CeilingProtocol()
+    transport = _Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"\r\nConnection: close\r\n" in transport.sent
+    assert transport.closed
