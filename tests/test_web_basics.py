@@ -8,9 +8,6 @@ import gzip
 import logging
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from crosswind.testing import Client
 from crosswind.web import (
     Application,
@@ -25,6 +22,8 @@ from crosswind.web import (
     removeslash,
     url,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 NOW = 1_700_000_000.0
 
