@@ -1,0 +1,69 @@
+"""Run one in-memory connection on an asyncio event loop.
+
+``crosswind.testing`` drives the connection driver without any event loop,
+which is enough for applications that never wait.  An ``async`` view that
+awaits ``asyncio.sleep`` (or anything else that suspends) needs a loop;
+:func:`run_in_memory` gives it one while still using the in-memory
+transport, so tests stay socket-free.  The Flask-style test client uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from crosswind.driver import ConnectionDriver
+from crosswind.exchange import Application
+from crosswind.limits import Limits
+from crosswind.testing.client import MemoryTransport
+from crosswind.transport import ConnectionInfo
+
+__all__ = ["run_in_memory"]
+
+_local = threading.local()
+
+
+def _runner() -> asyncio.Runner:
+    # One loop per thread, reused: creating a loop per request would dominate
+    # the cost of a test suite's requests.
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        runner = asyncio.Runner()
+        _local.runner = runner
+    return runner
+
+
+def run_in_memory(
+    app: Application,
+    chunks: Iterable[bytes],
+    *,
+    info: ConnectionInfo | None = None,
+    limits: Limits | None = None,
+    clock: Callable[[], float] | None = None,
+) -> bytes:
+    """Serve one connection that receives *chunks* then EOF; return what was sent.
+
+    :param app: the application.
+    :param chunks: the bytes the client sends, in pieces.
+    :param info: the connection's addresses (a loopback client by default).
+    :param limits: the server limits.
+    :param clock: monotonic seconds for the driver (default :func:`time.monotonic`).
+    """
+    transport = MemoryTransport(chunks, info)
+    driver = ConnectionDriver(transport, app, clock=clock or time.monotonic, limits=limits)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        # Each request gets a fresh copy of the caller's context, so nothing
+        # one request sets can be seen by the next.
+        _runner().run(driver.run(), context=contextvars.copy_context())
+    else:
+        # Called from inside a running loop (an async test): that loop is busy
+        # waiting for us, so the connection gets a loop of its own in a thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, driver.run()).result()
+    return bytes(transport.sent)

@@ -1,0 +1,210 @@
+"""JSON for Flask-style applications: the provider, ``jsonify`` and helpers.
+
+The default provider writes what Flask's does -- sorted keys, ASCII only,
+compact separators and a trailing newline for responses (indented in debug
+mode) -- and knows dates, decimals, UUIDs, dataclasses and objects with
+``__html__``.  An application swaps it by setting ``app.json`` or
+``App.json_provider_class``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import json as _json
+import uuid
+from typing import IO, TYPE_CHECKING, Any
+
+from ..httpdate import format_http_date
+from .ctx import _cv_app
+
+if TYPE_CHECKING:
+    from .app import App
+    from .wrappers import Response
+
+__all__ = ["DefaultJSONProvider", "JSONProvider", "dump", "dumps", "jsonify", "load", "loads"]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime.date):
+        if not isinstance(value, datetime.datetime):
+            value = datetime.datetime.combine(value, datetime.time(), datetime.UTC)
+        return format_http_date(value)
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "__html__"):
+        return str(value.__html__())
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class JSONProvider:
+    """The interface: ``dumps``, ``loads`` and ``response``.
+
+    :param app: the application it serves.
+    """
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialize *obj* to a JSON string.
+
+        :param obj: the data.
+        :param kwargs: passed to :func:`json.dumps`.
+        """
+        raise NotImplementedError
+
+    def dump(self, obj: Any, fp: IO[str], **kwargs: Any) -> None:
+        """Serialize *obj* into the text file *fp*.
+
+        :param obj: the data.
+        :param fp: a writable text file.
+        :param kwargs: passed to :meth:`dumps`.
+        """
+        fp.write(self.dumps(obj, **kwargs))
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse a JSON document.
+
+        :param s: the text (bytes are decoded as UTF-8/16/32).
+        :param kwargs: passed to :func:`json.loads`.
+        """
+        raise NotImplementedError
+
+    def load(self, fp: IO[Any], **kwargs: Any) -> Any:
+        """Parse the JSON document in file *fp*.
+
+        :param fp: a readable file.
+        :param kwargs: passed to :meth:`loads`.
+        """
+        return self.loads(fp.read(), **kwargs)
+
+    def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if args and kwargs:
+            raise TypeError("app.json.response() takes either args or kwargs, not both")
+        if not args and not kwargs:
+            return None
+        if len(args) == 1:
+            return args[0]
+        return args or kwargs
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """A response with the JSON of the arguments (one value, several as a
+        list, or keyword arguments as an object).
+
+        :param args: one value, or several.
+        :param kwargs: an object's members.
+        """
+        obj = self._prepare(args, kwargs)
+        return self._app.response_class(self.dumps(obj), mimetype="application/json")
+
+
+class DefaultJSONProvider(JSONProvider):
+    """Flask's default JSON behaviour.
+
+    :param app: the application it serves.
+    """
+
+    default: Any = staticmethod(_default)
+    ensure_ascii = True
+    sort_keys = True
+    #: ``None``: indent in debug mode only; ``True``/``False`` force it.
+    compact: bool | None = None
+    mimetype = "application/json"
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        return _json.dumps(obj, **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return _json.loads(s, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare(args, kwargs)
+        options: dict[str, Any] = {}
+        if (self.compact is None and self._app.debug) or self.compact is False:
+            options["indent"] = 2
+        else:
+            options["separators"] = (",", ":")
+        return self._app.response_class(
+            f"{self.dumps(obj, **options)}\n", mimetype=self.mimetype
+        )
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Serialize with the current application's provider (or Flask's defaults).
+
+    :param obj: the data.
+    :param kwargs: passed on.
+    """
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.dumps(obj, **kwargs)
+    kwargs.setdefault("default", _default)
+    return _json.dumps(obj, **kwargs)
+
+
+def dump(obj: Any, fp: IO[str], **kwargs: Any) -> None:
+    """Serialize into a text file.
+
+    :param obj: the data.
+    :param fp: a writable text file.
+    :param kwargs: passed on.
+    """
+    fp.write(dumps(obj, **kwargs))
+
+
+def loads(s: str | bytes, **kwargs: Any) -> Any:
+    """Parse with the current application's provider (or :func:`json.loads`).
+
+    :param s: the document.
+    :param kwargs: passed on.
+    """
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.loads(s, **kwargs)
+    return _json.loads(s, **kwargs)
+
+
+def load(fp: IO[Any], **kwargs: Any) -> Any:
+    """Parse the document in a file.
+
+    :param fp: a readable file.
+    :param kwargs: passed on.
+    """
+    return loads(fp.read(), **kwargs)
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """A JSON response of the arguments, with ``application/json``.
+
+    ``jsonify(a=1)`` and ``jsonify({"a": 1})`` give ``{"a":1}``; several
+    positional arguments give a list.
+
+    :param args: one value, or several.
+    :param kwargs: an object's members.
+    :raises RuntimeError: outside an application context.
+    """
+    from .ctx import current_app
+
+    return current_app.json.response(*args, **kwargs)
+
+
+def htmlsafe_dumps(obj: Any, **kwargs: Any) -> str:
+    """JSON that is safe inside HTML ``<script>`` tags and attributes.
+
+    :param obj: the data.
+    :param kwargs: passed to :func:`dumps`.
+    """
+    return (
+        dumps(obj, **kwargs)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )

@@ -1,0 +1,156 @@
+"""Jinja2 templates for Flask-style applications.
+
+Templates are looked up in the application's ``template_folder`` and then in
+each blueprint's, in registration order.  Every template sees ``request``,
+``session``, ``g``, ``config``, ``url_for`` and ``get_flashed_messages``,
+plus what the context processors add.  ``.html``, ``.htm``, ``.xml``,
+``.xhtml`` and ``.svg`` templates and template strings are autoescaped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import BaseLoader, FileSystemLoader, Template, TemplateNotFound
+from jinja2 import Environment as _JinjaEnvironment
+
+from . import signals
+from .ctx import _cv_app, _cv_request, current_app
+
+if TYPE_CHECKING:
+    from .app import App
+
+__all__ = [
+    "DispatchingJinjaLoader",
+    "Environment",
+    "get_template_attribute",
+    "render_template",
+    "render_template_string",
+    "select_jinja_autoescape",
+]
+
+_AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
+
+
+def select_jinja_autoescape(filename: str | None) -> bool:
+    """Whether a template should be autoescaped (HTML-like names and strings).
+
+    :param filename: the template name, ``None`` for a string template.
+    """
+    if filename is None:
+        return True
+    return filename.endswith(_AUTOESCAPED)
+
+
+class DispatchingJinjaLoader(BaseLoader):
+    """Finds templates in the application's folder, then its blueprints'.
+
+    :param app: the application.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def _loaders(self) -> list[BaseLoader]:
+        loaders = []
+        if self.app.jinja_loader is not None:
+            loaders.append(self.app.jinja_loader)
+        for blueprint in self.app.iter_blueprints():
+            if blueprint.jinja_loader is not None:
+                loaders.append(blueprint.jinja_loader)
+        return loaders
+
+    def get_source(
+        self, environment: _JinjaEnvironment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for loader in self._loaders():
+            try:
+                return loader.get_source(environment, template)
+            except TemplateNotFound:
+                continue
+        raise TemplateNotFound(template)
+
+    def list_templates(self) -> list[str]:
+        found: set[str] = set()
+        for loader in self._loaders():
+            found.update(loader.list_templates())
+        return sorted(found)
+
+
+class Environment(_JinjaEnvironment):
+    """The Jinja environment of one application.
+
+    :param app: the application.
+    :param options: Jinja environment options.
+    """
+
+    def __init__(self, app: App, **options: Any) -> None:
+        options.setdefault("loader", DispatchingJinjaLoader(app))
+        super().__init__(**options)
+        self.app = app
+
+
+def folder_loader(root_path: str, template_folder: str | os.PathLike[str] | None) -> FileSystemLoader | None:
+    """A loader for *template_folder* under *root_path*, or ``None``.
+
+    :param root_path: the application's or blueprint's root.
+    :param template_folder: the folder name (relative to *root_path*).
+    """
+    if template_folder is None:
+        return None
+    return FileSystemLoader(os.path.join(root_path, os.fspath(template_folder)))
+
+
+def _render(app: App, template: Template, context: dict[str, Any]) -> str:
+    app.update_template_context(context)
+    signals.before_render_template.send(app, template=template, context=context)
+    text = template.render(context)
+    signals.template_rendered.send(app, template=template, context=context)
+    return text
+
+
+def render_template(template_name_or_list: str | Template | list[str | Template], **context: Any) -> str:
+    """Render a template from the template folders.
+
+    :param template_name_or_list: a name, a template, or a list to try in order.
+    :param context: variables for the template.
+    :raises TemplateNotFound: no such template.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return _render(app, template, context)
+
+
+def render_template_string(source: str, **context: Any) -> str:
+    """Render a template given as a string (always autoescaped).
+
+    :param source: the template source.
+    :param context: variables for the template.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.from_string(source)
+    return _render(app, template, context)
+
+
+def get_template_attribute(template_name: str, attribute: str) -> Any:
+    """A macro or variable exported by a template, to call it from Python.
+
+    :param template_name: the template's name.
+    :param attribute: the macro or variable name.
+    """
+    return getattr(current_app.jinja_env.get_template(template_name).module, attribute)
+
+
+def default_template_context() -> dict[str, Any]:
+    """``g``, ``request`` and ``session`` when their contexts are active."""
+    context: dict[str, Any] = {}
+    app_ctx = _cv_app.get(None)
+    if app_ctx is not None:
+        context["g"] = app_ctx.g
+    request_ctx = _cv_request.get(None)
+    if request_ctx is not None:
+        context["request"] = request_ctx.request
+        context["session"] = request_ctx.session
+    return context

@@ -1,0 +1,1643 @@
+"""The request and response objects Flask-style views work with.
+
+:class:`Request` is built from a *scope* (an ASGI-like dict describing the
+request) and the body bytes; everything else -- arguments, form, files,
+JSON, cookies, URLs -- is parsed lazily with crosswind's building blocks the
+first time a view asks.  :class:`Response` holds a status, headers and a
+body (bytes, or an iterable that is streamed) and knows the Flask response
+API: cookies, ``mimetype``, ``set_data``/``get_data``, ETags and conditional
+requests.
+
+Bodies are read before the view runs (bounded by ``MAX_CONTENT_LENGTH`` or
+the server's body limit), because a synchronous view cannot wait for the
+network on an event loop.  Errors found while reading are raised only when
+the view touches the body, as in Flask.
+"""
+
+from __future__ import annotations
+
+import io
+import json as _json
+import re
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import IO, Any
+from urllib.parse import quote, unquote_to_bytes
+
+from ..accept import parse_accept
+from ..conditional import evaluate
+from ..cookies import delete_cookie_header, format_set_cookie, parse_cookie_header
+from ..errors import RequestError
+from ..etag import compute_etag, parse_etag
+from ..forms import MultiDict, parse_qs, parse_urlencoded
+from ..headers import Headers as _BaseHeaders
+from ..httpdate import format_http_date, parse_http_date
+from ..mediatype import parse_content_type
+from ..multipart import UploadedFile, parse_multipart
+from ..ranges import build_byteranges, byteranges_content_type, make_boundary
+from . import exceptions
+from .ctx import _cv_app
+
+__all__ = [
+    "Accept",
+    "CombinedMultiDict",
+    "FileStorage",
+    "Headers",
+    "Request",
+    "Response",
+    "ResponseCacheControl",
+    "UserAgent",
+    "get_content_type",
+]
+
+_MISSING: Any = object()
+
+
+def _clock() -> Callable[[], float] | None:
+    ctx = _cv_app.get(None)
+    return ctx.app.clock if ctx is not None else None
+
+
+def _token_source() -> Callable[[int], bytes] | None:
+    ctx = _cv_app.get(None)
+    return ctx.app.token_source if ctx is not None else None
+
+
+# -- headers and small header-valued helpers --------------------------------------------
+
+
+class Headers(_BaseHeaders):
+    """Response and request headers with Flask's (werkzeug's) API on top.
+
+    Iterating yields ``(name, value)`` pairs and ``len()`` counts every field,
+    as in Flask; :meth:`getlist`, :meth:`extend` and keyword *options* for
+    :meth:`add`/:meth:`set` (``filename="a.txt"``) are available too.
+    """
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]
+        return iter(self.items())
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    def get(self, name: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:  # type: ignore[override]
+        """The first value of *name*, optionally converted by *type*.
+
+        :param name: the header name, any case.
+        :param default: returned if absent (or if *type* raises ``ValueError``).
+        :param type: a converter such as ``int``.
+        """
+        value = super().get(name, _MISSING)
+        if value is _MISSING:
+            return default
+        if type is None:
+            return value
+        try:
+            return type(value)
+        except (ValueError, TypeError):
+            return default
+
+    def getlist(self, name: str, type: Callable[[str], Any] | None = None) -> list[Any]:
+        """Every value of *name*; values *type* rejects are skipped.
+
+        :param name: the header name.
+        :param type: an optional converter.
+        """
+        values = self.get_list(name)
+        if type is None:
+            return values
+        out = []
+        for value in values:
+            try:
+                out.append(type(value))
+            except (ValueError, TypeError):
+                continue
+        return out
+
+    get_all = getlist
+
+    def add(self, name: str | bytes, value: Any, **options: Any) -> None:  # type: ignore[override]
+        """Add a field; *options* become ``; key=value`` parameters.
+
+        :param name: the header name.
+        :param value: the value.
+        :param options: parameters such as ``filename="x.txt"``.
+        """
+        super().add(name, _with_options(value, options))
+
+    def set(self, name: str | bytes, value: Any, **options: Any) -> None:  # type: ignore[override]
+        """Replace every field called *name*; *options* as in :meth:`add`.
+
+        :param name: the header name.
+        :param value: the value.
+        :param options: parameters such as ``filename="x.txt"``.
+        """
+        super().set(name, _with_options(value, options))
+
+    def add_header(self, name: str, value: Any, **options: Any) -> None:
+        """Same as :meth:`add`.
+
+        :param name: the header name.
+        :param value: the value.
+        :param options: header parameters.
+        """
+        self.add(name, value, **options)
+
+    def extend(self, other: Any = None, /, **kwargs: Any) -> None:
+        """Add the fields of *other* and *kwargs*, keeping existing ones.
+
+        :param other: a mapping or ``(name, value)`` pairs.
+        :param kwargs: more fields.
+        """
+        pairs = _BaseHeaders(other).items() if other is not None else []
+        for name, value in [*pairs, *kwargs.items()]:
+            self.add(name, value)
+
+    def remove(self, name: str) -> None:
+        """Remove every field called *name* (no error if absent).
+
+        :param name: the header name.
+        """
+        self.pop(name, None)
+
+    def setlist(self, name: str, values: Iterable[Any]) -> None:
+        """Replace *name* with one field per value.
+
+        :param name: the header name.
+        :param values: the values.
+        """
+        self.pop(name, None)
+        for value in values:
+            self.add(name, value)
+
+    def to_wsgi_list(self) -> list[tuple[str, str]]:
+        """Every field as ``(name, value)``, in order."""
+        return self.items()
+
+    def copy(self) -> Headers:
+        """An independent copy."""
+        return Headers(self)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _with_options(value: Any, options: Mapping[str, Any]) -> Any:
+    if not options:
+        return value
+    parts = [str(value)]
+    for key, option in options.items():
+        key = key.replace("_", "-")
+        if option is None:
+            continue
+        if option is True:
+            parts.append(key)
+            continue
+        text = str(option)
+        if key.endswith("*") or _TOKEN.fullmatch(text):
+            parts.append(f"{key}={text}")
+        else:
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'{key}="{escaped}"')
+    return "; ".join(parts)
+
+
+class _HeaderSet:
+    """A comma-separated header (``Vary``, ``Allow``) edited as a set."""
+
+    def __init__(self, headers: Headers, name: str) -> None:
+        self._headers = headers
+        self._name = name
+
+    def _items(self) -> list[str]:
+        value = self._headers.get(self._name, "")
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def add(self, item: str) -> None:
+        """Add *item* unless present (case-insensitively).
+
+        :param item: e.g. ``"Cookie"``.
+        """
+        items = self._items()
+        if item.lower() not in (existing.lower() for existing in items):
+            items.append(item)
+            self._headers[self._name] = ", ".join(items)
+
+    def update(self, items: Iterable[str]) -> None:
+        """Add several items.
+
+        :param items: the items.
+        """
+        for item in items:
+            self.add(item)
+
+    def discard(self, item: str) -> None:
+        """Remove *item* if present.
+
+        :param item: the item.
+        """
+        items = [existing for existing in self._items() if existing.lower() != item.lower()]
+        if items:
+            self._headers[self._name] = ", ".join(items)
+        else:
+            self._headers.remove(self._name)
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str) and item.lower() in (x.lower() for x in self._items())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __bool__(self) -> bool:
+        return bool(self._items())
+
+    def to_header(self) -> str:
+        """The header value."""
+        return ", ".join(self._items())
+
+    def __str__(self) -> str:
+        return self.to_header()
+
+
+class ResponseCacheControl:
+    """The ``Cache-Control`` response header as attributes.
+
+    ``cc.no_cache = True`` writes ``no-cache``; ``cc.max_age = 60`` writes
+    ``max-age=60``; setting ``None`` (or ``False``) removes the directive.
+    """
+
+    _DIRECTIVES = {
+        "no_cache": "no-cache",
+        "no_store": "no-store",
+        "no_transform": "no-transform",
+        "max_age": "max-age",
+        "s_maxage": "s-maxage",
+        "public": "public",
+        "private": "private",
+        "must_revalidate": "must-revalidate",
+        "proxy_revalidate": "proxy-revalidate",
+        "immutable": "immutable",
+        "must_understand": "must-understand",
+        "stale_while_revalidate": "stale-while-revalidate",
+        "stale_if_error": "stale-if-error",
+    }
+    _NUMERIC = frozenset({"max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"})
+
+    def __init__(self, headers: Headers) -> None:
+        object.__setattr__(self, "_headers", headers)
+
+    def _parse(self) -> dict[str, str | None]:
+        directives: dict[str, str | None] = {}
+        for piece in self._headers.get("Cache-Control", "").split(","):
+            name, equals, value = piece.strip().partition("=")
+            if name:
+                directives[name.lower()] = value.strip('"') if equals else None
+        return directives
+
+    def __getattr__(self, attribute: str) -> Any:
+        name = self._DIRECTIVES.get(attribute)
+        if name is None:
+            raise AttributeError(attribute)
+        directives = self._parse()
+        if name not in directives:
+            return None
+        value = directives[name]
+        if name in self._NUMERIC:
+            try:
+                return int(value or "")
+            except ValueError:
+                return None
+        return True if value is None else value
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        name = self._DIRECTIVES.get(attribute)
+        if name is None:
+            raise AttributeError(attribute)
+        directives = self._parse()
+        if value is None or value is False:
+            directives.pop(name, None)
+        elif value is True:
+            directives[name] = None
+        else:
+            directives[name] = str(int(value)) if name in self._NUMERIC else str(value)
+        text = ", ".join(k if v is None else f"{k}={v}" for k, v in directives.items())
+        if text:
+            self._headers["Cache-Control"] = text
+        else:
+            self._headers.remove("Cache-Control")
+
+    def to_header(self) -> str:
+        """The header value."""
+        return self._headers.get("Cache-Control", "")
+
+
+# -- request-side data structures -------------------------------------------------------
+
+
+class _RequestDict(MultiDict[Any]):
+    """The multi-dicts of a request; a missing key is a 400, as in Flask."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        values = self._lists.get(key)
+        if not values:
+            raise exceptions.BadRequestKeyError(key)
+        return values[0]
+
+
+class CombinedMultiDict(_RequestDict):
+    """A read-only view over several multi-dicts (``request.values``).
+
+    :param dicts: looked up in order; values of all are combined.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, dicts: Iterable[MultiDict[Any]] = ()) -> None:
+        super().__init__()
+        for source in dicts:
+            for key, value in source.items(multi=True):
+                self.add(key, value)
+
+
+class UserAgent:
+    """The ``User-Agent`` header; ``str()`` gives the raw string.
+
+    :param string: the header value.
+    """
+
+    platform: str | None = None
+    browser: str | None = None
+    version: str | None = None
+    language: str | None = None
+
+    def __init__(self, string: str) -> None:
+        self.string = string
+
+    def to_header(self) -> str:
+        """The header value."""
+        return self.string
+
+    def __str__(self) -> str:
+        return self.string
+
+    def __bool__(self) -> bool:
+        return bool(self.string)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.string!r}>"
+
+
+class Accept:
+    """A parsed ``Accept`` header: ``best_match``, ``quality``, ``in``.
+
+    :param value: the header value, ``None`` when absent (everything is acceptable).
+    """
+
+    def __init__(self, value: str | None) -> None:
+        self.provided = value is not None
+        self._items = parse_accept(value) if value is not None else []
+
+    @staticmethod
+    def _matches(pattern: str, offer: str) -> bool:
+        pattern = pattern.split(";", 1)[0]
+        offer = offer.lower()
+        if pattern in ("*", "*/*") or pattern == offer:
+            return True
+        kind, _, sub = pattern.partition("/")
+        offer_kind, _, _ = offer.partition("/")
+        return sub == "*" and kind == offer_kind
+
+    def quality(self, offer: str) -> float:
+        """How much the client wants *offer* (0 if not at all).
+
+        :param offer: a media type such as ``"application/json"``.
+        """
+        if not self.provided:
+            return 1.0
+        for pattern, q in self._items:
+            if self._matches(pattern, offer):
+                return q
+        return 0.0
+
+    def best_match(self, matches: Iterable[str], default: str | None = None) -> str | None:
+        """The offer the client prefers most, or *default*.
+
+        :param matches: what the server can produce, best first on ties.
+        :param default: returned if the client accepts none of them.
+        """
+        best, best_q = default, 0.0
+        for offer in matches:
+            q = self.quality(offer)
+            if q > best_q:
+                best, best_q = offer, q
+        return best
+
+    @property
+    def best(self) -> str | None:
+        """The client's most preferred item."""
+        return self._items[0][0] if self._items else None
+
+    @property
+    def accept_json(self) -> bool:
+        """Whether JSON is acceptable."""
+        return self.quality("application/json") > 0
+
+    @property
+    def accept_html(self) -> bool:
+        """Whether HTML is acceptable."""
+        return self.quality("text/html") > 0 or self.quality("application/xhtml+xml") > 0
+
+    def values(self) -> list[str]:
+        """The items, most preferred first."""
+        return [item for item, _ in self._items]
+
+    def __contains__(self, offer: object) -> bool:
+        return isinstance(offer, str) and self.quality(offer) > 0
+
+    def __iter__(self) -> Iterator[tuple[str, float]]:
+        return iter(self._items)
+
+
+class FileStorage(UploadedFile):
+    """An uploaded file, with Flask's constructor and API.
+
+    :param stream: a binary file object with the content.
+    :param filename: the client's file name.
+    :param name: the form field.
+    :param content_type: the part's content type.
+    :param content_length: the size, if known.
+    :param headers: the part's headers.
+    """
+
+    def __init__(
+        self,
+        stream: IO[bytes] | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+        content_type: str | None = None,
+        content_length: int | None = None,
+        headers: Any = None,
+    ) -> None:
+        if stream is None:
+            stream = io.BytesIO()
+        if filename is None:
+            raw = getattr(stream, "name", None)
+            if isinstance(raw, str) and not (raw.startswith("<") and raw.endswith(">")):
+                filename = raw
+        header_obj = Headers(headers)
+        if content_type is None:
+            content_type = header_obj.get("Content-Type")
+        elif "Content-Type" not in header_obj:
+            header_obj["Content-Type"] = content_type
+        super().__init__(
+            name or "", filename or "", content_type, header_obj, stream, content_length or 0
+        )
+        self.content_length = content_length or 0
+
+    @classmethod
+    def from_upload(cls, upload: UploadedFile) -> FileStorage:
+        """Wrap a file parsed by :class:`crosswind.multipart.MultipartParser`.
+
+        :param upload: the parsed file.
+        """
+        storage = cls(
+            upload.stream, upload.filename, upload.name, upload.content_type, upload.size,
+            upload.headers,
+        )
+        storage.size = upload.size
+        return storage
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The parameters of the content type."""
+        return parse_content_type(self.content_type)[1]
+
+    def __bool__(self) -> bool:
+        return bool(self.filename)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._stream)
+
+
+# -- request ------------------------------------------------------------------------
+
+
+def _header_list(scope: Mapping[str, Any]) -> Headers:
+    return Headers([(name, value) for name, value in scope.get("headers", ())])
+
+
+class Request:
+    """One HTTP request as a Flask view sees it (``flask.request``).
+
+    :param scope: the request description: ``method``, ``scheme``, ``path``
+        (percent-decoded), ``raw_path``, ``query_string`` (bytes),
+        ``root_path`` (where the application is mounted), ``headers``
+        (``(name, value)`` byte pairs), ``client`` and ``server`` addresses,
+        ``http_version``.
+    :param body: the whole request body.
+    :param body_error: an error met while reading the body (too large...),
+        raised when the view accesses the body.
+    """
+
+    #: Flask sets these while matching the URL.
+    url_rule: Any = None
+    view_args: dict[str, Any] | None = None
+    routing_exception: Exception | None = None
+
+    def __init__(
+        self,
+        scope: dict[str, Any],
+        body: bytes = b"",
+        *,
+        body_error: RequestError | None = None,
+    ) -> None:
+        self.scope = scope
+        self.method: str = scope.get("method", "GET").upper()
+        self.scheme: str = scope.get("scheme", "http")
+        self.root_path: str = scope.get("root_path", "").rstrip("/")
+        path = scope.get("path", "/")
+        self.path: str = "/" + path.lstrip("/")
+        self.query_string: bytes = scope.get("query_string", b"")
+        self.headers = _header_list(scope)
+        self._body = body
+        self._body_error = body_error
+        self._form: _RequestDict | None = None
+        self._files: _RequestDict | None = None
+        self._args: _RequestDict | None = None
+        self._cookies: _RequestDict | None = None
+        self._json: dict[bool, Any] = {}
+        self._stream: IO[bytes] | None = None
+        self._environ: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url!r} [{self.method}]>"
+
+    # -- addresses and URLs ---------------------------------------------------
+
+    @property
+    def script_root(self) -> str:
+        """Where the application is mounted (``""`` at the root)."""
+        return self.root_path
+
+    @property
+    def host(self) -> str:
+        """The host the client asked for, with a port unless it is the default."""
+        host = self.headers.get("Host")
+        if not host:
+            server = self.scope.get("server")
+            host = f"{server[0]}:{server[1]}" if isinstance(server, tuple | list) else ""
+        if self.scheme in ("http", "ws") and host.endswith(":80"):
+            host = host[:-3]
+        elif self.scheme in ("https", "wss") and host.endswith(":443"):
+            host = host[:-4]
+        return host
+
+    @property
+    def is_secure(self) -> bool:
+        """Whether the request came over TLS."""
+        return self.scheme in ("https", "wss")
+
+    def _url(self, root: bool = False, path: bool = True, query: bool = True) -> str:
+        safe = "!$&'()*+,/:;=@%"
+        url = f"{self.scheme}://{self.host}" + quote(self.root_path.rstrip("/"), safe=safe) + "/"
+        if root:
+            return url
+        if path:
+            url += quote(self.path.lstrip("/"), safe=safe)
+            if query and self.query_string:
+                url += "?" + quote(self.query_string.decode("latin-1"), safe=safe + "?")
+        return url
+
+    @property
+    def url(self) -> str:
+        """The full URL, query included."""
+        return self._url()
+
+    @property
+    def base_url(self) -> str:
+        """The URL without the query."""
+        return self._url(query=False)
+
+    @property
+    def url_root(self) -> str:
+        """Scheme, host and application root, with a trailing slash."""
+        return self._url(root=True)
+
+    @property
+    def root_url(self) -> str:
+        """Same as :attr:`url_root`."""
+        return self.url_root
+
+    @property
+    def host_url(self) -> str:
+        """Scheme and host, with a trailing slash."""
+        return f"{self.scheme}://{self.host}/"
+
+    @property
+    def full_path(self) -> str:
+        """The path and ``?`` and the query (the ``?`` is always there, as in Flask)."""
+        return f"{self.path}?{self.query_string.decode('latin-1')}"
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's address."""
+        client = self.scope.get("client")
+        if isinstance(client, tuple | list):
+            return str(client[0])
+        return client if isinstance(client, str) else None
+
+    @property
+    def access_route(self) -> list[str]:
+        """``X-Forwarded-For`` addresses if present, else ``[remote_addr]``."""
+        forwarded = self.headers.get("X-Forwarded-For")
+        if forwarded:
+            return [part.strip() for part in forwarded.split(",") if part.strip()]
+        return [self.remote_addr] if self.remote_addr else []
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """A WSGI-style dict describing the request, for code that reads one."""
+        if self._environ is None:
+            server = self.scope.get("server")
+            client = self.scope.get("client")
+            environ: dict[str, Any] = {
+                "REQUEST_METHOD": self.method,
+                "SCRIPT_NAME": self.root_path,
+                "PATH_INFO": self.path,
+                "QUERY_STRING": self.query_string.decode("latin-1"),
+                "SERVER_PROTOCOL": "HTTP/" + self.scope.get("http_version", "1.1"),
+                "wsgi.url_scheme": self.scheme,
+                "REMOTE_ADDR": self.remote_addr or "",
+            }
+            if isinstance(server, tuple | list):
+                environ["SERVER_NAME"], environ["SERVER_PORT"] = str(server[0]), str(server[1])
+            if isinstance(client, tuple | list):
+                environ["REMOTE_PORT"] = client[1]
+            for name, value in self.headers.items():
+                key = name.upper().replace("-", "_")
+                if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                    environ[key] = value
+                else:
+                    key = "HTTP_" + key
+                    environ[key] = environ[key] + "," + value if key in environ else value
+            self._environ = environ
+        return self._environ
+
+    # -- routing results ----------------------------------------------------
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint the URL matched, if it did."""
+        return self.url_rule.endpoint if self.url_rule is not None else None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The (dotted) name of the blueprint of the matched endpoint."""
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The matched blueprint and its parents, innermost first."""
+        name = self.blueprint
+        if name is None:
+            return []
+        parts = name.split(".")
+        return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+    # -- headers --------------------------------------------------------------
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header."""
+        return self.headers.get("Content-Type")
+
+    @property
+    def mimetype(self) -> str:
+        """The media type of the body, lowercased, without parameters."""
+        return parse_content_type(self.content_type)[0]
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The parameters of the content type."""
+        return parse_content_type(self.content_type)[1]
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` as an int (``None`` if absent or chunked)."""
+        value = self.headers.get("Content-Length")
+        if value is None:
+            return None
+        try:
+            return max(int(value), 0)
+        except ValueError:
+            return 0
+
+    @property
+    def content_encoding(self) -> str | None:
+        """The ``Content-Encoding`` header."""
+        return self.headers.get("Content-Encoding")
+
+    @property
+    def user_agent(self) -> UserAgent:
+        """The ``User-Agent``."""
+        return UserAgent(self.headers.get("User-Agent", ""))
+
+    @property
+    def referrer(self) -> str | None:
+        """The ``Referer`` header."""
+        return self.headers.get("Referer")
+
+    @property
+    def accept_mimetypes(self) -> Accept:
+        """The parsed ``Accept`` header."""
+        return Accept(self.headers.get("Accept"))
+
+    @property
+    def if_modified_since(self) -> datetime | None:
+        """The ``If-Modified-Since`` date."""
+        value = self.headers.get("If-Modified-Since")
+        return parse_http_date(value) if value else None
+
+    @property
+    def cookies(self) -> _RequestDict:
+        """The cookies the client sent."""
+        if self._cookies is None:
+            values = parse_cookie_header("; ".join(self.headers.get_list("Cookie")))
+            self._cookies = _RequestDict({key: _utf8(value) for key, value in values.items()})
+        return self._cookies
+
+    @property
+    def args(self) -> _RequestDict:
+        """The query arguments (the first value of a repeated one wins)."""
+        if self._args is None:
+            try:
+                parsed = parse_qs(self.query_string)
+            except RequestError:
+                parsed = MultiDict(_decode_loose(self.query_string))
+            self._args = _RequestDict(parsed)
+        return self._args
+
+    # -- body -------------------------------------------------------------------
+
+    @property
+    def max_content_length(self) -> int | None:
+        """The application's ``MAX_CONTENT_LENGTH``."""
+        ctx = _cv_app.get(None)
+        return ctx.app.config["MAX_CONTENT_LENGTH"] if ctx is not None else None
+
+    @property
+    def max_form_memory_size(self) -> int | None:
+        """The application's ``MAX_FORM_MEMORY_SIZE``."""
+        ctx = _cv_app.get(None)
+        return ctx.app.config.get("MAX_FORM_MEMORY_SIZE") if ctx is not None else 500_000
+
+    @property
+    def max_form_parts(self) -> int | None:
+        """The application's ``MAX_FORM_PARTS``."""
+        ctx = _cv_app.get(None)
+        return ctx.app.config.get("MAX_FORM_PARTS") if ctx is not None else 1000
+
+    def _raw_body(self) -> bytes:
+        if self._body_error is not None:
+            raise exceptions.from_request_error(self._body_error)
+        limit = self.max_content_length
+        if limit is not None and len(self._body) > limit:
+            raise exceptions.RequestEntityTooLarge()
+        return self._body
+
+    @property
+    def stream(self) -> IO[bytes]:
+        """The body as a binary file object."""
+        if self._stream is None:
+            consumed = self._form is not None and self._is_form()
+            self._stream = io.BytesIO(b"" if consumed else self._raw_body())
+        return self._stream
+
+    input_stream = stream
+
+    def _is_form(self) -> bool:
+        return self.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> Any:
+        """The body, as bytes (or text with *as_text*).
+
+        Like Flask, once the form has been parsed from a form body, the raw
+        data is no longer available and this returns empty.
+
+        :param cache: unused; the body is always kept.
+        :param as_text: decode as UTF-8 (undecodable bytes replaced).
+        :param parse_form_data: parse the form first (so a form body gives ``b""``).
+        """
+        if parse_form_data:
+            self._load_form_data()
+        data = b"" if self._form is not None and self._is_form() else self._raw_body()
+        return data.decode("utf-8", "replace") if as_text else data
+
+    @property
+    def data(self) -> bytes:
+        """The body, unless it was a form (then ``b""``, as in Flask)."""
+        return self.get_data(parse_form_data=True)  # type: ignore[no-any-return]
+
+    def _load_form_data(self) -> None:
+        if self._form is not None:
+            return
+        form: MultiDict[Any] = MultiDict()
+        files: MultiDict[Any] = MultiDict()
+        mimetype, params = parse_content_type(self.content_type)
+        if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            body = self._raw_body()
+            memory = self.max_form_memory_size
+            parts = self.max_form_parts
+            try:
+                if mimetype == "multipart/form-data":
+                    fields, uploads = parse_multipart(
+                        body,
+                        self.content_type or "",
+                        max_parts=parts or 10**9,
+                        max_field_size=memory or 2**62,
+                    )
+                    form = fields
+                    files = MultiDict(
+                        [(k, FileStorage.from_upload(v)) for k, v in uploads.items(multi=True)]
+                    )
+                else:
+                    if memory is not None and len(body) > memory:
+                        raise exceptions.RequestEntityTooLarge()
+                    form = parse_urlencoded(
+                        body, charset=params.get("charset", "utf-8"), max_fields=parts or 10**9
+                    )
+            except RequestError as error:
+                if error.status_code == 413:
+                    raise exceptions.RequestEntityTooLarge() from None
+                # Flask ignores a malformed form body; lookups then answer 400.
+                form, files = MultiDict(), MultiDict()
+        self._form = _RequestDict(form)
+        self._files = _RequestDict(files)
+
+    @property
+    def form(self) -> _RequestDict:
+        """Fields of a urlencoded or multipart body."""
+        self._load_form_data()
+        assert self._form is not None
+        return self._form
+
+    @property
+    def files(self) -> _RequestDict:
+        """Uploaded files (:class:`FileStorage`) of a multipart body."""
+        self._load_form_data()
+        assert self._files is not None
+        return self._files
+
+    @property
+    def values(self) -> CombinedMultiDict:
+        """Query arguments and (except for GET) form fields together."""
+        sources: list[MultiDict[Any]] = [self.args]
+        if self.method != "GET":
+            sources.append(self.form)
+        return CombinedMultiDict(sources)
+
+    # -- JSON ---------------------------------------------------------------------
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the content type is JSON (``application/json`` or ``+json``)."""
+        mimetype = self.mimetype
+        return mimetype == "application/json" or (
+            mimetype.startswith("application/") and mimetype.endswith("+json")
+        )
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON body; see :meth:`get_json`."""
+        return self.get_json()
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """Parse the body as JSON.
+
+        :param force: ignore the content type.
+        :param silent: return ``None`` instead of failing.
+        :param cache: remember the result.
+        :raises UnsupportedMediaType: 415 if the content type is not JSON.
+        :raises BadRequest: 400 if the body is not valid JSON.
+        """
+        if cache and silent in self._json:
+            return self._json[silent]
+        if not (force or self.is_json):
+            if silent:
+                return None
+            return self.on_json_loading_failed(None)
+        body = self._raw_body()
+        try:
+            ctx = _cv_app.get(None)
+            result = ctx.app.json.loads(body) if ctx is not None else _json.loads(body)
+        except ValueError as error:
+            result = None if silent else self.on_json_loading_failed(error)
+        if cache:
+            self._json[silent] = result
+            if not silent:
+                self._json[True] = result
+        return result
+
+    def on_json_loading_failed(self, error: ValueError | None) -> Any:
+        """Called when :meth:`get_json` fails; raises the HTTP error.
+
+        Outside debug mode the 400 page carries the generic description, so
+        parser messages do not leak to clients.
+
+        :param error: the parse error, or ``None`` if the content type was wrong.
+        """
+        if error is None:
+            raise exceptions.UnsupportedMediaType(
+                "Did not attempt to load JSON data because the request Content-Type"
+                " was not 'application/json'."
+            )
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.app.debug:
+            raise exceptions.BadRequest(f"Failed to decode JSON object: {error}")
+        raise exceptions.BadRequest() from error
+
+    def close(self) -> None:
+        """Release uploaded files."""
+        if self._files is not None:
+            for _, upload in self._files.items(multi=True):
+                upload.close()
+
+
+def _utf8(value: str) -> str:
+    # The cookie parser unescapes octal escapes byte by byte; Flask's client
+    # encodes non-ASCII text as UTF-8 bytes first, so fold them back.
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _decode_loose(query: bytes) -> list[tuple[str, str]]:
+    # Flask replaces undecodable bytes instead of refusing the request.
+    pairs = []
+    for piece in query.split(b"&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition(b"=")
+        pairs.append(
+            (
+                unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace"),
+                unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8", "replace"),
+            )
+        )
+    return pairs
+
+
+# -- response -----------------------------------------------------------------------
+
+_CHARSET_TYPES = frozenset(
+    {
+        "application/ecmascript",
+        "application/javascript",
+        "application/sql",
+        "application/xml",
+        "application/xml-dtd",
+        "application/xml-external-parsed-entity",
+    }
+)
+_ENTITY_HEADERS = frozenset(
+    {
+        "allow",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-md5",
+        "content-range",
+        "content-type",
+        "last-modified",
+    }
+)
+_COOKIE_PLAIN = re.compile(r"[\w!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*", re.ASCII)
+
+
+def get_content_type(mimetype: str, charset: str = "utf-8") -> str:
+    """Add ``; charset=...`` to text-like media types, as Flask does.
+
+    :param mimetype: e.g. ``"text/html"``.
+    :param charset: the charset to add.
+    """
+    if (
+        mimetype.startswith("text/")
+        or mimetype in _CHARSET_TYPES
+        or mimetype.endswith("+xml")
+    ) and "charset" not in mimetype:
+        return f"{mimetype}; charset={charset}"
+    return mimetype
+
+
+def _quote_cookie_value(value: str) -> str:
+    # Flask quotes values outside its plain set and escapes the awkward
+    # bytes as octal, where crosswind.cookies would refuse spaces outright;
+    # Flask applications rely on the former.
+    if _COOKIE_PLAIN.fullmatch(value):
+        return value
+    out = []
+    for byte in value.encode("utf-8"):
+        if byte in (0x22, 0x5C):
+            out.append("\\" + chr(byte))
+        elif byte < 0x20 or byte in (0x2C, 0x3B) or byte >= 0x7F:
+            out.append(f"\\{byte:03o}")
+        else:
+            out.append(chr(byte))
+    return '"' + "".join(out) + '"'
+
+
+class _FileBody:
+    """Iterates over *length* bytes of a file from *start*, then closes it."""
+
+    def __init__(self, file: IO[bytes], start: int = 0, length: int | None = None) -> None:
+        self.file = file
+        self.start = start
+        self.length = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            if self.start:
+                self.file.seek(self.start)
+            left = self.length
+            while left is None or left > 0:
+                chunk = self.file.read(65536 if left is None else min(65536, left))
+                if not chunk:
+                    break
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+        finally:
+            self.close()
+
+    def read_range(self, start: int, end: int) -> bytes:
+        self.file.seek(start)
+        return self.file.read(end - start)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Response:
+    """An HTTP response (``flask.Response``).
+
+    :param response: the body: ``str``, ``bytes``, or an iterable of them
+        (a generator is streamed).
+    :param status: an int, or a string such as ``"201 CREATED"``.
+    :param headers: a mapping, ``(name, value)`` pairs or :class:`Headers`.
+    :param mimetype: the media type; text types get ``; charset=utf-8``.
+    :param content_type: the full ``Content-Type`` (instead of *mimetype*).
+    :param direct_passthrough: accepted for compatibility.
+    """
+
+    charset = "utf-8"
+    default_status = 200
+    default_mimetype: str | None = "text/html"
+    automatically_set_content_length = True
+    autocorrect_location_header = False
+
+    def __init__(
+        self,
+        response: Any = None,
+        status: int | str | None = None,
+        headers: Any = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        self.headers = Headers(headers)
+        if content_type is None:
+            if mimetype is None and "Content-Type" not in self.headers:
+                mimetype = self.default_mimetype
+            if mimetype is not None:
+                content_type = get_content_type(mimetype, self.charset)
+        if content_type is not None:
+            self.headers["Content-Type"] = content_type
+        self.status = status if status is not None else self.default_status  # type: ignore[assignment]
+        self.direct_passthrough = direct_passthrough
+        self._on_close: list[Callable[[], Any]] = []
+        self.response: Any
+        if response is None:
+            self.response = []
+        elif isinstance(response, str | bytes | bytearray):
+            self.set_data(response)
+        else:
+            self.response = response
+
+    def __repr__(self) -> str:
+        size = f"{sum(len(x) for x in self.response)} bytes" if self.is_sequence else "streamed"
+        return f"<{type(self).__name__} {size} [{self.status}]>"
+
+    # -- status -----------------------------------------------------------------
+
+    @property
+    def status_code(self) -> int:
+        """The status as an int."""
+        return self._status_code
+
+    @status_code.setter
+    def status_code(self, code: int) -> None:
+        self._status_code = int(code)
+        self._status = f"{code} {exceptions.status_name(int(code), 'Unknown').upper()}"
+
+    @property
+    def status(self) -> str:
+        """The status line, e.g. ``"200 OK"``."""
+        return self._status
+
+    @status.setter
+    def status(self, value: int | str | bytes) -> None:
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, int):
+            self.status_code = value
+            return
+        if not isinstance(value, str):
+            raise TypeError("Invalid status argument")
+        text = value.strip()
+        if not text:
+            raise ValueError("Empty status argument")
+        code, _, reason = text.partition(" ")
+        try:
+            number = int(code)
+        except ValueError:
+            self._status_code = 0
+            self._status = f"0 {text}"
+            return
+        if reason.strip():
+            self._status_code = number
+            self._status = f"{number} {reason.strip()}"
+        else:
+            self.status_code = number
+
+    # -- body -------------------------------------------------------------------
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether the body is held in memory (a list or tuple)."""
+        return isinstance(self.response, list | tuple)
+
+    @property
+    def is_streamed(self) -> bool:
+        """Whether the body is an iterable of unknown length."""
+        try:
+            len(self.response)
+        except TypeError:
+            return True
+        return False
+
+    def iter_encoded(self) -> Iterator[bytes]:
+        """The body pieces as bytes."""
+        for item in self.response:
+            yield item.encode(self.charset) if isinstance(item, str) else bytes(item)
+
+    def make_sequence(self) -> None:
+        """Read a streamed body into memory."""
+        if not self.is_sequence:
+            close = getattr(self.response, "close", None)
+            self.response = list(self.iter_encoded())
+            if close is not None:
+                self.call_on_close(close)
+
+    def get_data(self, as_text: bool = False) -> Any:
+        """The whole body (a streamed one is read into memory first).
+
+        :param as_text: decode it as UTF-8.
+        """
+        self.make_sequence()
+        data = b"".join(self.iter_encoded())
+        return data.decode(self.charset) if as_text else data
+
+    def set_data(self, value: str | bytes | bytearray) -> None:
+        """Replace the body (and its ``Content-Length``).
+
+        :param value: the new body; text is encoded as UTF-8.
+        """
+        value = value.encode(self.charset) if isinstance(value, str) else bytes(value)
+        self.response = [value]
+        if self.automatically_set_content_length:
+            self.headers["Content-Length"] = str(len(value))
+
+    data = property(get_data, set_data, doc="The body as bytes.")
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.get_data(as_text=True)  # type: ignore[no-any-return]
+
+    def calculate_content_length(self) -> int | None:
+        """The body length if it is in memory, else ``None``."""
+        if not self.is_sequence:
+            return None
+        return sum(len(piece) for piece in self.iter_encoded())
+
+    def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Call *func* once the response has been sent.
+
+        :param func: a function without arguments.
+        """
+        self._on_close.append(func)
+        return func
+
+    def close(self) -> None:
+        """Close the body iterable and run the :meth:`call_on_close` functions."""
+        close = getattr(self.response, "close", None)
+        if close is not None:
+            close()
+        for func in self._on_close:
+            func()
+
+    def freeze(self) -> None:
+        """Read a streamed body into memory and set ``Content-Length``."""
+        self.make_sequence()
+        self.headers["Content-Length"] = str(self.calculate_content_length())
+
+    # -- headers ----------------------------------------------------------------
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header."""
+        return self.headers.get("Content-Type")
+
+    @content_type.setter
+    def content_type(self, value: str | None) -> None:
+        if value is None:
+            self.headers.remove("Content-Type")
+        else:
+            self.headers["Content-Type"] = value
+
+    @property
+    def mimetype(self) -> str | None:
+        """The media type without parameters."""
+        value = self.headers.get("Content-Type")
+        return parse_content_type(value)[0] if value else None
+
+    @mimetype.setter
+    def mimetype(self, value: str) -> None:
+        self.headers["Content-Type"] = get_content_type(value, self.charset)
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The content type's parameters."""
+        return parse_content_type(self.headers.get("Content-Type"))[1]
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` header as an int."""
+        return self.headers.get("Content-Length", type=int)
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        if value is None:
+            self.headers.remove("Content-Length")
+        else:
+            self.headers["Content-Length"] = str(int(value))
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` header."""
+        return self.headers.get("Location")
+
+    @location.setter
+    def location(self, value: str | None) -> None:
+        if value is None:
+            self.headers.remove("Location")
+        else:
+            self.headers["Location"] = value
+
+    @property
+    def vary(self) -> _HeaderSet:
+        """The ``Vary`` header as a set."""
+        return _HeaderSet(self.headers, "Vary")
+
+    @property
+    def allow(self) -> _HeaderSet:
+        """The ``Allow`` header as a set."""
+        return _HeaderSet(self.headers, "Allow")
+
+    @property
+    def cache_control(self) -> ResponseCacheControl:
+        """The ``Cache-Control`` header as attributes."""
+        return ResponseCacheControl(self.headers)
+
+    def _date_header(self, name: str) -> datetime | None:
+        value = self.headers.get(name)
+        return parse_http_date(value) if value else None
+
+    def _set_date_header(self, name: str, value: datetime | float | None) -> None:
+        if value is None:
+            self.headers.remove(name)
+        else:
+            self.headers[name] = format_http_date(value)
+
+    last_modified = property(
+        lambda self: self._date_header("Last-Modified"),
+        lambda self, value: self._set_date_header("Last-Modified", value),
+        doc="The ``Last-Modified`` header as a datetime.",
+    )
+    expires = property(
+        lambda self: self._date_header("Expires"),
+        lambda self, value: self._set_date_header("Expires", value),
+        doc="The ``Expires`` header as a datetime.",
+    )
+    date = property(
+        lambda self: self._date_header("Date"),
+        lambda self, value: self._set_date_header("Date", value),
+        doc="The ``Date`` header as a datetime.",
+    )
+
+    @property
+    def accept_ranges(self) -> str | None:
+        """The ``Accept-Ranges`` header."""
+        return self.headers.get("Accept-Ranges")
+
+    @accept_ranges.setter
+    def accept_ranges(self, value: str | None) -> None:
+        if value is None:
+            self.headers.remove("Accept-Ranges")
+        else:
+            self.headers["Accept-Ranges"] = value
+
+    # -- cookies ----------------------------------------------------------------
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: timedelta | int | None = None,
+        expires: str | datetime | int | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Add a ``Set-Cookie`` header.
+
+        With *max_age* and no *expires*, ``Expires`` is derived from the
+        application's clock too, for old browsers, as Flask does.
+
+        :param key: the cookie name.
+        :param value: the value (quoted and escaped when needed).
+        :param max_age: lifetime in seconds or as a timedelta.
+        :param expires: an expiry date (datetime, timestamp or HTTP-date string).
+        :param path: the Path attribute.
+        :param domain: the Domain attribute.
+        :param secure: add ``Secure``.
+        :param httponly: add ``HttpOnly``.
+        :param samesite: ``"Lax"``, ``"Strict"`` or ``"None"``.
+        :param partitioned: add ``Partitioned`` (implies ``Secure``).
+        :raises ValueError: for an invalid name or attribute.
+        """
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        if isinstance(max_age, timedelta):
+            max_age = int(max_age.total_seconds())
+        if isinstance(expires, str):
+            parsed = parse_http_date(expires)
+            expires = parsed if parsed is not None else None
+        if expires is None and max_age is not None:
+            clock = _clock()
+            if clock is not None:
+                expires = clock() + max_age
+        if partitioned:
+            secure = True
+        header = format_set_cookie(
+            key,
+            "",
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+        self.headers.add("Set-Cookie", f"{key}={_quote_cookie_value(value)}{header[len(key) + 1:]}")
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Tell the client to drop cookie *key* (empty value, expired).
+
+        :param key: the cookie name.
+        :param path: the Path it was set with.
+        :param domain: the Domain it was set with.
+        :param secure: add ``Secure``.
+        :param httponly: add ``HttpOnly``.
+        :param samesite: the SameSite it was set with.
+        :param partitioned: add ``Partitioned``.
+        """
+        self.headers.add(
+            "Set-Cookie",
+            delete_cookie_header(
+                key,
+                path,
+                domain,
+                secure=secure or partitioned,
+                httponly=httponly,
+                samesite=samesite,
+                partitioned=partitioned,
+            ),
+        )
+
+    # -- JSON ---------------------------------------------------------------------
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the content type is JSON."""
+        mimetype = self.mimetype or ""
+        return mimetype == "application/json" or (
+            mimetype.startswith("application/") and mimetype.endswith("+json")
+        )
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (``None`` if it is not JSON)."""
+        return self.get_json()
+
+    def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """Parse the body as JSON.
+
+        :param force: ignore the content type.
+        :param silent: return ``None`` on errors.
+        """
+        if not (force or self.is_json):
+            return None
+        try:
+            return _json.loads(self.get_data())
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    # -- ETags and conditional requests -----------------------------------------
+
+    def set_etag(self, etag: str, weak: bool = False) -> None:
+        """Set the ``ETag`` header from an unquoted tag.
+
+        :param etag: the tag without quotes.
+        :param weak: make it a weak validator.
+        """
+        if '"' in etag:
+            raise ValueError("invalid etag")
+        self.headers["ETag"] = ('W/"%s"' if weak else '"%s"') % etag
+
+    def get_etag(self) -> tuple[str, bool] | tuple[None, None]:
+        """``(tag, is_weak)`` of the ``ETag`` header, or ``(None, None)``."""
+        value = self.headers.get("ETag")
+        parsed = parse_etag(value) if value else None
+        if parsed is None:
+            return None, None
+        weak, opaque = parsed
+        return opaque[1:-1], weak
+
+    def add_etag(self, overwrite: bool = False, weak: bool = False) -> None:
+        """Set an ETag computed from the body (SHA-1) unless one is set.
+
+        :param overwrite: replace an existing ETag.
+        :param weak: make it weak.
+        """
+        if overwrite or "ETag" not in self.headers:
+            self.set_etag(compute_etag(self.iter_encoded())[1:-1], weak)
+
+    def make_conditional(
+        self,
+        request_or_environ: Any,
+        accept_ranges: bool | str = False,
+        complete_length: int | None = None,
+    ) -> Response:
+        """Turn this response into 304/412/206/416 as the request's
+        conditional and range headers ask (GET and HEAD only).
+
+        The evaluation is crosswind's RFC 9110 one (:mod:`crosswind.conditional`).
+
+        :param request_or_environ: the :class:`Request`.
+        :param accept_ranges: serve byte ranges (``True`` means ``bytes``).
+        :param complete_length: the full body length, needed for ranges.
+        :raises RequestedRangeNotSatisfiable: 416 for an unsatisfiable range.
+        """
+        req = request_or_environ
+        method = getattr(req, "method", None) or req.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return self
+        headers = getattr(req, "headers", None)
+        if headers is None:
+            headers = Headers(
+                (key[5:].replace("_", "-"), value)
+                for key, value in req.items()
+                if key.startswith("HTTP_")
+            )
+        clock = _clock()
+        if "Date" not in self.headers and clock is not None:
+            self.headers["Date"] = format_http_date(clock())
+        if accept_ranges:
+            self.accept_ranges = "bytes" if accept_ranges is True else accept_ranges
+        length = complete_length
+        if length is None and self.is_sequence:
+            length = self.calculate_content_length()
+        decision = evaluate(
+            method,
+            headers,
+            etag=self.headers.get("ETag"),
+            last_modified=self.last_modified,
+            size=length,
+            supports_ranges=bool(accept_ranges) and bool(length),
+        )
+        if decision.status == 416:
+            raise exceptions.RequestedRangeNotSatisfiable(length)
+        if decision.status in (304, 412):
+            self.status_code = decision.status
+        elif decision.status == 206 and length:
+            self._serve_ranges(decision.ranges, decision.headers, length)
+        if self.automatically_set_content_length and "Content-Length" not in self.headers:
+            computed = self.calculate_content_length()
+            if computed is not None:
+                self.headers["Content-Length"] = str(computed)
+        return self
+
+    def _read_range(self, start: int, end: int) -> bytes:
+        if isinstance(self.response, _FileBody):
+            return self.response.read_range(start, end)
+        return self.get_data()[start:end]  # type: ignore[no-any-return]
+
+    def _serve_ranges(
+        self, ranges: tuple[tuple[int, int], ...], extra: tuple[tuple[str, str], ...], size: int
+    ) -> None:
+        self.status_code = 206
+        for name, value in extra:
+            self.headers[name] = value
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            if isinstance(self.response, _FileBody):
+                self.response = _FileBody(self.response.file, start, end - start)
+                self.headers["Content-Length"] = str(end - start)
+            else:
+                self.set_data(self._read_range(start, end))
+            return
+        tokens = _token_source()
+        parts = [(start, end, self._read_range(start, end)) for start, end in ranges]
+        if tokens is not None:
+            boundary = make_boundary(tokens)
+        else:
+            # Without a random source, a digest of the parts cannot occur in them by chance.
+            boundary = compute_etag(data for _, _, data in parts)[1:33]
+        content_type = self.headers.get("Content-Type")
+        self.close()
+        self._on_close = []
+        self.set_data(build_byteranges(parts, content_type, size, boundary))
+        self.headers["Content-Type"] = byteranges_content_type(boundary)
+
+    # -- sending --------------------------------------------------------------------
+
+    def wire_headers(self) -> Headers:
+        """The headers to send: ``Content-Length`` added for in-memory bodies,
+        removed where HTTP forbids a body."""
+        headers = self.headers.copy()
+        status = self.status_code
+        if 100 <= status < 200 or status == 204:
+            headers.remove("Content-Length")
+        elif status == 304:
+            for name in list(headers.keys()):
+                if name.lower() in _ENTITY_HEADERS:
+                    headers.remove(name)
+        elif (
+            self.automatically_set_content_length
+            and self.is_sequence
+            and "Content-Length" not in headers
+        ):
+            headers["Content-Length"] = str(self.calculate_content_length())
+        return headers
+
+    @property
+    def is_async_streamed(self) -> bool:
+        """Whether the body is an async iterable (crosswind extension)."""
+        return isinstance(self.response, AsyncIterable)
