@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +93,9 @@ def run_with_reloader(
     extra = [os.path.abspath(path) for path in extra_files]
     child = subprocess.Popen(argv, env=env)
     watched = snapshot([*module_files(), *extra])
+    previous = signal.getsignal(signal.SIGTERM)
+    # SIGTERM must take the child down too, not orphan it.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             sleep(interval)
@@ -108,7 +112,12 @@ def run_with_reloader(
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         _stop(child)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
