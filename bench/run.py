@@ -329,12 +329,57 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def process_group_cpu_seconds(pgid: int) -> float | None:
+    """User plus system CPU seconds used so far by the live processes of group *pgid*.
+
+    Read from ``/proc``, so ``None`` where there is none.  CPU time per request
+    barely moves when other work shares the machine, unlike requests/s.
+
+    :param pgid: the process group (the server's pid: it leads its own session).
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = 0
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # Fields after the command name, which may itself contain spaces or ")".
+        fields = text[text.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class RunningServer:
+    """A started server: where it listens and how to ask after it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def check_alive(self) -> None:
+        """Raise :class:`ServerFailed` if the server has exited."""
+        code = self.process.poll()
+        if code is not None:
+            raise ServerFailed(f"server exited with status {code}: {_log_tail(self.log_path)}")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the server's process group has used so far."""
+        return process_group_cpu_seconds(self.process.pid)
+
+
 @contextlib.contextmanager
-def running(server: Server, cpu: int | None, log_dir: Path) -> Iterator[tuple[str, Callable[[], None]]]:
+def running(server: Server, cpu: int | None, log_dir: Path) -> Iterator[RunningServer]:
     """Start *server*, wait until it accepts connections, and always kill it afterwards.
 
-    Yields the base URL and a function that raises :class:`ServerFailed` if the
-    server has died since.
+    :param server: what to start.
+    :param cpu: the CPU to pin it to, or ``None``.
+    :param log_dir: where its output goes (quoted in failure messages).
+    :raises ServerFailed: it is not installed, exited, or did not listen in time.
     """
     missing = [name for name in server.needs if not _importable(name)]
     if missing:
@@ -349,16 +394,11 @@ def running(server: Server, cpu: int | None, log_dir: Path) -> Iterator[tuple[st
             command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-    def alive() -> None:
-        code = process.poll()
-        if code is not None:
-            raise ServerFailed(f"server exited with status {code}: {_log_tail(log_path)}")
-
+    handle = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
-            alive()
+            handle.check_alive()
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
@@ -368,7 +408,7 @@ def running(server: Server, cpu: int | None, log_dir: Path) -> Iterator[tuple[st
                         f"port {port} not ready after {READY_TIMEOUT:.0f} s: {_log_tail(log_path)}"
                     ) from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", alive
+        yield handle
     finally:
         _stop(process)
 
@@ -415,6 +455,8 @@ class Run:
     result: WrkResult | None = None
     error: str | None = None
     unavailable: bool = False
+    #: Server CPU time per completed request, in microseconds.
+    cpu_us: float | None = None
 
 
 def _cpus() -> tuple[int | None, int | None, str]:
@@ -446,20 +488,22 @@ def _measure(
 
     done: set[str] = set()
     try:
-        with running(server, server_cpu, log_dir) as (url, alive):
+        with running(server, server_cpu, log_dir) as live:
             for scenario in scenarios:
-                problem = smoke_check(url, scenario) if server.smoke_check else None
+                problem = smoke_check(live.url, scenario) if server.smoke_check else None
                 if problem:
                     record(scenario, error=f"wrong answer: {problem}")
                     done.add(scenario.name)
                     continue
                 try:
                     for seconds, measured in ((args.warmup, False), (args.duration, True)):
-                        command = wrk_command(url, scenario, seconds, args.connections, wrk_cpu)
+                        command = wrk_command(live.url, scenario, seconds, args.connections, wrk_cpu)
+                        cpu_before = live.cpu_seconds()
                         completed = subprocess.run(
                             command, capture_output=True, text=True, timeout=seconds + 30,
                         )
-                        alive()
+                        cpu_after = live.cpu_seconds()
+                        live.check_alive()
                         if completed.returncode != 0:
                             raise ServerFailed(
                                 f"wrk exited with {completed.returncode}: "
@@ -469,7 +513,11 @@ def _measure(
                             result = parse_wrk(completed.stdout)
                             if result.requests == 0:
                                 raise ServerFailed("no request completed")
-                            record(scenario, result=result)
+                            cpu_us = (
+                                (cpu_after - cpu_before) / result.requests * 1e6
+                                if cpu_before is not None and cpu_after is not None else None
+                            )
+                            record(scenario, result=result, cpu_us=cpu_us)
                 except (subprocess.TimeoutExpired, ValueError) as exc:
                     record(scenario, error=f"wrk failed: {exc}")
                 done.add(scenario.name)
@@ -487,7 +535,7 @@ def _median(values: list[float]) -> float | None:
 def summarize(
     runs: list[Run], servers: Sequence[Server], scenarios: Sequence[Scenario]
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per server and scenario: median requests/s, median p99, ratio to the ceiling, errors.
+    """Per server and scenario: median requests/s, p99 and CPU per request, ratio to the ceiling.
 
     :param runs: every measured run.
     :param servers: the rows, in table order.
@@ -503,6 +551,7 @@ def summarize(
             row[scenario.name] = {
                 "rps": _median([r.requests_per_second for r in good]),
                 "p99_ms": _median(p99s),
+                "cpu_us": _median([r.cpu_us for r in mine if r.cpu_us is not None]),
                 "rounds": len(good),
                 "errors": sorted({r.error for r in mine if r.error}),
                 "socket_errors": sum(sum(r.socket_errors.values()) for r in good),
@@ -548,14 +597,22 @@ def _notes(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return notes
 
 
-def render_text(table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario]) -> str:
-    """The table for the terminal: fixed-width columns.
+def _cpu_cell(cell: dict[str, Any]) -> str:
+    return "-" if cell["cpu_us"] is None else f"{cell['cpu_us']:.0f}"
+
+
+def render_text(
+    table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario],
+    cell: Callable[[dict[str, Any]], str] = _cell,
+) -> str:
+    """A table for the terminal: fixed-width columns.
 
     :param table: from :func:`summarize`.
     :param scenarios: the columns.
+    :param cell: formats one cell (default: req/s, ratio, p99).
     """
     rows = [["server", *(s.name for s in scenarios)]]
-    rows += [[name, *(_cell(row[s.name]) for s in scenarios)] for name, row in table.items()]
+    rows += [[name, *(cell(row[s.name]) for s in scenarios)] for name, row in table.items()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip()
              for row in rows]
@@ -595,6 +652,17 @@ def render_markdown(
     ]
     for name, row in table.items():
         lines.append(f"| {name} | " + " | ".join(_cell(row[s.name]) for s in scenarios) + " |")
+    lines += [
+        "",
+        "Server CPU time per request, microseconds (user + system of the server's processes "
+        "during the measured run, over requests completed; steadier than req/s on a busy "
+        "machine):",
+        "",
+        "| server | " + " | ".join(s.name for s in scenarios) + " |",
+        "|---|" + "---:|" * len(scenarios),
+    ]
+    for name, row in table.items():
+        lines.append(f"| {name} | " + " | ".join(_cpu_cell(row[s.name]) for s in scenarios) + " |")
     notes = _notes(table)
     if notes:
         lines += ["", "## Problems", ""] + [f"- {note}" for note in notes]
@@ -707,6 +775,8 @@ def main(argv: list[str] | None = None) -> int:
     table = summarize(runs, servers, scenarios)
     print()
     print(render_text(table, scenarios))
+    print("\nserver CPU per request (us):")
+    print(render_text(table, scenarios, _cpu_cell))
     notes = _notes(table)
     if notes:
         print("\nProblems:\n" + "\n".join(f"- {note}" for note in notes))
@@ -723,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
                 "requests": r.result.requests if r.result else None,
                 "socket_errors": r.result.socket_errors if r.result else None,
                 "non_2xx": r.result.non_2xx if r.result else None,
+                "cpu_us": r.cpu_us,
             }
             for r in runs
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -108,10 +109,10 @@ def _runs() -> list:
         return run.WrkResult(rps, {50: p99 / 2, 99: p99}, int(rps), **extra)
 
     return [
-        run.Run(0, "ceiling", "hello", result(1000, 1.0)),
-        run.Run(1, "ceiling", "hello", result(3000, 3.0)),
-        run.Run(2, "ceiling", "hello", result(2000, 2.0)),
-        run.Run(0, "x", "hello", result(500, 4.0, non_2xx=2)),
+        run.Run(0, "ceiling", "hello", result(1000, 1.0), cpu_us=30.0),
+        run.Run(1, "ceiling", "hello", result(3000, 3.0), cpu_us=10.0),
+        run.Run(2, "ceiling", "hello", result(2000, 2.0), cpu_us=20.0),
+        run.Run(0, "x", "hello", result(500, 4.0, non_2xx=2), cpu_us=123.4),
         run.Run(1, "x", "hello", error="server exited with status 1: boom"),
     ]
 
@@ -125,6 +126,8 @@ def test_summary_takes_medians_and_ratio_to_ceiling() -> None:
     assert table["x"]["hello"]["ratio"] == 0.25
     assert table["x"]["hello"]["rounds"] == 1
     assert table["x"]["hello"]["errors"] == ["server exited with status 1: boom"]
+    assert table["ceiling"]["hello"]["cpu_us"] == 20.0
+    assert run.render_text(table, scenarios, run._cpu_cell).splitlines()[-1].split() == ["x", "123"]
 
     text = run.render_text(table, scenarios)
     assert "2,000 (1.00x) 2.00ms" in text
@@ -137,6 +140,7 @@ def test_summary_takes_medians_and_ratio_to_ceiling() -> None:
     assert "| x | 500 (0.25x) 4.00ms ! |" in markdown
     assert "- x / hello: server exited with status 1: boom" in markdown
     assert "- x / hello: 0 socket errors, 2 non-2xx responses" in markdown
+    assert "| x | 123 |" in markdown
 
 
 def test_summary_of_a_server_that_never_ran() -> None:
@@ -171,6 +175,25 @@ def test_server_that_never_listens_times_out_and_is_killed(
         pass
     pid = int(pid_file.read_text())
     assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_process_group_cpu_counts_the_group_and_not_others() -> None:
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    process = subprocess.Popen([sys.executable, "-c", burn + "time.sleep(30)"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        used = 0.0
+        while time.monotonic() < deadline:
+            used = run.process_group_cpu_seconds(process.pid) or 0.0
+            if used >= 0.25:
+                break
+            time.sleep(0.05)
+        assert 0.25 <= used < 2.0
+        assert run.process_group_cpu_seconds(999_999_999) == 0.0
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_missing_package_is_reported_as_unavailable(tmp_path: Path) -> None:
