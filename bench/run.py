@@ -714,6 +714,10 @@ def _select(names: str | None, known: Sequence[Any], what: str) -> list[Any]:
     return [by_name[n] for n in wanted]
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _command_line() -> str:
     python = Path(sys.executable)
     with contextlib.suppress(ValueError):
@@ -751,6 +755,8 @@ def main(argv: list[str] | None = None) -> int:
         servers.insert(0, SERVERS[0])
     scenarios = _select(args.scenarios, SCENARIOS, "scenario")
 
+    # Turn SIGTERM into an exception so the finally blocks still stop the servers.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     server_cpu, wrk_cpu, pinning = _cpus()
     meta = machine_facts() | {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

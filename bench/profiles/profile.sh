@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Profile a crosswind server under wrk load; writes bench/profiles/NAME.txt.
 #
-#   bench/profiles/profile.sh NAME [BACKEND] [SECONDS] [WRK ARGS...]
+#   bench/profiles/profile.sh NAME [BACKEND] [SECONDS] [WRK ARGS...] [/PATH?QUERY]
 #   bench/profiles/profile.sh crosswind-asyncio-hello asyncio 5
 #   bench/profiles/profile.sh crosswind-asyncio-form asyncio 5 -s bench/wrk/form.lua
+#   bench/profiles/profile.sh crosswind-asyncio-params asyncio 5 "/users/42?fields=a,b"
 #
 # The server runs under cProfile pinned to CPU 0, wrk (1 thread, 32 connections)
 # to CPU 1; profiling starts when the port is ready. The report lists the top 30
