@@ -1148,8 +1148,8 @@ class App(Scaffold):
         for name in chain(ctx.request.blueprints, (None,)):
             for func in reversed(self.after_request_funcs.get(name, ())):
                 response = await _call(func, response)
-        if not self.session_interface.is_null_session(ctx.session):
-            self.session_interface.save_session(self, ctx.session, response)
+        if not self.session_interface.is_null_session(ctx._session):
+            self.session_interface.save_session(self, ctx._session, response)
         return response
 
     def trap_http_exception(self, e: Exception) -> bool:

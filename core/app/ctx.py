@@ -170,13 +170,22 @@ class RequestContext:
         except Exception as error:  # an HTTPException from the host check
             request.routing_exception = error
         self.flashes: list[Any] | None = None
-        self.session: SessionMixin | None = session
+        self._session: SessionMixin | None = session
         self._after_request_functions: list[Callable[[Response], Any]] = []
         self._cv_tokens: list[tuple[contextvars.Token[RequestContext], AppContext | None]] = []
 
     def copy(self) -> RequestContext:
         """A new context for the same request and session (for another task)."""
-        return type(self)(self.app, self.request, self.session)
+        return type(self)(self.app, self.request, self._session)
+
+    @property
+    def session(self) -> SessionMixin:
+        """The session; reading it marks it accessed (so responses vary on
+        ``Cookie``), as Flask does."""
+        if self._session is None:
+            raise RuntimeError("The session has not yet been opened.")
+        self._session.accessed = True
+        return self._session
 
     def match_request(self) -> None:
         """Match the URL: sets ``request.url_rule`` and ``view_args``, or
@@ -199,11 +208,11 @@ class RequestContext:
         else:
             app_ctx = None
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
-        if self.session is None:
+        if self._session is None:
             interface = self.app.session_interface
-            self.session = interface.open_session(self.app, self.request)
-            if self.session is None:
-                self.session = interface.make_null_session(self.app)
+            self._session = interface.open_session(self.app, self.request)
+            if self._session is None:
+                self._session = interface.make_null_session(self.app)
         if self.url_adapter is not None and self.request.url_rule is None:
             self.match_request()
 

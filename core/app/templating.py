@@ -144,7 +144,7 @@ def get_template_attribute(template_name: str, attribute: str) -> Any:
 
 
 def default_template_context() -> dict[str, Any]:
-    """``g``, ``request`` and ``session`` when their contexts are active."""
+    """``g`` and ``request`` when their contexts are active."""
     context: dict[str, Any] = {}
     app_ctx = _cv_app.get(None)
     if app_ctx is not None:
@@ -152,5 +152,6 @@ def default_template_context() -> dict[str, Any]:
     request_ctx = _cv_request.get(None)
     if request_ctx is not None:
         context["request"] = request_ctx.request
-        context["session"] = request_ctx.session
+        # "session" stays the global proxy: resolving it here would mark the
+        # session accessed (and add Vary: Cookie) for templates that never use it.
     return context

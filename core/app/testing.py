@@ -266,6 +266,26 @@ class Cookie:
         self.secure = "secure" in self.attributes
         self.same_site = self.attributes.get("samesite")
 
+    def matches(self, host: str, path: str, scheme: str = "http") -> bool:
+        """Whether a browser would send this cookie to *host* and *path* (RFC 6265).
+
+        :param host: the request host (a port is ignored).
+        :param path: the request path.
+        :param scheme: the request scheme (``Secure`` cookies need https).
+        """
+        host = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+        domain = self.domain.lstrip(".").lower()
+        if domain and host != domain and not host.endswith("." + domain):
+            return False
+        if self.secure and scheme != "https":
+            return False
+        cookie_path = self.path or "/"
+        if path == cookie_path:
+            return True
+        if not path.startswith(cookie_path):
+            return False
+        return cookie_path.endswith("/") or path[len(cookie_path)] == "/"
+
     @property
     def decoded_value(self) -> str:
         """The value with cookie quoting removed."""
@@ -366,6 +386,14 @@ class AppClient:
         """
         self._cookies.pop(key, None)
 
+    def _cookie_header(self, host: str, path: str, scheme: str) -> str:
+        """The ``Cookie`` header a browser would send to *host* and *path*."""
+        return "; ".join(
+            f"{c.key}={c.value}"
+            for c in self._cookies.values()
+            if c.matches(host, path, scheme)
+        )
+
     def _store_cookies(self, headers: Headers) -> None:
         now = self.application.clock()
         for header in headers.getlist("Set-Cookie"):
@@ -429,8 +457,10 @@ class AppClient:
     def _send(self, built: _Built) -> TestResponse:
         from crosswind.backends.memory import run_in_memory  # a backend owns the event loop
 
-        if self.use_cookies and self._cookies and "Cookie" not in built.headers:
-            built.headers["Cookie"] = "; ".join(f"{c.key}={c.value}" for c in self._cookies.values())
+        if self.use_cookies and "Cookie" not in built.headers:
+            header = self._cookie_header(built.host, built.root_path + built.path, built.scheme)
+            if header:
+                built.headers["Cookie"] = header
         capture = _Capture(self.application)
         port = 443 if built.scheme == "https" else 80
         info = ConnectionInfo(peer=(built.remote_addr, 50000), local=("127.0.0.1", port))
@@ -503,7 +533,7 @@ class AppClient:
         app = self.application
         headers = Headers(kwargs.pop("headers", None))
         if self._cookies:
-            headers["Cookie"] = "; ".join(f"{c.key}={c.value}" for c in self._cookies.values())
+            headers["Cookie"] = "; ".join(f"{c.key}={c.value}" for c in self._cookies.values())  # the session cookie is what matters here
         ctx = app.test_request_context(*args, headers=headers, **kwargs)
         interface = app.session_interface
         with ctx:

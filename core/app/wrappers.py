@@ -611,13 +611,14 @@ class Request:
 
     def _url(self, root: bool = False, path: bool = True, query: bool = True) -> str:
         safe = "!$&'()*+,/:;=@%"
-        url = f"{self.scheme}://{self.host}" + quote(self.root_path.rstrip("/"), safe=safe) + "/"
+        url = f"{self.scheme}://{self.host}" + _iri_quote(self.root_path.rstrip("/"), safe) + "/"
         if root:
             return url
         if path:
-            url += quote(self.path.lstrip("/"), safe=safe)
+            url += _iri_quote(self.path.lstrip("/"), safe)
             if query and self.query_string:
-                url += "?" + quote(self.query_string.decode("latin-1"), safe=safe + "?")
+                query_text = self.query_string.decode("latin-1")
+                url += "?" + _iri_quote(_utf8(query_text), safe + "?")
         return url
 
     @property
@@ -978,6 +979,18 @@ class Request:
         if self._files is not None:
             for _, upload in self._files.items(multi=True):
                 upload.close()
+
+
+_NON_ASCII_RUN = re.compile(r"([^\x00-\x7f]+)")
+
+
+def _iri_quote(text: str, safe: str) -> str:
+    # Flask's URLs are IRIs: reserved ASCII is percent-encoded, while
+    # non-ASCII text stays readable.
+    pieces = _NON_ASCII_RUN.split(text)
+    return "".join(
+        piece if index % 2 else quote(piece, safe=safe) for index, piece in enumerate(pieces)
+    )
 
 
 def _utf8(value: str) -> str:
