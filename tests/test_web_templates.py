@@ -98,7 +98,7 @@ def test_template_namespace(templates):
     assert parts[:6] == ["Render", "/namespace", "ann", "en_US", "Hello", "/n/7"]
     assert parts[6].startswith('<input type="hidden" name="_xsrf" value="2|')
     assert parts[7] == "&amp;lt;&amp;amp;&amp;gt;"  # escape() output, escaped again by {{ }}
-    assert parts[8] == "{&#34;a&#34;: 1}"
+    assert parts[8] == "{&quot;a&quot;: 1}"  # Tornado's entities, not markupsafe's
 
 
 def test_ui_modules_methods_and_resources(templates):
