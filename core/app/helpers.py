@@ -319,6 +319,9 @@ def send_file(
     if app.config.get("USE_X_SENDFILE") and path is not None:
         headers["X-Sendfile"] = path
         body = None
+        # The front server sends the file and its length; a Content-Length
+        # here would promise bytes this response never carries.
+        size = None
     else:
         if file is None:
             assert path is not None
