@@ -52,7 +52,7 @@ from .auth import (
     authenticate,
     bearer_token,
 )
-from .authorization import POLICY_PREFIX, authorize, resolve_policy, validate_policy
+from .authorization import POLICY_PREFIX, Decision, authorize, resolve_policy, validate_policy
 from .protocol import CONTENT_TYPE, S_ERROR, S_OK, Call, decode_call, encode_result
 from .typecheck import TypeSpec, check_arguments, validate_type_spec
 
@@ -256,7 +256,7 @@ class Service(RequestHandler):
         self._check_arguments(call, method)
         return await self._run(call, method)
 
-    def _challenge(self, decision: Any) -> str | None:
+    def _challenge(self, decision: Decision) -> str | None:
         # RFC 9110 section 15.5.2: a 401 names a scheme that could succeed.
         if decision.status_code == 401 and "JWT" in self.DEFAULT_AUTHENTICATION:
             return f'Bearer realm="{self.service_name()}"'
