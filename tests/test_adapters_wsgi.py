@@ -7,9 +7,14 @@ import contextlib
 import io
 import json
 import logging
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import wsgiref.validate
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -250,6 +255,14 @@ def test_terminated_input_without_length_is_bounded_too() -> None:
     assert call(to_wsgi(Probe(), max_body_size=100), environ).body == b"z" * 100
 
 
+def test_malformed_content_length_is_a_400() -> None:
+    # Not through the validator: it refuses such an environ itself.
+    statuses = []
+    environ = make_environ("/echo", "POST", CONTENT_LENGTH="12abc")
+    body = to_wsgi(Probe())(environ, lambda status, headers: statuses.append(status))
+    assert (statuses, list(body)) == (["400 Bad Request"], [b"invalid Content-Length\n"])
+
+
 def test_head_sends_no_body() -> None:
     result = call(to_wsgi(Probe()), make_environ("/echo", "HEAD"))
     assert (result.code, result.body) == (200, b"")
@@ -330,12 +343,16 @@ def waitress_server(app: Any) -> Iterator[int]:
                                     asyncore_loop_timeout=0.05)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    def close_everything() -> None:  # runs in the server's own loop thread
+        for channel in list(server._map.values()):
+            channel.close()
+
     try:
         yield server.effective_port
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(close_everything)
         thread.join(TIMEOUT)
+        server.task_dispatcher.shutdown()
 
 
 WSGI_SERVERS = {"wsgiref": wsgiref_server, "waitress": waitress_server}
@@ -362,6 +379,42 @@ def test_to_wsgi_under_a_real_server(server: str) -> None:
         assert client.post("/echo", content=b"x" * 10).status_code == 200
 
 
+#: Served by gunicorn in a subprocess: ``tests.test_adapters_wsgi:GUNICORN_APP``.
+GUNICORN_APP = to_wsgi(Probe())
+
+
+@pytest.mark.network
+def test_to_wsgi_under_gunicorn_threads() -> None:
+    pytest.importorskip("gunicorn")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"fd://{sock.fileno()}", "--workers", "1",
+         "--worker-class", "gthread", "--threads", "2", "--no-control-socket",
+         "--log-level", "warning", "--chdir", str(root), "tests.test_adapters_wsgi:GUNICORN_APP"],
+        pass_fds=[sock.fileno()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    sock.close()  # gunicorn has its own copy and accepts on it
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT) as client:
+            assert client.get("/sleep").text == "slept"
+            body = bytes(range(256)) * 1000
+            assert client.post("/echo", content=body).content == body
+            steps = client.get("/steps")
+            assert steps.text == "0;1;2;"
+            assert "content-length" not in steps.headers  # it was streamed
+            head = client.head("/echo")
+            assert (head.status_code, head.content) == (200, b"")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, errors.decode()
+
+
 # -- WSGIContainer hosting Flask on every backend -----------------------------------
 
 
@@ -372,6 +425,7 @@ class ClosingTracker:
         self.app = app
         self.closed = 0
         self.calls = 0
+        self.paths: list[str] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.calls += 1
@@ -384,6 +438,7 @@ class ClosingTracker:
 
             def close(self) -> None:
                 tracker.closed += 1
+                tracker.paths.append(environ["PATH_INFO"])
                 if hasattr(result, "close"):
                     result.close()
 
@@ -469,7 +524,7 @@ def test_flask_basics(flask_server: tuple[str, ClosingTracker, Any]) -> None:
         assert client.get("/missing").status_code == 404
     # Every response iterable was closed, the failed view's included.
     assert tracker.calls - before == 7
-    assert tracker.closed == tracker.calls
+    assert tracker.closed == tracker.calls, tracker.paths
 
 
 @pytest.mark.network
