@@ -794,3 +794,34 @@ def test_malformed_declarations_fail_at_class_definition(attributes: dict, messa
 
     with pytest.raises(TypeError, match=message):
         type("BadHandler", (Service,), {"export_f": export_f, **attributes})
+
+
+# -- the example service ---------------------------------------------------
+
+
+def test_the_example_job_store() -> None:
+    from examples.rpc_service import JobStoreHandler, make_app
+
+    users = {ALICE_DN: USERS[ALICE_DN], ADMIN_DN: USERS[ADMIN_DN]}
+    app = make_app(users, SECRET, clock=lambda: NOW)
+    path = "/WorkloadManagement/JobStore"
+    alice, admin = certificate(ALICE_DN), certificate(ADMIN_DN)
+    assert result(call(app, "submit", "echo hi", path=path, cert=alice)) == S_OK(1)
+    assert result(call(app, "submit", "sleep 1", 5, path=path, cert=alice)) == S_OK(2)
+    assert call(app, "submit", "x", "high", path=path, cert=alice).status_code == 400
+    assert call(app, "submit", "echo hi", path=path).status_code == 401
+    assert result(call(app, "status", 1, path=path)) == S_ERROR(
+        "authentication required to call 'status'"
+    )
+    bob = make_token(aud="JobStore")
+    assert result(call(app, "kill", 1, path=path, token=bob)) == S_ERROR(
+        "job 1 belongs to someone else"
+    )
+    assert result(call(app, "kill", 1, path=path, cert=admin)) == S_OK()
+    assert result(call(app, "status", 1, path=path, token=bob)) == S_OK("Killed")
+    assert call(app, "purge", path=path, cert=alice).status_code == 403
+    assert result(call(app, "purge", path=path, cert=admin)) == S_OK(1)
+    assert result(call(app, "listJobs", path=path)) == S_OK(
+        [{"id": 2, "owner": "alice", "status": "Waiting"}]
+    )
+    assert JobStoreHandler.max_jobs_per_user == 10
