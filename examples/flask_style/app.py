@@ -1,0 +1,44 @@
+"""The application factory: configuration, blueprints, the home page."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from crosswind.app import App, render_template, session
+
+from .api import api
+from .auth import auth
+from .store import NoteStore, UserStore
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict[str, Any] | None = None) -> App:
+    """Build the application.
+
+    :param config: settings that override the defaults and the
+        ``FLASK_STYLE_*`` environment variables (``FLASK_STYLE_SECRET_KEY``...).
+    """
+    app = App(__name__)
+    app.config.from_mapping(
+        # Only for trying the example out: set FLASK_STYLE_SECRET_KEY in any real deployment.
+        SECRET_KEY=os.environ.get("FLASK_STYLE_SECRET_KEY") or os.urandom(32).hex(),
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.config.from_prefixed_env("FLASK_STYLE")
+    if config:
+        app.config.from_mapping(config)
+    app.extensions["users"] = UserStore({"demo": "demo-password"})
+    app.extensions["notes"] = NoteStore()
+    app.register_blueprint(auth, url_prefix="/auth")
+    app.register_blueprint(api, url_prefix="/api")
+
+    @app.route("/")
+    def index() -> str:
+        user = session.get("user")
+        notes = app.extensions["notes"].for_owner(user) if user else []
+        return render_template("index.html", user=user, notes=notes)
+
+    return app
