@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from crosswind.errors import LocalProtocolError, RequestError
 from crosswind.events import Data, EndOfMessage, RawHeaders, Request
@@ -200,6 +201,11 @@ class AdapterDriver:
         if self._body_seen > conn.max_body_size:
             raise RequestError("request body too large", 413)
         return Data(data)
+
+    def detach(self) -> Any:
+        # The foreign server owns the socket and its framing; there is no raw
+        # stream to hand over (ASGI would need a websocket scope for that).
+        raise LocalProtocolError("a connection behind a WSGI/ASGI server cannot be detached")
 
     async def send(self, data: bytes) -> None:
         if self.disconnected:

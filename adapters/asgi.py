@@ -294,6 +294,7 @@ class _Call:
         self.body_reported = False
         self.done = False  # the response is complete, by the app or by a refusal
         self.disconnected = False
+        self.refused = False  # we answered the request ourselves (body too large, ...)
         self._done_event: Event | None = None
         self._listening = False
 
@@ -326,6 +327,7 @@ class _Call:
         return {"type": "http.disconnect"}
 
     async def _refuse(self, error: RequestError) -> None:
+        self.refused = True
         if not self.exchange.response_started:
             headers, body = error_response(error)
             headers.append((b"Connection", b"close"))
@@ -343,9 +345,13 @@ class _Call:
         if self.disconnected or exchange.client_disconnected:
             self.disconnected = True
             raise ClientGone("the client has disconnected")
+        if kind == "http.response.trailers":
+            return  # not advertised in the scope, so there is nowhere to put them
         if self.done:
-            if exchange.finished and kind.startswith("http.response"):
-                return  # a refusal answered already; the app's reply goes nowhere
+            if self.refused:
+                if exchange.finished:
+                    return  # our refusal is the answer; the app's reply goes nowhere
+                raise ClientGone("the request was refused after the response started")
             raise RuntimeError(f"ASGI message {kind!r} sent after the response completed")
         try:
             if kind == "http.response.start":
@@ -355,8 +361,6 @@ class _Call:
                 self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
             elif kind == "http.response.body":
                 await self._body(message)
-            elif kind == "http.response.trailers":
-                pass  # trailers were not advertised; nothing to send
             else:
                 raise RuntimeError(f"unexpected ASGI message {kind!r} for an http scope")
         except ClientDisconnected:
@@ -428,13 +432,19 @@ class ASGIContainer:
         try:
             await self.asgi_app(self.scope(exchange), call.receive, call.send)
         except Exception:
+            if call.refused and exchange.finished:
+                return  # what the app made of our refusal does not matter
             if call.disconnected or exchange.client_disconnected:
                 raise ClientDisconnected("the client closed the connection") from None
             raise
         finally:
             call._finish()
-        if not exchange.finished and (call.disconnected or exchange.client_disconnected):
-            raise ClientDisconnected("the client closed the connection")
+        if not exchange.finished and (
+            call.disconnected or call.refused or exchange.client_disconnected
+        ):
+            # Not the app's fault: no "returned before ending" complaint, just
+            # a dropped connection.
+            raise ClientDisconnected("the response cannot be completed")
 
     def scope(self, exchange: Exchange) -> dict[str, Any]:
         """The ASGI ``http`` scope of *exchange*.

@@ -16,8 +16,9 @@ import httpx
 import pytest
 import trio
 from crosswind.adapters import ASGIContainer, to_asgi
-from crosswind.errors import RequestError
+from crosswind.errors import LocalProtocolError, RequestError
 from crosswind.exchange import ClientDisconnected, Exchange
+from crosswind.limits import Limits
 from crosswind.web import Application, RequestHandler
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -100,6 +101,11 @@ class Probe:
                 self.events.append("handler saw the close")
             with contextlib.suppress(ClientDisconnected):
                 await exchange.end()
+        elif path == "/detach":
+            try:
+                exchange.detach()
+            except LocalProtocolError as exc:
+                await exchange.respond(501, _TEXT, str(exc).encode())
         elif path == "/refuse":
             raise RequestError("no such thing here", 403)
         elif path == "/fail-early":
@@ -245,6 +251,12 @@ def test_head_sends_headers_only() -> None:
     assert peer.status == 200
     assert peer.body == b""
     assert peer.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_detach_is_refused_behind_a_foreign_server() -> None:
+    peer = run(to_asgi(Probe()), scope("/detach"), Peer())
+    assert peer.status == 501
+    assert b"cannot be detached" in peer.body
 
 
 def test_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -594,6 +606,21 @@ def test_starlette_stops_streaming_when_the_client_leaves(
     site.finished.clear()
     _request_then_hang_up(port, "/forever", b"tick;")
     assert site.finished.wait(TIMEOUT)
+
+
+@pytest.mark.network
+def test_container_body_limit(caplog: pytest.LogCaptureFixture) -> None:
+    site = StarletteSite()
+    limits = Limits(max_body_size=1000)
+    with running_server("asyncio", ASGIContainer(site.app), limits=limits) as handle, \
+            httpx.Client(base_url=f"http://127.0.0.1:{handle.port}", timeout=TIMEOUT) as client:
+        declared = client.post("/echo", content=b"x" * 5000)
+        streamed = client.post("/echo", content=iter([b"x" * 600, b"x" * 600]))
+        fits = client.post("/echo", content=b"x" * 1000)
+    assert (declared.status_code, declared.text) == (413, "request body too large\n")
+    assert (streamed.status_code, streamed.text) == (413, "request body too large\n")
+    assert fits.content == b"x" * 1000
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def _expect_continue(port: int, path: str) -> tuple[bytes, bytes]:
