@@ -232,7 +232,7 @@ class _Server:
                 lambda: _Protocol(self), client, ssl=self.ssl_context,
                 ssl_handshake_timeout=self.limits.header_timeout if self.ssl_context else None,
             )
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
             server_log.debug("connection setup failed: %s", exc)
             client.close()
             self._slots.release()

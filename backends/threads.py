@@ -14,6 +14,7 @@ the clock handed to the driver.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import selectors
 import signal
@@ -122,7 +123,14 @@ class _WorkerPool:
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
-        self._idle = 0  # workers waiting for a job that no submit has claimed
+        self._names = itertools.count(1)
+        # Every queued job is claimed by a waiting worker or counted as
+        # unclaimed; a worker that finishes takes an unclaimed one first.
+        # Without this, a job queued while all workers were busy would count
+        # against the next idle worker, and a later job would wait behind a
+        # long keep-alive connection although a thread could be started.
+        self._idle = 0  # waiting workers no queued job has claimed
+        self._unclaimed = 0
 
     def submit(self, job: Callable[[], None]) -> None:
         with self._lock:
@@ -130,12 +138,12 @@ class _WorkerPool:
                 self._idle -= 1
             elif len(self._threads) < self._max:
                 thread = threading.Thread(
-                    target=self._work, name=f"crosswind-worker-{len(self._threads)}", daemon=True
+                    target=self._work, name=f"crosswind-worker-{next(self._names)}", daemon=True
                 )
                 self._threads.add(thread)
                 thread.start()
-            # else every worker is busy; the caller's slot accounting keeps
-            # this from happening, and the job simply waits for one.
+            else:
+                self._unclaimed += 1
         self._jobs.put(job)
 
     def _work(self) -> None:
@@ -156,7 +164,10 @@ class _WorkerPool:
                 except Exception:
                     server_log.exception("error in connection worker")
                 with self._lock:
-                    self._idle += 1
+                    if self._unclaimed:
+                        self._unclaimed -= 1
+                    else:
+                        self._idle += 1
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())

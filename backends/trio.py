@@ -122,6 +122,7 @@ class TrioServer:
         self._slots = trio.CapacityLimiter(self.limits.max_connections)
         self._stop = trio.Event()
         self._all_closed = trio.Event()
+        self._finished = trio.Event()
         self._stopping = False
         self._token: trio.lowlevel.TrioToken | None = None
 
@@ -133,6 +134,11 @@ class TrioServer:
         # A run that already finished has nothing left to shut down.
         with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(self._stop.set)
+
+    async def shutdown(self) -> None:
+        """Shut down gracefully and wait until the server has stopped (from inside trio)."""
+        self._stop.set()
+        await self._finished.wait()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`request_shutdown`, then shut down gracefully.
@@ -152,6 +158,7 @@ class TrioServer:
                 await self._shutdown()
         finally:
             await self._listener.aclose()
+            self._finished.set()
 
     async def _accept_loop(self, nursery: trio.Nursery, scope: trio.CancelScope) -> None:
         with scope:
@@ -188,6 +195,9 @@ class TrioServer:
                 if self._stopping:
                     driver.start_shutdown()
                 await driver.run()
+        except Exception:
+            # A bug here must cost one connection, not the whole server.
+            server_log.exception("error serving a connection")
         finally:
             # Cancelled before the driver could close it (shutdown, or a
             # failed handshake): make sure the socket goes.
@@ -229,10 +239,10 @@ class TrioServer:
         await self._listener.aclose()
         for connection in list(self.connections):
             driver = connection.driver
+            if driver is not None:
+                driver.start_shutdown()
             if driver is None or driver.idle:
                 connection.scope.cancel()
-            else:
-                driver.start_shutdown()
         if not self.connections:
             return
         with trio.move_on_after(self.shutdown_timeout):
@@ -261,7 +271,7 @@ async def start_server(
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
 ) -> TrioServer:
-    """Start serving in *nursery*; ``server.request_shutdown()`` stops it gracefully.
+    """Start serving in *nursery*; ``await server.shutdown()`` stops it gracefully.
 
     :param nursery: the nursery the server runs in; it stays open until the
         server has shut down.

@@ -64,6 +64,7 @@ _HEALTHY_AFTER = 10.0
 _FIRST_RESTART_DELAY = 0.1
 _MAX_RESTART_DELAY = 10.0
 _POLL_INTERVAL = 0.05
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # Workers get their own shutdown timeout, plus this, before they are killed.
 _KILL_GRACE = 5.0
 
@@ -369,11 +370,20 @@ def _serve_workers(
         raise CLIError(exc.strerror or str(exc), EXIT_FAILURE) from None
 
     def start_worker() -> int:
-        pid = os.fork()
-        if pid == 0:
-            if "sock" not in options:
-                held.close()
-            _run_worker(serve, app, args.host, port, options)
+        # Signals stay blocked across the fork so none reaches the child
+        # while it still has the supervisor's handlers.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                for signum in _STOP_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                if "sock" not in options:
+                    held.close()
+                _run_worker(serve, app, args.host, port, options)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
 
     try:
@@ -388,10 +398,6 @@ def _run_worker(
     """The body of a forked worker; never returns."""
     code = 0
     try:
-        # The supervisor's handlers came along with the fork; until the
-        # backend installs its own, a signal should act as usual.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)
         serve(app, host, port, handle_signals=True, **options)
     except BaseException:
         log.exception("worker %d failed", os.getpid())
@@ -430,7 +436,7 @@ def supervise(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals.append(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, on_signal) for signum in _STOP_SIGNALS}
     workers: dict[int, float] = {}  # pid -> when it started
     failures = 0
     restart_at: list[float] = []

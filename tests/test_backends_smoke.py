@@ -84,7 +84,8 @@ def test_tls_with_a_self_signed_certificate(backend: str, tmp_path) -> None:
     cert, key = self_signed_certificate(tmp_path)
     server_context = make_ssl_context(str(cert), str(key))
     client_context = ssl.create_default_context(cafile=str(cert))
-    with running_server(backend, BasicApp(), ssl_context=server_context) as handle:
+    limits = Limits(header_timeout=0.5)
+    with running_server(backend, BasicApp(), ssl_context=server_context, limits=limits) as handle:
         with httpx.Client(verify=client_context, timeout=TIMEOUT) as client:
             info = client.get(f"https://127.0.0.1:{handle.port}/info").json()
             again = client.get(f"https://localhost:{handle.port}/")
@@ -96,6 +97,11 @@ def test_tls_with_a_self_signed_certificate(backend: str, tmp_path) -> None:
         with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as raw:
             raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert not read_until_closed(raw).startswith(b"HTTP/1.1 200")
+        # One that never starts the handshake is dropped after header_timeout.
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as silent:
+            started = time.monotonic()
+            assert read_until_closed(silent) == b""
+            assert 0.3 < time.monotonic() - started < 4.0
         with httpx.Client(verify=client_context, timeout=TIMEOUT) as client:
             assert client.get(f"https://127.0.0.1:{handle.port}/").status_code == 200
 
@@ -207,6 +213,23 @@ def test_graceful_shutdown_finishes_the_request_in_flight(backend: str) -> None:
             idle.close()
             client.join(TIMEOUT) if client.ident else None
     assert results == [(200, b"released", "close")]
+
+
+def test_shutdown_timeout_cuts_a_request_that_does_not_finish(backend: str) -> None:
+    app = GateApp()
+    with running_server(backend, app, shutdown_timeout=0.3) as handle:
+        conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=TIMEOUT)
+        try:
+            conn.request("GET", "/wait")
+            assert app.entered.wait(TIMEOUT)
+            started = time.monotonic()
+            handle.shutdown()
+            with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+                conn.getresponse()
+            assert 0.2 < time.monotonic() - started < 4.0
+        finally:
+            app.release.set()
+            conn.close()
 
 
 def test_threads_backend_answers_500_for_a_handler_that_needs_an_event_loop() -> None:
