@@ -428,6 +428,10 @@ class ASGIContainer:
 
         :param exchange: the request.
         """
+        if current_library() is None:
+            raise RuntimeError(
+                "ASGIContainer needs the asyncio or trio backend; serve WSGI apps on threads"
+            )
         call = _Call(exchange)
         try:
             await self.asgi_app(self.scope(exchange), call.receive, call.send)

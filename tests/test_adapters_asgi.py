@@ -660,6 +660,14 @@ def test_100_continue_waits_for_the_first_receive(
     assert rest == b"did not read"
 
 
+@pytest.mark.network
+def test_container_refuses_the_threads_backend(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="crosswind.driver")
+    with running_server("threads", ASGIContainer(StarletteSite().app)) as handle:
+        response = httpx.get(f"http://127.0.0.1:{handle.port}/", timeout=TIMEOUT)
+    assert response.status_code == 500
+
+
 def test_container_lifespan_on_asyncio() -> None:
     from crosswind.backends.asyncio import start_server
 
