@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exchange import Exchange
+from .httpdate import format_http_date
 from .output_transforms import GZipContentEncoding, OutputTransform
 from .request_handler import RequestHandler
 from .routing import HostRouter, URLSpec
@@ -135,6 +136,15 @@ class Application:
         self.router = HostRouter(_as_specs(routes), default_host)
         self.session_store = settings.get("session_store") or SignedCookieSessionStore()
         self._template_loaders: dict[str, Any] = {}
+        self._date_cache: tuple[int, str] = (-1, "")
+
+    def _date_header(self) -> str:
+        """The ``Date`` value for now, formatted once per second."""
+        now = int(self.clock())
+        cached = self._date_cache
+        if cached[0] != now:
+            cached = self._date_cache = (now, format_http_date(now))
+        return cached[1]
 
     # -- configuration ----------------------------------------------------
 
@@ -183,7 +193,7 @@ class Application:
         :param request: the request.
         """
         found = self.router.find(
-            request.path, request.host, x_real_ip="X-Real-Ip" in request.headers
+            request.path, request.host, x_real_ip=request._header("X-Real-Ip") is not None
         )
         if found is not None:
             return HandlerDelegate(
@@ -246,18 +256,15 @@ class Application:
             self.settings["log_function"](handler)
             return
         status = handler.get_status()
-        if status < 400:
-            log_method = access_log.info
-        elif status < 500:
-            log_method = access_log.warning
-        else:
-            log_method = access_log.error
-        log_method(
-            "%d %s %.2fms",
-            status,
-            handler._request_summary(),
-            1000.0 * handler.request.request_time(),
-        )
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
+                "%d %s %.2fms",
+                status,
+                handler._request_summary(),
+                1000.0 * handler.request.request_time(),
+            )
 
     # -- sessions ---------------------------------------------------------
 

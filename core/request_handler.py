@@ -73,6 +73,11 @@ _OWN_FILES = frozenset(
 )
 
 
+_DEFAULT_HEADERS = Headers(
+    [("Server", f"crosswind/{__version__}"), ("Content-Type", "text/html; charset=UTF-8")]
+)
+
+
 class _Pending:
     """What ``flush()``/``finish()`` return: await it to send the queued output."""
 
@@ -130,12 +135,7 @@ class RequestHandler:
         self._connection_closed = False
         self.path_args = []
         self.path_kwargs = {}
-        self.ui: dict[str, Any] = {
-            name: self._ui_method(method) for name, method in application.ui_methods.items()
-        }
-        modules = UIModuleNamespace(self._render_ui_module, application.ui_modules)
-        self.ui["_tt_modules"] = modules
-        self.ui["modules"] = modules
+        self._ui: dict[str, Any] | None = None
         self.clear()
         if request.connection is not None and (
             self._stream_request_body
@@ -159,6 +159,21 @@ class RequestHandler:
     def settings(self) -> dict[str, Any]:
         """The application's settings."""
         return self.application.settings
+
+    @property
+    def ui(self) -> dict[str, Any]:
+        """The UI methods (bound to this handler) and ``modules``, as templates see them."""
+        if self._ui is None:
+            ui = {name: self._ui_method(f) for name, f in self.application.ui_methods.items()}
+            modules = UIModuleNamespace(self._render_ui_module, self.application.ui_modules)
+            ui["_tt_modules"] = modules
+            ui["modules"] = modules
+            self._ui = ui
+        return self._ui
+
+    @ui.setter
+    def ui(self, value: dict[str, Any]) -> None:
+        self._ui = value
 
     def _unimplemented_method(self, *args: Any, **kwargs: Any) -> None:
         raise HTTPError(405)
@@ -190,13 +205,9 @@ class RequestHandler:
 
     def clear(self) -> None:
         """Reset the headers, the status and the unsent output to their defaults."""
-        self._headers = Headers(
-            [
-                ("Server", f"crosswind/{__version__}"),
-                ("Content-Type", "text/html; charset=UTF-8"),
-                ("Date", format_http_date(self.application.clock())),
-            ]
-        )
+        headers = _DEFAULT_HEADERS.copy()
+        headers.add("Date", self.application._date_header())
+        self._headers = headers
         self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200

@@ -163,11 +163,12 @@ class HTTPServerRequest:
         self.method = method
         self.uri = uri
         self.version = version
-        self.headers = headers if headers is not None else Headers()
+        self._headers: Headers | None = headers if headers is not None else Headers()
+        self._raw_headers: list[tuple[bytes, bytes]] = []
         self.body = body
         self.remote_ip = remote_ip
         self.protocol = protocol
-        self.host = host or self.headers.get("Host") or "127.0.0.1"
+        self.host = host or self._header("Host") or "127.0.0.1"
         self.host_name = _split_host(self.host.lower())
         self.connection = connection
         self.files: dict[str, list[HTTPFile]] = {}
@@ -203,11 +204,12 @@ class HTTPServerRequest:
             ``X-Scheme``/``X-Forwarded-Proto`` (only behind a proxy that sets them).
         :param trusted_downstream: proxy addresses to skip in ``X-Forwarded-For``.
         """
-        headers = Headers(exchange.headers)
         peer = exchange.info.peer
         remote_ip = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
         protocol = exchange.info.scheme
+        headers = None
         if xheaders:
+            headers = Headers(exchange.headers)
             forwarded = headers.get("X-Forwarded-For", remote_ip)
             hops = [hop.strip() for hop in forwarded.split(",")]
             candidate = next(
@@ -220,11 +222,13 @@ class HTTPServerRequest:
             scheme = scheme.split(",")[-1].strip().lower()
             if scheme in ("http", "https"):
                 protocol = scheme
-        return cls(
+        host = exchange.get_header(b"host")
+        request = cls(
             exchange.method,
             exchange.target,
             "HTTP/" + exchange.http_version,
             headers,
+            host=host.decode("latin-1") if host else None,
             remote_ip=remote_ip,
             protocol=protocol,
             path=exchange.path,
@@ -232,6 +236,32 @@ class HTTPServerRequest:
             connection=RequestConnection(exchange),
             clock=clock,
         )
+        if headers is None:
+            # Most requests never look at most headers: build the Headers on first use.
+            request._headers = None
+            request._raw_headers = exchange.headers
+        return request
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers (case-insensitive, multi-valued)."""
+        if self._headers is None:
+            self._headers = Headers(self._raw_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    def _header(self, name: str) -> str | None:
+        """The first value of header *name*, without building :attr:`headers`."""
+        if self._headers is not None:
+            return self._headers.get(name)  # type: ignore[no-any-return]
+        key = name.lower().encode("latin-1")
+        for raw_name, value in self._raw_headers:
+            if raw_name == key:
+                return value.decode("latin-1")
+        return None
 
     @property
     def exchange(self) -> Exchange | None:
@@ -243,7 +273,7 @@ class HTTPServerRequest:
         """The request's cookies as :class:`http.cookies.Morsel` objects (``.value``)."""
         if self._cookies is None:
             jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
-            for name, value in parse_cookie_header(self.headers.get("Cookie")).items():
+            for name, value in parse_cookie_header(self._header("Cookie")).items():
                 try:
                     jar[name] = value
                 except http.cookies.CookieError:
@@ -279,10 +309,10 @@ class HTTPServerRequest:
 
         :raises RequestError: the form is malformed (400) or too big (413).
         """
-        content_type = self.headers.get("Content-Type", "")
-        mimetype, params = parse_content_type(content_type)
         if not self.body:
             return
+        content_type = self._header("Content-Type") or ""
+        mimetype, params = parse_content_type(content_type)
         if mimetype == "application/x-www-form-urlencoded":
             charset = params.get("charset", "utf-8")
             body = self.body
