@@ -46,6 +46,8 @@ from crosswind.app.exceptions import BadRequestKeyError, HTTPException, NotFound
 from crosswind.app.signals import Signal
 from crosswind.routing import BuildError
 from crosswind.testing import Client as RawClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def make_app(**config: Any) -> App:
@@ -695,3 +697,66 @@ def test_make_response_variants() -> None:
         assert response.status_code == 202 and response.headers["X-A"] == "1"
         assert make_response({"a": 1}).json == {"a": 1}
         assert make_response(iter(["a", "b"])).is_streamed
+
+
+# -- cookies, static files of blueprints, run() ---------------------------------------------
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30))
+def test_cookie_values_are_quoted_like_flask_and_read_back(value: str) -> None:
+    from werkzeug.http import dump_cookie
+
+    response = Response()
+    response.set_cookie("k", value)
+    ours = response.headers["Set-Cookie"].removesuffix("; Path=/")
+    if not any("\x1a" <= char <= "\x1f" for char in value):
+        # Flask leaves 0x1A-0x1F raw inside the quotes; crosswind escapes them too,
+        # because a control character is not valid in a header field.
+        assert ours == dump_cookie("k", value).removesuffix("; Path=/")
+    with make_app().test_request_context(headers={"Cookie": ours}):
+        assert request.cookies["k"] == value
+
+
+def test_blueprint_static_folder(tmp_path: Any) -> None:
+    (tmp_path / "bp_static").mkdir()
+    (tmp_path / "bp_static" / "app.js").write_text("console.log(1)")
+    app = make_app()
+    bp = Blueprint("admin", __name__, static_folder="bp_static", url_prefix="/admin",
+                   root_path=str(tmp_path))
+    app.register_blueprint(bp)
+    client = app.test_client()
+    response = client.get("/admin/bp_static/app.js")
+    assert response.data == b"console.log(1)" and response.mimetype == "text/javascript"
+    with app.test_request_context():
+        assert url_for("admin.static", filename="app.js") == "/admin/bp_static/app.js"
+
+
+def test_run_serves_on_a_backend() -> None:
+    import httpx
+
+    app = make_app()
+
+    @app.route("/")
+    def index() -> str:
+        return "running"
+
+    handles: list[Any] = []
+    ready = threading.Event()
+
+    def started(handle: Any) -> None:
+        handles.append(handle)
+        ready.set()
+
+    thread = threading.Thread(
+        target=app.run,
+        kwargs={"port": 0, "backend": "threads", "started": started, "handle_signals": False},
+        daemon=True,
+    )
+    thread.start()
+    assert ready.wait(10)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{handles[0].port}/", timeout=10).text == "running"
+    finally:
+        handles[0].shutdown()
+        thread.join(10)
+    assert not thread.is_alive()
