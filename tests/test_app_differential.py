@@ -250,6 +250,11 @@ def define(ns: types.SimpleNamespace, root: str) -> Any:  # noqa: C901 - one app
                 "mimetype": request.mimetype, "params": request.mimetype_params,
                 "text": request.get_data(as_text=True)}
 
+    @app.route("/stream-read", methods=["POST"])
+    def stream_read() -> Any:
+        first = request.stream.read(3)
+        return {"first": first.decode(), "rest": request.stream.read().decode()}
+
     @app.route("/upload", methods=["POST"])
     def upload() -> Any:
         f = request.files["file"]
@@ -789,6 +794,7 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "json-silent": [("POST", "/json-silent", {"data": "nope", "content_type": "application/json"})],
     "json-force": [("POST", "/json-force", {"data": "[1, 2]", "content_type": "text/plain"})],
     "raw-body": [("POST", "/raw", {"data": "hello body", "content_type": "text/plain; charset=utf-8"})],
+    "stream-read": [("POST", "/stream-read", {"data": "abcdefg", "content_type": "text/plain"})],
     "raw-form-body-is-empty": [("POST", "/raw", {"data": {"a": "1"}})],
     "raw-too-large": [("PUT", "/raw", {"data": b"x" * 5000, "content_type": "text/plain"})],
     "upload": [("POST", "/upload", {"data": {"kind": "a", "file": (b"file content \x00\xff", "notes.txt")}})],
@@ -916,3 +922,47 @@ def test_etag_conditional_same_as_flask(apps: dict[str, Any]) -> None:
     run(apps, get("/file", headers={"If-None-Match": etags["flask"]}))
     run(apps, get("/file", headers={"Range": "bytes=0-3", "If-Range": etags["flask"]}))
     run(apps, get("/file", headers={"Range": "bytes=0-3", "If-Range": '"other"'}))
+
+
+def domain_apps(ns: types.SimpleNamespace) -> list[Any]:
+    sub = ns.App("subdomains", subdomain_matching=True)
+    sub.config["SERVER_NAME"] = "example.com"
+
+    @sub.route("/", subdomain="<user>")
+    def userpage(user: str) -> str:
+        return f"user {user} {ns.url_for('userpage', user='z')} {ns.url_for('plain')}"
+
+    @sub.route("/plain")
+    def plain() -> str:
+        return f"plain {ns.url_for('userpage', user='q')}"
+
+    hosts = ns.App("hosts", host_matching=True, static_host="static.example")
+
+    @hosts.route("/", host="a.example")
+    def a() -> str:
+        return f"A {ns.url_for('b')} {ns.url_for('static', filename='x.css')}"
+
+    @hosts.route("/", host="b.example")
+    def b() -> str:
+        return "B"
+
+    return [sub, hosts]
+
+
+DOMAIN_CASES = [
+    (0, "/", "http://bob.example.com/"),
+    (0, "/plain", "http://bob.example.com/"),
+    (0, "/", "http://example.com/"),
+    (0, "/plain", "http://example.com/"),
+    (1, "/", "http://a.example/"),
+    (1, "/", "http://b.example/"),
+    (1, "/", "http://c.example/"),
+]
+
+
+def test_subdomain_and_host_matching_same_as_flask() -> None:
+    ours, theirs = domain_apps(namespace("crosswind")), domain_apps(namespace("flask"))
+    for index, path, base in DOMAIN_CASES:
+        got = observed(ours[index].test_client().get(path, base_url=base))
+        want = observed(theirs[index].test_client().get(path, base_url=base))
+        assert got == want, (path, base)
