@@ -315,6 +315,8 @@ def _serve_command(args: argparse.Namespace) -> int:
     if args.unix_socket:
         options["unix_socket"] = args.unix_socket
     if args.workers > 1:
+        if not hasattr(os, "fork"):
+            raise CLIError("--workers needs os.fork, which this platform does not have")
         return _serve_workers(serve, app, args, options)
     return _serve_here(serve, app, args.host, args.port, options)
 

@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 from crosswind.exchange import Exchange
 
@@ -37,7 +38,8 @@ async def wait_for_event(event: threading.Event, timeout: float = 10.0) -> bool:
     return event.is_set()
 
 
-def _event_loop_sleep():  # type: ignore[no-untyped-def]
+def _event_loop_sleep() -> Callable[[float], Awaitable[None]] | None:
+    """The running event loop's sleep, or ``None`` on the threaded backend."""
     import asyncio
 
     try:
