@@ -77,12 +77,11 @@ class ChunkedScanner:
         pos = start
         end = len(data)
         output = self._output
-        view = memoryview(data)
         while pos < end and self._state != _DONE:
             state = self._state
             if state == _DATA:
                 take = min(self._remaining, end - pos)
-                output += view[pos : pos + take]
+                output += data[pos : pos + take]
                 pos += take
                 self._remaining -= take
                 if self._remaining == 0:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import h11
 import pytest
 from crosswind._sync import run_sync
+from crosswind.chunked import ChunkedScanner
 from crosswind.connection import ServerConnection
 from crosswind.driver import ConnectionDriver
 from crosswind.errors import RemoteProtocolError, RequestError
@@ -724,3 +725,22 @@ def test_close_inside_a_request_is_an_error(partial: bytes) -> None:
         while True:
             assert conn.next_event() is not NEED_DATA
     assert caught.value.status_code == 400
+
+
+# -- chunked framing handed to the engine ----------------------------------------------------
+
+
+def test_chunked_body_reaches_the_engine_canonical_whatever_the_split() -> None:
+    body = b"4 ;a=b\r\nWiki\r\n05;q=\"x y\"\r\npedia\r\n0 ; last\r\nX-T: 1\r\n\r\nGET /next"
+    expected = b"4\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\n"
+    for step in (len(body), 1, 3):
+        scanner = ChunkedScanner()
+        output = b""
+        taken = 0
+        for start in range(0, len(body), step):
+            piece = body[start : start + step]
+            taken += scanner.scan(piece)
+            output += scanner.take_output()
+        assert scanner.done
+        assert body[taken:] == b"GET /next"
+        assert output == expected
