@@ -18,7 +18,23 @@ from typing import Any
 from .exchange import Application, Exchange
 from .routing import NotFound
 
-__all__ = ["Mount", "MountedExchange", "match_prefix"]
+__all__ = ["Mount", "MountedExchange", "match_prefix", "root_path_of"]
+
+
+def root_path_of(exchange: Any) -> str:
+    """Where the application serving *exchange* is mounted (``""`` at the root).
+
+    A :class:`MountedExchange` says so itself; the WSGI and ASGI adapters
+    record ``SCRIPT_NAME``/``root_path`` in ``exchange.info.extra``.
+
+    :param exchange: the exchange being served.
+    """
+    root = getattr(exchange, "root_path", None)
+    if root is None:
+        info = getattr(exchange, "info", None)
+        extra = getattr(info, "extra", None) or {}
+        root = extra.get("root_path", "") or ""
+    return str(root).rstrip("/")
 
 
 class MountedExchange:
@@ -38,7 +54,7 @@ class MountedExchange:
         object.__setattr__(self, "_exchange", exchange)
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "target", f"{path}?{query}" if query else path)
-        object.__setattr__(self, "root_path", getattr(exchange, "root_path", "") + prefix)
+        object.__setattr__(self, "root_path", root_path_of(exchange) + prefix)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._exchange, name)

@@ -115,3 +115,37 @@ def test_mounted_exchange_forwards_writes() -> None:
     assert (mounted.path, mounted.target, mounted.root_path) == ("/rest", "/rest?q=1", "/p")
     mounted.status = 201
     assert recorder.status == 201
+
+
+def test_app_is_a_wsgi_application_with_script_name() -> None:
+    from werkzeug.test import Client as WSGIClient
+
+    app = flask_style()
+
+    @app.route("/env")
+    def env() -> Any:
+        return {"custom": request.environ.get("custom.key"), "script": request.environ["SCRIPT_NAME"]}
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["custom.key"] = "from middleware"
+        return wrapped(environ, start_response)
+
+    wrapped = app.wsgi_app
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+    client = WSGIClient(app)
+    response = client.get("/", environ_overrides={"SCRIPT_NAME": "/mnt"})
+    assert response.json["script_root"] == "/mnt" and response.json["hello"] == "/mnt/hello/x"
+    assert client.get("/env").json == {"custom": "from middleware", "script": ""}
+
+
+def test_app_is_an_asgi_application() -> None:
+    import asyncio
+
+    import httpx
+
+    async def main() -> Any:
+        transport = httpx.ASGITransport(app=flask_style().asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://asgi.test") as client:
+            return (await client.get("/hello/asgi")).text
+
+    assert asyncio.run(main()) == "flask says hello asgi"

@@ -35,7 +35,7 @@ from .. import routing
 from .._sync import run_sync
 from ..errors import RequestError
 from ..exchange import Exchange
-from ..mount import MountedExchange, match_prefix
+from ..mount import MountedExchange, match_prefix, root_path_of
 from . import signals
 from .ctx import (
     AppContext,
@@ -1273,6 +1273,40 @@ class App(Scaffold):
 
     # -- running --------------------------------------------------------------------
 
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """The application as a WSGI callable (for gunicorn, uWSGI, mod_wsgi...).
+
+        As in Flask, wrap it to add WSGI middleware:
+        ``app.wsgi_app = ProxyFix(app.wsgi_app)``.
+
+        :param environ: the WSGI environment.
+        :param start_response: the WSGI ``start_response``.
+        """
+        adapter = self.__dict__.get("_wsgi_adapter")
+        if adapter is None:
+            from crosswind.adapters import to_wsgi  # lazily: it loads a runtime
+
+            adapter = self.__dict__["_wsgi_adapter"] = to_wsgi(self)
+        return adapter(environ, start_response)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """WSGI entry point; calls :meth:`wsgi_app` (so middleware can replace it).
+
+        :param environ: the WSGI environment.
+        :param start_response: the WSGI ``start_response``.
+        """
+        return self.wsgi_app(environ, start_response)
+
+    @property
+    def asgi(self) -> Any:
+        """The application as an ASGI 3 callable (for uvicorn, hypercorn...)."""
+        adapter = self.__dict__.get("_asgi_adapter")
+        if adapter is None:
+            from crosswind.adapters import to_asgi  # lazily: it loads a runtime
+
+            adapter = self.__dict__["_asgi_adapter"] = to_asgi(self)
+        return adapter
+
     def run(self, host: str = "127.0.0.1", port: int = 5000, backend: str = "asyncio", **options: Any) -> None:
         """Serve the application until interrupted.
 
@@ -1309,8 +1343,10 @@ def _scope_of(exchange: Exchange) -> dict[str, Any]:
         "path": unquote_to_bytes(exchange.path).decode("utf-8", "replace"),
         "raw_path": exchange.path.encode("latin-1"),
         "query_string": exchange.query.encode("latin-1"),
-        "root_path": getattr(exchange, "root_path", ""),
+        "root_path": root_path_of(exchange),
         "headers": exchange.headers,
         "client": info.peer,
         "server": info.local,
+        # Under the WSGI adapter, the server's own environ.
+        "wsgi_environ": info.extra.get("environ") if info.extra else None,
     }

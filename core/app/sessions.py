@@ -9,7 +9,7 @@ the application's clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -311,5 +311,3 @@ class SecureCookieSessionInterface(SessionInterface):
         )
         response.vary.add("Cookie")
 
-
-_Clock = Callable[[], float]

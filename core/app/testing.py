@@ -15,12 +15,11 @@ raises is re-raised in the test, as with Flask.
 from __future__ import annotations
 
 import io
-import json as _json
 import mimetypes
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ..cookies import parse_cookie_header
@@ -550,9 +549,3 @@ class AppClient:
 #: The name Flask applications use for their test client class.
 FlaskClient = AppClient
 
-
-def _read_all(stream: IO[bytes]) -> bytes:
-    return stream.read()
-
-
-_ = _json

@@ -669,7 +669,10 @@ class Request:
 
     @property
     def environ(self) -> dict[str, Any]:
-        """A WSGI-style dict describing the request, for code that reads one."""
+        """A WSGI-style dict describing the request, for code that reads one
+        (the server's own environ when served through the WSGI adapter)."""
+        if self._environ is None and self.scope.get("wsgi_environ") is not None:
+            self._environ = self.scope["wsgi_environ"]
         if self._environ is None:
             server = self.scope.get("server")
             client = self.scope.get("client")
