@@ -71,9 +71,11 @@ class _Protocol(asyncio.Protocol):
             self._reading_paused = True
             self._transport.pause_reading()  # type: ignore[union-attr]
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> bool | None:
         self._set_eof()
-        return True  # keep the write side open to finish a response
+        # Keep the write side open to finish a response (half-close); TLS
+        # cannot half-close, and asyncio warns when asked to.
+        return None if self.info.tls is not None else True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._set_eof()
