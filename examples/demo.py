@@ -1,7 +1,8 @@
-"""The demo app that `make demo` serves: a page and a JSON endpoint.
+"""The demo app that `make demo` serves: a page, JSON endpoints and the blog.
 
 Run it with ``python -m crosswind serve examples.demo:app`` (add
-``--backend trio`` or ``--backend threads`` to switch runtimes).
+``--backend trio`` or ``--backend threads`` to switch runtimes).  The
+Tornado-style blog of :mod:`examples.blog` lives under ``/blog/``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import platform
 
 from crosswind.web import Application, RequestHandler
 
+from examples.blog import blog_routes, blog_settings
+
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>crosswind demo</title></head>
 <body>
 <h1>crosswind is running</h1>
 <p>A sans-IO HTTP/1.1 core with Tornado-style handlers.</p>
 <ul>
+<li><a href="/blog/">/blog/</a> &mdash; a Tornado-style blog: log in, write a post</li>
 <li><a href="/api/info">/api/info</a> &mdash; a JSON endpoint</li>
 <li><a href="/api/echo?name=world">/api/echo?name=world</a> &mdash; query arguments</li>
 </ul>
@@ -34,6 +38,10 @@ class InfoHandler(RequestHandler):
 
 
 class EchoHandler(RequestHandler):
+    # A JSON API called by scripts, not by forms: exempt from the blog's XSRF check.
+    def check_xsrf_cookie(self) -> None:
+        pass
+
     def get(self) -> None:
         self.write({"hello": self.get_argument("name", "world")})
 
@@ -47,8 +55,16 @@ def make_app() -> Application:
             (r"/", IndexHandler),
             (r"/api/info", InfoHandler),
             (r"/api/echo", EchoHandler),
-        ]
+            (r"/blog", RedirectToBlog),
+            *blog_routes("/blog"),
+        ],
+        **blog_settings("/blog"),
     )
+
+
+class RedirectToBlog(RequestHandler):
+    def get(self) -> None:
+        self.redirect("/blog/", permanent=True)
 
 
 app = make_app()
