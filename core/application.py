@@ -37,7 +37,9 @@ from .web_sessions import Session, SignedCookieSessionStore
 
 __all__ = ["Application", "HandlerDelegate"]
 
-access_log = logging.getLogger("crosswind.access")
+# Not "crosswind.access": the server has its own access log there, and one can be
+# silenced without the other.
+access_log = logging.getLogger("crosswind.web.access")
 
 
 @dataclass

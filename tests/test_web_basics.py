@@ -860,6 +860,6 @@ def test_log_function_and_default_access_log(caplog):
     client.get("/")
     client.get("/missing")
     assert logged == [200, 404]
-    with caplog.at_level(logging.INFO, logger="crosswind.access"):
+    with caplog.at_level(logging.INFO, logger="crosswind.web.access"):
         client_for([(r"/", Hello)]).get("/?a=1")
     assert any(r.getMessage().startswith("200 GET /?a=1 (127.0.0.1)") for r in caplog.records)
