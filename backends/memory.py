@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
-import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -23,18 +21,6 @@ from crosswind.testing.client import MemoryTransport
 from crosswind.transport import ConnectionInfo
 
 __all__ = ["run_in_memory"]
-
-_local = threading.local()
-
-
-def _runner() -> asyncio.Runner:
-    # One loop per thread, reused: creating a loop per request would dominate
-    # the cost of a test suite's requests.
-    runner = getattr(_local, "runner", None)
-    if runner is None:
-        runner = asyncio.Runner()
-        _local.runner = runner
-    return runner
 
 
 def run_in_memory(
@@ -58,9 +44,10 @@ def run_in_memory(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        # Each request gets a fresh copy of the caller's context, so nothing
-        # one request sets can be seen by the next.
-        _runner().run(driver.run(), context=contextvars.copy_context())
+        # A fresh loop per connection (~0.15 ms) leaves nothing behind; its
+        # task runs in a copy of the caller's context, so what one request
+        # sets is never seen by the next.
+        asyncio.run(driver.run())
     else:
         # Called from inside a running loop (an async test): that loop is busy
         # waiting for us, so the connection gets a loop of its own in a thread.

@@ -243,6 +243,20 @@ def test_async_views_and_hooks_are_awaited() -> None:
     assert client.get("/things").text == "async method view"
 
 
+def test_test_client_works_from_inside_a_running_loop() -> None:
+    app = make_app()
+
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)
+        return "inner loop"
+
+    async def main() -> str:
+        return app.test_client().get("/").text
+
+    assert asyncio.run(main()) == "inner loop"
+
+
 def test_async_view_without_an_event_loop_fails_clearly() -> None:
     # The raw in-memory client has no loop: an async view that truly waits
     # cannot run there, and the driver answers 500 instead of hanging.
