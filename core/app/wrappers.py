@@ -864,7 +864,7 @@ class Request:
             return
         form: MultiDict[Any] = MultiDict()
         files: MultiDict[Any] = MultiDict()
-        mimetype, params = parse_content_type(self.content_type)
+        mimetype = self.mimetype
         if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             body = self._raw_body()
             memory = self.max_form_memory_size
@@ -884,9 +884,13 @@ class Request:
                 else:
                     if memory is not None and len(body) > memory:
                         raise exceptions.RequestEntityTooLarge()
-                    form = parse_urlencoded(
-                        body, charset=params.get("charset", "utf-8"), max_fields=parts or 10**9
-                    )
+                    # Like Flask, the body is UTF-8 whatever charset it claims.
+                    try:
+                        form = parse_urlencoded(body, max_fields=parts or 10**9)
+                    except RequestError as error:
+                        if error.status_code != 400:
+                            raise
+                        form = MultiDict(_decode_loose(body))
             except RequestError as error:
                 if error.status_code == 413:
                     raise exceptions.RequestEntityTooLarge() from None
@@ -1007,19 +1011,23 @@ def _utf8(value: str) -> str:
         return value
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _loose_text(raw: bytes) -> str:
+    # Flask keeps bytes that are not UTF-8 as their %XX escapes rather than
+    # refusing the request.
+    text = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
+    return _ESCAPED_BYTE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}", text)
+
+
 def _decode_loose(query: bytes) -> list[tuple[str, str]]:
-    # Flask replaces undecodable bytes instead of refusing the request.
     pairs = []
     for piece in query.split(b"&"):
         if not piece:
             continue
         name, _, value = piece.partition(b"=")
-        pairs.append(
-            (
-                unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace"),
-                unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8", "replace"),
-            )
-        )
+        pairs.append((_loose_text(name), _loose_text(value)))
     return pairs
 
 
