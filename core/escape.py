@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, unquote_to_bytes
 
@@ -167,41 +168,63 @@ _URL_RE = re.compile(
 )
 
 
+_SHORTEN_AT = 30
+
+
+def _shortened(url: str, scheme_length: int) -> str:
+    """The label for a long URL: host plus a hint of the path, then "..."."""
+    rest = url[scheme_length:]
+    host, slash, path = rest.partition("/")
+    label = url
+    if slash:
+        hint = path.split("/", 1)[0][:8].split("?")[0].split(".")[0]
+        label = url[:scheme_length] + host + "/" + hint
+    if len(label) > _SHORTEN_AT * 1.5:
+        label = label[:_SHORTEN_AT]
+    if label == url:
+        return url
+    cut = label.rfind("&")
+    if cut > _SHORTEN_AT - 5:  # do not end inside an entity such as &amp;
+        label = label[:cut]
+    return label + "..."
+
+
 def linkify(
     text: str | bytes,
     shorten: bool = False,
-    extra_params: str = "",
+    extra_params: str | Callable[[str], str] = "",
     require_protocol: bool = False,
     permitted_protocols: tuple[str, ...] | list[str] = ("http", "https"),
 ) -> str:
     """Escape *text* as HTML and turn the URLs in it into links.
 
     :param text: plain text.
-    :param shorten: abbreviate long URLs in the link text.
+    :param shorten: abbreviate long URLs in the link text (the full URL
+        goes into a ``title``).
     :param extra_params: extra attributes for each ``<a>`` tag, e.g.
-        ``'rel="nofollow"'``.
+        ``'rel="nofollow"'``, or a function of the URL returning them.
     :param require_protocol: only link URLs that name a scheme (not ``www.``).
     :param permitted_protocols: schemes that may be linked; anything else
         (``javascript:``) stays text.
     """
     text = xhtml_escape(text)
-    if extra_params:
-        extra_params = " " + extra_params.strip()
 
     def make_link(match: re.Match[str]) -> str:
-        url = match.group(1)
-        proto = match.group(2)
-        if require_protocol and not proto:
+        url, scheme, slashes = match.group(1), match.group(2), match.group(3)
+        if require_protocol and not scheme:
             return url
-        if proto and proto not in permitted_protocols:
+        if scheme and scheme not in permitted_protocols:
             return url
-        href = url if proto else "http://" + url
+        href = url if scheme else "http://" + url
+        params = extra_params(href) if callable(extra_params) else extra_params
+        params = " " + params.strip() if params.strip() else ""
         label = url
-        if shorten and len(url) > 30:
-            label = url[:27] + "..."
-            if label.count("&") != label.count(";"):
-                # Never cut an entity in half.
-                label = url[: url.rfind("&", 0, 27)] + "..."
-        return f'<a href="{href}"{extra_params}>{label}</a>'
+        if shorten and len(url) > _SHORTEN_AT:
+            scheme_length = len(scheme) + 1 + len(slashes or "") if scheme else 0
+            short = _shortened(url, scheme_length)
+            if len(short) < len(url):
+                label = short
+                params += f' title="{href}"'
+        return f'<a href="{href}"{params}>{label}</a>'
 
     return _URL_RE.sub(make_link, text)
