@@ -2,16 +2,21 @@
 
 Run it with ``python -m crosswind serve examples.demo:app`` (add
 ``--backend trio`` or ``--backend threads`` to switch runtimes).  The
-Tornado-style blog of :mod:`examples.blog` lives under ``/blog/``.
+Tornado-style blog of :mod:`examples.blog` lives under ``/blog/``, and the
+Flask-style application of :mod:`examples.flask_style` is mounted under
+``/flask/`` on the same server.
 """
 
 from __future__ import annotations
 
 import platform
 
+from crosswind.app import mount
+from crosswind.mount import Mount
 from crosswind.web import Application, RequestHandler
 
 from examples.blog import blog_routes, blog_settings
+from examples.flask_style import create_app as create_flask_style_app
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>crosswind demo</title></head>
@@ -20,6 +25,7 @@ PAGE = """<!doctype html>
 <p>A sans-IO HTTP/1.1 core with Tornado-style handlers.</p>
 <ul>
 <li><a href="/blog/">/blog/</a> &mdash; a Tornado-style blog: log in, write a post</li>
+<li><a href="/flask/">/flask/</a> &mdash; a Flask-style app: sign in, flashed messages, a JSON notes API</li>
 <li><a href="/api/info">/api/info</a> &mdash; a JSON endpoint</li>
 <li><a href="/api/echo?name=world">/api/echo?name=world</a> &mdash; query arguments</li>
 </ul>
@@ -67,4 +73,9 @@ class RedirectToBlog(RequestHandler):
         self.redirect("/blog/", permanent=True)
 
 
-app = make_app()
+def make_demo() -> Mount:
+    """The Tornado-style demo with the Flask-style example mounted under ``/flask``."""
+    return mount(make_app(), "/flask", create_flask_style_app())
+
+
+app = make_demo()

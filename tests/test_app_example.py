@@ -62,3 +62,17 @@ def test_example_over_a_socket_on_the_threads_backend(app: App) -> None:
         client.post("/auth/login", data={"username": "demo", "password": "demo-password"})
         assert client.post("/api/notes", json={"text": "over the wire"}).status_code == 201
         assert client.get("/api/whoami").json() == {"user": "demo", "notes": 1}
+
+
+def test_demo_serves_it_under_flask_next_to_the_tornado_style_apps() -> None:
+    from crosswind.testing import Client
+
+    from examples.demo import make_demo
+
+    client = Client(make_demo())
+    assert 'href="/flask/"' in client.get("/").text
+    page = client.get("/flask/")
+    assert page.status_code == 200 and 'href="/flask/static/style.css"' in page.text
+    assert client.get("/flask/static/style.css").status_code == 200
+    assert client.get("/flask/api/notes").status_code == 401
+    assert client.get("/api/info").json()["server"] == "crosswind"
