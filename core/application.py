@@ -198,18 +198,40 @@ class Application:
             request.path, request.host, x_real_ip=request._header("X-Real-Ip") is not None
         )
         if found is not None:
-            return HandlerDelegate(
+            return self.get_handler_delegate(
+                request,
                 found.handler,
                 found.handler_kwargs,
                 list(found.raw_path_args),
                 dict(found.raw_path_kwargs),
             )
         if self.settings.get("default_handler_class"):
-            return HandlerDelegate(
+            return self.get_handler_delegate(
+                request,
                 self.settings["default_handler_class"],
-                dict(self.settings.get("default_handler_args", {})),
+                self.settings.get("default_handler_args", {}),
             )
-        return HandlerDelegate(ErrorHandler, {"status_code": 404})
+        return self.get_handler_delegate(request, ErrorHandler, {"status_code": 404})
+
+    def get_handler_delegate(
+        self,
+        request: HTTPServerRequest,
+        target_class: type[RequestHandler],
+        target_kwargs: dict[str, Any] | None = None,
+        path_args: list[bytes | None] | None = None,
+        path_kwargs: dict[str, bytes | None] | None = None,
+    ) -> HandlerDelegate:
+        """A delegate that serves *request* with *target_class* (Tornado's hook for routers).
+
+        :param request: the request.
+        :param target_class: the handler class.
+        :param target_kwargs: its ``initialize`` arguments.
+        :param path_args: positional arguments for the verb method (bytes).
+        :param path_kwargs: keyword arguments for the verb method (bytes).
+        """
+        return HandlerDelegate(
+            target_class, dict(target_kwargs or {}), list(path_args or []), dict(path_kwargs or {})
+        )
 
     def reverse_url(self, name: str, *args: Any) -> str:
         """The path of the route called *name*, with *args* in its groups.

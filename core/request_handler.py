@@ -1252,7 +1252,17 @@ class RequestHandler:
         exchange = self.request.exchange
         if exchange is None:
             return
-        while chunk := await exchange.read():
+        while True:
+            try:
+                chunk = await exchange.read()
+            except RequestError:
+                if exchange.client_disconnected:
+                    # The body was cut short by the client leaving: nobody is
+                    # there to read an error page.
+                    raise ClientDisconnected("the client closed inside the body") from None
+                raise
+            if not chunk:
+                return
             result = self.data_received(chunk)
             if result is not None and inspect.isawaitable(result):
                 await result
