@@ -127,7 +127,6 @@ class RequestHandler:
         self._headers_written = False
         self._finished = False
         self._auto_finish = True
-        self._aborted = False
         self._queue: list[tuple[Any, ...]] = []
         self._transforms: list[OutputTransform] = []
         self._new_cookies: dict[str, str] = {}
@@ -743,8 +742,12 @@ class RequestHandler:
         if self._headers_written:
             gen_log.error("Cannot send error response after headers written")
             if not self._finished:
+                # Leave the body unended: the driver then closes the
+                # connection and the client sees the response is incomplete.
                 self._finished = True
-                self._aborted = True
+                self.request._finish()
+                self._log()
+                self.on_finish()
             return
         self.clear()
         reason = kwargs.get("reason")
@@ -1245,8 +1248,7 @@ class RequestHandler:
             except Exception:
                 app_log.error("Exception in exception handler", exc_info=True)
         finally:
-            if not self._aborted:
-                await self._send_queued()
+            await self._send_queued()
 
     async def _receive_body(self) -> None:
         exchange = self.request.exchange

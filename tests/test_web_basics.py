@@ -652,6 +652,23 @@ def test_error_after_flush_closes_without_completing_the_response():
     assert not raw.endswith(b"0\r\n\r\n")  # no final chunk: the client sees truncation
 
 
+def test_error_after_unawaited_flush_still_sends_the_partial_response():
+    finished = []
+
+    class Late(RequestHandler):
+        def get(self):
+            self.write("part")
+            self.flush()
+            raise ValueError("late")
+
+        def on_finish(self):
+            finished.append(self.get_status())
+
+    raw = client_for([(r"/", Late)]).raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"4\r\npart\r\n")
+    assert finished == [200]
+
+
 def test_finish_exception_ends_request_quietly():
     class Quit(RequestHandler):
         def get(self):
