@@ -132,6 +132,54 @@ def test_streaming_large_body_over_a_real_connection(backend):
     assert response.json() == {"size": len(body), "several": True}
 
 
+@pytest.mark.network
+def test_streamed_body_is_read_only_as_fast_as_the_handler_takes_it():
+    total = 64 * 1024 * 1024
+    gate = threading.Event()
+    started = threading.Event()
+
+    @stream_request_body
+    class Gated(RequestHandler):
+        def prepare(self):
+            self.size = 0
+
+        async def data_received(self, chunk):
+            started.set()
+            while not gate.is_set():
+                await asyncio.sleep(0.005)
+            self.size += len(chunk)
+
+        def post(self):
+            self.write({"size": self.size})
+
+    sent = [0]
+    with running_server("asyncio", make_app([(r"/", Gated)])) as handle:
+        sock = socket.create_connection(("127.0.0.1", handle.port), timeout=30)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % total)
+
+        def pump() -> None:
+            piece = b"x" * 65536
+            while sent[0] < total:
+                sock.sendall(piece)
+                sent[0] += len(piece)
+
+        sender = threading.Thread(target=pump, daemon=True)
+        sender.start()
+        assert started.wait(TIMEOUT)
+        time.sleep(0.5)
+        # The handler holds the first chunk: the server stops reading, the
+        # kernel buffers fill, and the client cannot send the rest.
+        assert sent[0] < total // 2
+        gate.set()
+        sender.join(30)
+        response = b""
+        while not response.endswith(b"}"):
+            response += sock.recv(4096)
+        sock.close()
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert response.endswith(b'{"size": %d}' % total)
+
+
 # -- detach ----------------------------------------------------------------------
 
 
