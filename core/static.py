@@ -83,9 +83,18 @@ class StaticFileHandler(RequestHandler):
         cls._static_hashes = {}
 
     def head(self, path: str) -> Any:  # type: ignore[override]
+        """Answer as :meth:`get` would, without the body.
+
+        :param path: the captured file path.
+        """
         return self.get(path, include_body=False)
 
     async def get(self, path: str, include_body: bool = True) -> None:  # type: ignore[override]
+        """Serve the file at *path* (whole, in ranges, or as a 304).
+
+        :param path: the captured file path, relative to the root.
+        :param include_body: send the content (``False`` for HEAD).
+        """
         self.path = self.parse_url_path(path)
         del path
         absolute_path = self.get_absolute_path(self.root, self.path)

@@ -22,13 +22,17 @@ their job and are gathered here:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from . import signing
 from .application import Application, HandlerDelegate
 from .decorators import addslash, authenticated, removeslash, stream_request_body
 from .iostream import DetachedIOStream, StreamClosedError
 from .output_transforms import GZipContentEncoding, OutputTransform
 from .request_handler import RequestHandler
 from .routing import URLSpec, url
-from .signing import create_signed_value, decode_signed_value, get_signature_key_version
+from .signing import SecretType, get_signature_key_version
 from .static import StaticFileHandler
 from .stock_handlers import ErrorHandler, FallbackHandler, RedirectHandler
 from .templates import TemplateModule, UIModule
@@ -72,3 +76,52 @@ __all__ = [
     "stream_request_body",
     "url",
 ]
+
+
+def create_signed_value(
+    secret: SecretType,
+    name: str,
+    value: str | bytes,
+    version: int | None = None,
+    clock: Callable[[], float] | None = None,
+    key_version: int | None = None,
+) -> bytes:
+    """Sign and timestamp *value* for *name*, with Tornado's signature.
+
+    :param secret: the key, or a dict of key versions.
+    :param name: the name the value is bound to.
+    :param value: the payload.
+    :param version: signature format 1 or 2 (the default).
+    :param clock: POSIX seconds (default :func:`time.time`).
+    :param key_version: the key to use from a dict *secret*.
+    """
+    return signing.create_signed_value(
+        secret, name, value, version=version or 2, clock=clock or time.time, key_version=key_version
+    )
+
+
+def decode_signed_value(
+    secret: SecretType,
+    name: str,
+    value: str | bytes | None,
+    max_age_days: float = 31,
+    clock: Callable[[], float] | None = None,
+    min_version: int | None = None,
+) -> bytes | None:
+    """The payload of a signed value if it is valid and fresh, else ``None`` (Tornado's signature).
+
+    :param secret: the key, or a dict of key versions.
+    :param name: the name the value must be bound to.
+    :param value: the signed value.
+    :param max_age_days: older signatures are refused.
+    :param clock: POSIX seconds (default :func:`time.time`).
+    :param min_version: refuse older formats.
+    """
+    return signing.decode_signed_value(
+        secret,
+        name,
+        value,
+        max_age_days=max_age_days,
+        clock=clock or time.time,
+        min_version=min_version,
+    )

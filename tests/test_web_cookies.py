@@ -443,3 +443,16 @@ def test_custom_session_store():
     client = make_client([(r"/", Counter)], session_store=store)
     assert client.get("/").json() == {"count": 42}
     assert store.saved == [{"count": 42}]
+
+
+def test_module_level_signing_functions_take_tornados_arguments():
+    from crosswind import web
+
+    signed = web.create_signed_value(SECRET, "n", "v")
+    assert tornado.web.decode_signed_value(SECRET, "n", signed) == b"v"
+    legacy = tornado.web.create_signed_value(SECRET, "n", "old", version=1)
+    assert web.decode_signed_value(SECRET, "n", legacy) == b"old"
+    assert web.decode_signed_value(SECRET, "n", legacy, min_version=2) is None
+    assert web.decode_signed_value(SECRET, "n", signed, clock=lambda: 0.0) is None  # from the future
+    rotated = web.create_signed_value({3: "k"}, "n", "v", key_version=3, clock=lambda: NOW)
+    assert web.get_signature_key_version(rotated) == 3
