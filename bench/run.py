@@ -598,7 +598,13 @@ def _notes(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 
 
 def _cpu_cell(cell: dict[str, Any]) -> str:
-    return "-" if cell["cpu_us"] is None else f"{cell['cpu_us']:.0f}"
+    if cell["cpu_us"] is None:
+        return "-"
+    if cell["rps"] is None:
+        return f"{cell['cpu_us']:.0f}"
+    # Well under 100 % busy means the server waited (latency-bound) or was
+    # preempted by other work on its CPU; req/s then understates it.
+    return f"{cell['cpu_us']:.0f} ({cell['cpu_us'] * cell['rps'] / 1e4:.0f}%)"
 
 
 def render_text(
@@ -654,9 +660,9 @@ def render_markdown(
         lines.append(f"| {name} | " + " | ".join(_cell(row[s.name]) for s in scenarios) + " |")
     lines += [
         "",
-        "Server CPU time per request, microseconds (user + system of the server's processes "
+        "Server CPU time per request in microseconds (user + system of the server's processes "
         "during the measured run, over requests completed; steadier than req/s on a busy "
-        "machine):",
+        "machine), and in brackets how busy that kept the server's CPU:",
         "",
         "| server | " + " | ".join(s.name for s in scenarios) + " |",
         "|---|" + "---:|" * len(scenarios),
@@ -781,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     table = summarize(runs, servers, scenarios)
     print()
     print(render_text(table, scenarios))
-    print("\nserver CPU per request (us):")
+    print("\nserver CPU per request (us) and (CPU busy):")
     print(render_text(table, scenarios, _cpu_cell))
     notes = _notes(table)
     if notes:

@@ -127,7 +127,8 @@ def test_summary_takes_medians_and_ratio_to_ceiling() -> None:
     assert table["x"]["hello"]["rounds"] == 1
     assert table["x"]["hello"]["errors"] == ["server exited with status 1: boom"]
     assert table["ceiling"]["hello"]["cpu_us"] == 20.0
-    assert run.render_text(table, scenarios, run._cpu_cell).splitlines()[-1].split() == ["x", "123"]
+    cpu_row = run.render_text(table, scenarios, run._cpu_cell).splitlines()[-1]
+    assert cpu_row.split() == ["x", "123", "(6%)"]  # 123.4 us x 500 req/s
 
     text = run.render_text(table, scenarios)
     assert "2,000 (1.00x) 2.00ms" in text
@@ -140,7 +141,7 @@ def test_summary_takes_medians_and_ratio_to_ceiling() -> None:
     assert "| x | 500 (0.25x) 4.00ms ! |" in markdown
     assert "- x / hello: server exited with status 1: boom" in markdown
     assert "- x / hello: 0 socket errors, 2 non-2xx responses" in markdown
-    assert "| x | 123 |" in markdown
+    assert "| x | 123 (6%) |" in markdown
 
 
 def test_summary_of_a_server_that_never_ran() -> None:
