@@ -8,7 +8,8 @@ Rules this module keeps:
   passed in.  Timeouts are *deadlines* in that clock's terms; the caller
   only arms a timer and calls :meth:`ServerConnection.timeout_error`.
 * Every HTTP decision that is not parsing lives here: limits, keep-alive,
-  ``100 Continue``, error responses.  Parsing is the engine's job
+  ``100 Continue``, error responses, and writing responses
+  (:mod:`crosswind.writer`).  Parsing requests is the engine's job
   (:mod:`crosswind.engine`), and the engine only ever sees vetted input: a
   complete head that :func:`~crosswind.head.screen_head` accepted, and body
   bytes up to the end of the current message.  Bytes of a pipelined request
@@ -29,6 +30,7 @@ from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Eve
 from .head import Head, find_head_end, screen_head
 from .limits import Limits
 from .status import reason_phrase
+from .writer import CONTINUE, ResponseWriter
 
 __all__ = ["ServerConnection"]
 
@@ -74,6 +76,7 @@ class ServerConnection:
         self._head_only = False
         self._keep_alive = True
         self._shutting_down = False
+        self._writer = ResponseWriter(head_request=False, http10=False)
 
     # -- input -----------------------------------------------------------
 
@@ -130,8 +133,9 @@ class ServerConnection:
         del buffer[:end]
         head = screen_head(raw, self.limits)
         self.head = head
-        self._keep_alive = head.keep_alive and (
-            head.http_version == b"1.1" or self._engine.supports_http10_keep_alive
+        self._keep_alive = head.keep_alive
+        self._writer = ResponseWriter(
+            head_request=self._head_only, http10=head.http_version == b"1.0"
         )
         line_end = raw.index(b"\r\n")
         if raw[line_end - 3 : line_end] != head.http_version:
@@ -261,7 +265,7 @@ class ServerConnection:
         if not self.wants_continue:
             return b""
         self._continue_sent = True
-        return self._engine.send_informational(100, [])
+        return CONTINUE
 
     def send_response(self, status: int, headers: RawHeaders, reason: bytes = b"") -> bytes:
         """Serialize the response head.
@@ -276,28 +280,18 @@ class ServerConnection:
             raise LocalProtocolError("no request to respond to")
         if not 200 <= status <= 999:
             raise LocalProtocolError(f"status {status} is not a final response status")
-        headers = list(headers)
-        keep = self.keep_alive
-        says_close = False
-        for name, value in headers:
-            if name.lower() == b"connection" and b"close" in value.lower():
-                says_close = True
-                break
-        if says_close or (
+        keep = self.keep_alive and not (
             not self._body_complete
             and (
                 (self.head.expect_continue and not self._continue_sent)
                 or self._body_left > self.limits.drain_limit
             )
-        ):
-            # The client may never send a body we did not ask for, and a huge
-            # unread one is not worth draining: close after this response.
-            keep = False
-        if not keep and not says_close:
-            headers.append((b"Connection", b"close"))
-        self._keep_alive = keep
+        )
+        # (The client may never send a body we did not ask for, and a huge
+        # unread one is not worth draining: close after such a response.)
+        data, self._keep_alive = self._writer.head(status, headers, reason, keep)
         self._response_started = True
-        return self._engine.send_response(status, headers, reason or reason_phrase(status))
+        return data
 
     def send_data(self, data: bytes) -> bytes:
         """Serialize body bytes (nothing for a response to ``HEAD``)."""
@@ -305,14 +299,14 @@ class ServerConnection:
             raise LocalProtocolError("body data sent outside a response")
         if self._head_only or not data:
             return b""
-        return self._engine.send_data(data)
+        return self._writer.data(data)
 
     def send_end(self) -> bytes:
         """Serialize the end of the response."""
         if not self._response_started or self._response_done:
             raise LocalProtocolError("response ended twice or never started")
         self._response_done = True
-        return self._engine.send_end()
+        return self._writer.end()
 
     @property
     def response_done(self) -> bool:

@@ -1,8 +1,9 @@
 """The interface every HTTP/1.1 protocol engine implements.
 
-An engine turns the bytes of one vetted request into events and serializes
-responses; it makes no policy decisions.  Limits, keep-alive, ``100
-Continue``, error responses and all strictness checks live in
+An engine turns the bytes of one vetted request into events; it makes no
+policy decisions, and responses are written by :mod:`crosswind.writer`.
+Limits, keep-alive, ``100 Continue``, error responses and all strictness
+checks live in
 :mod:`crosswind.connection` in front of it, so every engine gets the same
 already-screened input: the head is handed over complete, and the body only
 up to the end of the current message.
@@ -13,34 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .events import NEED_DATA, PAUSED, Event, RawHeaders
+from .events import Event
 
 __all__ = ["Engine", "available_engines", "make_engine", "register_engine"]
 
 
 class Engine(Protocol):
-    """A server-side HTTP/1.1 engine, one per connection."""
-
-    #: Whether the engine can keep an HTTP/1.0 connection alive.
-    supports_http10_keep_alive: bool
+    """A server-side HTTP/1.1 request parser, one per connection."""
 
     def receive_data(self, data: bytes) -> None:
         """Hand over request bytes (a complete head, or body bytes)."""
 
-    def next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:  # type: ignore[valid-type]
+    def next_event(self) -> Event | object:
         """Return the next event, :data:`NEED_DATA` or :data:`PAUSED`."""
-
-    def send_informational(self, status: int, headers: RawHeaders) -> bytes:
-        """Serialize a 1xx response."""
-
-    def send_response(self, status: int, headers: RawHeaders, reason: bytes) -> bytes:
-        """Serialize a final response head, choosing the body framing."""
-
-    def send_data(self, data: bytes) -> bytes:
-        """Serialize a piece of the response body."""
-
-    def send_end(self) -> bytes:
-        """Serialize the end of the response body."""
 
     def start_next_cycle(self) -> None:
         """Reset for the next request on a kept-alive connection."""

@@ -214,15 +214,29 @@ def test_connection_close_set_by_the_application_closes() -> None:
     assert out.lower().count(b"connection: close") == 1
 
 
-@pytest.mark.parametrize("connection", [b"", b"Connection: keep-alive"])
-def test_http10_closes_after_each_response(connection: bytes) -> None:
+def test_http10_closes_after_each_response() -> None:
     app = EchoApp()
-    headers = (connection,) if connection else ()
-    out = serve_bytes(app, [get("/a", *headers, version=b"1.0") + get("/b", version=b"1.0")])
+    out = serve_bytes(app, [get("/a", version=b"1.0") + get("/b", version=b"1.0")])
     responses = parse_responses(out)
     assert len(responses) == 1
     assert responses[0].headers.get("Connection") == "close"
     assert [s.target for s in app.seen] == ["/a"]
+
+
+def test_http10_keep_alive_is_honoured_for_a_sized_response() -> None:
+    # RFC 9112 section 9.3: a 1.0 client that asks for keep-alive keeps its
+    # connection when the response length is known, and is told so.
+    app = EchoApp()
+    out = serve_bytes(
+        app,
+        [get("/a", b"Connection: keep-alive", version=b"1.0")
+         + get("/b", version=b"1.0") + get("/c", version=b"1.0")],
+    )
+    responses = parse_responses(out)
+    assert len(responses) == 2
+    assert responses[0].headers.get("Connection") == "keep-alive"
+    assert responses[1].headers.get("Connection") == "close"
+    assert [s.target for s in app.seen] == ["/a", "/b"]
 
 
 def test_shutdown_finishes_the_exchange_then_closes() -> None:
