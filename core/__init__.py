@@ -1,2 +1,46 @@
-"""crosswind: a sans-IO HTTP/1.1 and web-framework core."""
+"""crosswind: a sans-IO HTTP/1.1 and web-framework core.
+
+The package root holds the protocol core and the values everything else is
+built from.  The programming models live in their own modules:
+:mod:`crosswind.web` (Tornado's), :mod:`crosswind.app` (Flask's) and
+:mod:`crosswind.rpc` (grid-style RPC services); runtimes in
+:mod:`crosswind.backends`, WSGI/ASGI in :mod:`crosswind.adapters`, test
+helpers in :mod:`crosswind.testing`.
+"""
+
+from .connection import ServerConnection
+from .driver import ConnectionDriver
+from .errors import CrosswindError, LocalProtocolError, RemoteProtocolError, RequestError
+from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Request
+from .exchange import Application, ClientDisconnected, Exchange
+from .forms import MultiDict
+from .headers import Headers
+from .limits import Limits
+from .transport import ConnectionInfo, TLSInfo, Transport, TransportClosed
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "NEED_DATA",
+    "PAUSED",
+    "Application",
+    "ClientDisconnected",
+    "ConnectionClosed",
+    "ConnectionDriver",
+    "ConnectionInfo",
+    "CrosswindError",
+    "Data",
+    "EndOfMessage",
+    "Exchange",
+    "Headers",
+    "Limits",
+    "LocalProtocolError",
+    "MultiDict",
+    "RemoteProtocolError",
+    "Request",
+    "RequestError",
+    "ServerConnection",
+    "TLSInfo",
+    "Transport",
+    "TransportClosed",
+]
