@@ -21,7 +21,15 @@ from crosswind.exchange import Application
 from crosswind.limits import Limits
 from crosswind.transport import ConnectionInfo, TransportClosed
 
-from ._common import ServerHandle, announce, bind_socket, peer_name, server_log, tls_info
+from ._common import (
+    ServerHandle,
+    announce,
+    bind_socket,
+    peer_name,
+    run_app_hook,
+    server_log,
+    tls_info,
+)
 
 __all__ = ["serve", "start_server"]
 
@@ -344,8 +352,21 @@ def serve(
     Options are those of :func:`start_server`.
     """
 
+    # Bound before the startup hook, so a taken port fails before the
+    # application starts anything.
+    if options.get("sock") is None:
+        options["sock"] = bind_socket(
+            host, port, unix_socket=options.pop("unix_socket", None),
+            reuse_port=options.pop("reuse_port", False),
+        )
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        try:
+            await run_app_hook(app, "startup")
+        except BaseException:
+            options["sock"].close()
+            raise
         server = await start_server(app, host, port, **options)
         stop = asyncio.Event()
         if handle_signals:
@@ -362,5 +383,6 @@ def serve(
         await stop.wait()
         server_log.info("Shutting down")
         await server.shutdown()
+        await run_app_hook(app, "shutdown")
 
     asyncio.run(main())

@@ -23,7 +23,15 @@ from crosswind.exchange import Application
 from crosswind.limits import Limits
 from crosswind.transport import ConnectionInfo, TransportClosed
 
-from ._common import ServerHandle, announce, bind_socket, peer_name, server_log, tls_info
+from ._common import (
+    ServerHandle,
+    announce,
+    bind_socket,
+    peer_name,
+    run_app_hook,
+    server_log,
+    tls_info,
+)
 
 __all__ = ["TrioServer", "serve", "start_server"]
 
@@ -320,6 +328,11 @@ def serve(
         )
 
     async def main() -> None:
+        try:
+            await run_app_hook(app, "startup")
+        except BaseException:
+            options["sock"].close()
+            raise
         async with trio.open_nursery() as outer:
             async with trio.open_nursery() as nursery:
                 server = await start_server(app, host, port, nursery=nursery, **options)
@@ -329,6 +342,7 @@ def serve(
                     started(ServerHandle(list(server.addresses), "trio", server.request_shutdown))
             # The server has shut down; the signal watcher has nothing left to do.
             outer.cancel_scope.cancel()
+        await run_app_hook(app, "shutdown")
 
     trio.run(main)
 

@@ -1,5 +1,9 @@
 """The ``crosswind`` command line: ``python -m crosswind serve MODULE:ATTR``.
 
+*ATTR* may name a crosswind application, or a WSGI or ASGI 3 callable
+(Flask, Django, Starlette...), which is served through the matching
+container of :mod:`crosswind.adapters`.
+
 Backends are found through the ``crosswind.backends`` entry-point group, so
 a package can add one by declaring an entry point whose object is a
 ``serve`` function taking the application, ``host`` and ``port``, and the
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import inspect
 import logging
 import os
 import signal
@@ -27,7 +32,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from .driver import AccessLog
 from .engine import available_engines
@@ -38,6 +43,7 @@ __all__ = [
     "available_backends",
     "build_parser",
     "configure_logging",
+    "detect_app_kind",
     "format_access_line",
     "import_target",
     "load_app",
@@ -122,23 +128,106 @@ def import_target(target: str) -> Any:
     return obj
 
 
-def load_app(target: str) -> Application:
+def load_app(target: str, backend: str | None = None) -> Application:
     """The application named by ``MODULE:ATTR``, ready for a backend.
 
+    A crosswind application is returned as it is; a WSGI or ASGI 3 callable
+    comes back wrapped in :class:`~crosswind.adapters.WSGIContainer` or
+    :class:`~crosswind.adapters.ASGIContainer` (see :func:`detect_app_kind`).
+
     :param target: where the application is.
-    :raises CLIError: it cannot be found or is not an application.
+    :param backend: the backend that will serve it, when known: an ASGI app
+        cannot be served by ``threads``, and that is better said now.
+    :raises CLIError: it cannot be found, is no kind of application, or
+        cannot run on *backend*.
     """
-    return _adapt(import_target(target), target)
+    return _adapt(import_target(target), target, backend)
 
 
-def _adapt(obj: Any, target: str) -> Application:
-    # The one place that decides what kind of application an object is;
-    # WSGI and ASGI callables will be recognised and wrapped here.
-    if callable(getattr(obj, "handle", None)):
-        return obj  # type: ignore[no-any-return]
-    raise CLIError(
-        f"{target} is not a crosswind application (it has no handle(exchange) method)"
+AppKind = Literal["crosswind", "asgi", "wsgi"]
+
+
+def detect_app_kind(obj: Any) -> AppKind:
+    """Say whether *obj* is a crosswind, ASGI 3 or WSGI application.
+
+    Checked in that order: an object whose ``handle`` is a coroutine function
+    is a crosswind application (the Flask-style ``App`` is also a WSGI
+    callable, and is best served natively); an async callable taking
+    ``(scope, receive, send)`` is an ASGI 3 application; any other callable
+    taking two positional arguments is a WSGI application.  A callable whose
+    signature cannot be read (some extension types) is taken for WSGI.
+
+    :param obj: the object ``MODULE:ATTR`` names.
+    :raises TypeError: it is none of these; the message says what it lacks.
+    """
+    is_class = isinstance(obj, type)
+    handle = getattr(obj, "handle", None)
+    if handle is not None and inspect.iscoroutinefunction(handle):
+        if is_class:
+            raise TypeError("it is a class; name an instance of it")
+        return "crosswind"
+    if not callable(obj):
+        if handle is not None:
+            raise TypeError("its handle is not a coroutine function (async def handle(exchange))")
+        raise TypeError("it has no async handle(exchange) method and is not callable")
+    # A class's own __call__ is for its instances: calling the class builds one.
+    if not is_class and (
+        inspect.iscoroutinefunction(obj)
+        or inspect.iscoroutinefunction(type(obj).__call__)
+    ):
+        if not _takes_positional(obj, 3):
+            raise TypeError("it is an async callable but does not take (scope, receive, send)")
+        return "asgi"
+    if _takes_positional(obj, 2):
+        return "wsgi"
+    raise TypeError(
+        "it is callable but takes neither (environ, start_response) nor, asynchronously, "
+        "(scope, receive, send)"
     )
+
+
+def _takes_positional(obj: Any, count: int) -> bool:
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return True  # cannot tell: let the first request show it
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
+
+
+def _adapt(obj: Any, target: str, backend: str | None = None) -> Application:
+    # The one place that decides what kind of application an object is.
+    try:
+        kind = detect_app_kind(obj)
+    except TypeError as exc:
+        raise CLIError(
+            f"{target} is not a crosswind application, an ASGI 3 application "
+            f"or a WSGI application: {exc}"
+        ) from None
+    if kind == "crosswind":
+        return obj  # type: ignore[no-any-return]
+    # Imported only now: the containers bring in threads and event loops.
+    from crosswind.adapters.asgi import ASGIAdapter, ASGIContainer
+    from crosswind.adapters.wsgi import WSGIAdapter, WSGIContainer
+
+    if isinstance(obj, ASGIAdapter | WSGIAdapter):
+        # app.asgi or app.wsgi of a crosswind application: serve the
+        # application itself instead of translating it there and back.
+        log.debug("%s wraps %r; serving that directly", target, obj.app)
+        return obj.app
+    if kind == "asgi":
+        if backend == "threads":
+            raise CLIError(
+                f"{target} is an ASGI application, which the threads backend cannot run "
+                "(it has no event loop); use --backend asyncio or trio"
+            )
+        log.info("%s is an ASGI 3 application; serving it through ASGIContainer", target)
+        return ASGIContainer(obj)
+    log.info("%s is a WSGI application; serving it through WSGIContainer", target)
+    return WSGIContainer(obj)
 
 
 # -- backends ------------------------------------------------------------------
@@ -304,7 +393,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     if args.shutdown_timeout < 0:
         raise CLIError("--shutdown-timeout cannot be negative")
     serve = load_backend(args.backend)
-    app = load_app(args.app)
+    app = load_app(args.app, args.backend)
     if args.access_log:
         # One line per request: the server's own access log replaces the one
         # a Tornado-style Application writes through log_request.
@@ -346,11 +435,17 @@ def _serve_here(
 
     try:
         serve(app, host, port, started=started, handle_signals=True, **options)
-    except OSError as exc:
+    except Exception as exc:
         if listening:
             raise
-        # Binding failed: the backend's message names the address.
-        raise CLIError(exc.strerror or str(exc), EXIT_FAILURE) from None
+        if isinstance(exc, OSError) and (exc.strerror or "").startswith("cannot listen"):
+            # Binding failed: the backend's message names the address.
+            raise CLIError(exc.strerror, EXIT_FAILURE) from None
+        # Most likely the application's startup hook: its traceback says why.
+        traceback.print_exc()
+        raise CLIError(
+            f"the server did not start: {type(exc).__name__} (traceback above)", EXIT_FAILURE
+        ) from None
     return 0
 
 
