@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .chunked import ChunkedScanner
-from .engine import Engine, make_engine
+from .engine import DEFAULT_ENGINE, Engine, make_engine
 from .errors import LocalProtocolError, RemoteProtocolError, RequestError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Event, RawHeaders
 from .head import Head, find_head_end, screen_head
@@ -42,7 +42,8 @@ class ServerConnection:
 
     :param limits: the limits to enforce.
     :param clock: monotonic seconds; deadlines are in the same terms.
-    :param engine: name of the protocol engine (``"h11"``), or an instance.
+    :param engine: name of the protocol engine (``"native"``, ``"h11"``), or
+        an instance.
     """
 
     def __init__(
@@ -50,11 +51,13 @@ class ServerConnection:
         limits: Limits | None = None,
         *,
         clock: Callable[[], float],
-        engine: str | Engine = "h11",
+        engine: str | Engine = DEFAULT_ENGINE,
     ) -> None:
         self.limits = limits or Limits()
         self._clock = clock
         self._engine = make_engine(engine) if isinstance(engine, str) else engine
+        # A screened engine takes the Head and de-chunked data (crosswind.engine).
+        self._screened = getattr(self._engine, "parses_head", True) is False
         self._buffer = bytearray()
         self._eof = False
         self._state = _HEAD
@@ -137,20 +140,28 @@ class ServerConnection:
         self._writer = ResponseWriter(
             head_request=self._head_only, http10=head.http_version == b"1.0"
         )
-        line_end = raw.index(b"\r\n")
-        if raw[line_end - 3 : line_end] != head.http_version:
-            # An HTTP/1.x above 1.1 goes to the engine as the 1.1 it is served as.
-            raw = raw[: line_end - 3] + head.http_version + raw[line_end:]
-        self._engine.receive_data(raw)
-        event = self._engine.next_event()
+        engine = self._engine
+        if self._screened:
+            event = engine.receive_head(head)  # type: ignore[attr-defined]
+        else:
+            line_end = raw.index(b"\r\n")
+            if raw[line_end - 3 : line_end] != head.http_version:
+                # An HTTP/1.x above 1.1 goes to the engine as the 1.1 it is served as.
+                raw = raw[: line_end - 3] + head.http_version + raw[line_end:]
+            engine.receive_data(raw)
+            event = engine.next_event()
         if head.chunked:
-            self._scanner = ChunkedScanner(self.limits.max_chunk_line, self.limits.max_head_size)
+            self._scanner = ChunkedScanner(
+                self.limits.max_chunk_line, self.limits.max_head_size, decode=self._screened
+            )
             self._body_complete = False
         elif head.content_length:
             self._body_left = head.content_length
             self._body_complete = False
         else:
             self._body_complete = True
+            if self._screened:
+                engine.receive_end(())  # type: ignore[attr-defined]
         self._state = _BODY
         self._last_progress = self._clock()
         return event
@@ -181,12 +192,15 @@ class ServerConnection:
         buffer = self._buffer
         if not buffer:
             return False
-        if self._scanner is not None:
-            take = self._scanner.scan(buffer)
+        scanner = self._scanner
+        if scanner is not None:
+            take = scanner.scan(buffer)
             del buffer[:take]
-            chunk = self._scanner.take_output()
+            chunk = scanner.take_output()
             if chunk:
                 self._engine.receive_data(chunk)
+            if self._screened and scanner.done:
+                self._engine.receive_end(scanner.trailers)  # type: ignore[attr-defined]
             return take > 0
         take = min(self._body_left, len(buffer))
         self._body_left -= take
@@ -199,6 +213,8 @@ class ServerConnection:
             chunk = bytes(buffer[:take])
             del buffer[:take]
         self._engine.receive_data(chunk)
+        if self._screened and not self._body_left:
+            self._engine.receive_end(())  # type: ignore[attr-defined]
         return True
 
     # -- time ------------------------------------------------------------

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .connection import ServerConnection
-from .engine import Engine
+from .engine import DEFAULT_ENGINE, Engine
 from .errors import RequestError
 from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Request
 from .exchange import Application, ClientDisconnected, DetachedStream, Exchange
@@ -67,7 +67,7 @@ class ConnectionDriver:
         *,
         clock: Callable[[], float],
         limits: Limits | None = None,
-        engine: str | Engine = "h11",
+        engine: str | Engine = DEFAULT_ENGINE,
         access_log: AccessLog | None = None,
     ) -> None:
         self.transport = transport
