@@ -1,4 +1,4 @@
-"""Benchmark crosswind against a bare-asyncio ceiling, Tornado and Starlette, with wrk.
+"""Benchmark crosswind against a bare-asyncio ceiling and peer servers, with wrk.
 
 Every server runs as a subprocess pinned to one CPU while wrk runs pinned to
 another; each (server, scenario) pair is warmed up, then measured once per
@@ -60,6 +60,9 @@ __all__ = [
     "main",
     "parse_latency",
     "parse_wrk",
+    "render_targets_text",
+    "target_lines",
+    "target_rows",
 ]
 
 READY_TIMEOUT = 10.0
@@ -162,11 +165,12 @@ def _script(name: str, *args: str) -> Callable[[int], list[str]]:
     return lambda port: [sys.executable, str(SERVERS_DIR / name), *args, "--port", str(port)]
 
 
-def _crosswind(backend: str) -> Server:
+def _crosswind(backend: str, app: str = "web", name: str | None = None) -> Server:
+    needs = {"web": "crosswind.web", "flask": "crosswind.app"}.get(app, "crosswind.adapters")
     return Server(
-        f"crosswind-{backend}",
-        _script("crosswind_server.py", "--backend", backend),
-        needs=("crosswind.web", f"crosswind.backends.{backend}"),
+        name or f"crosswind-{backend}",
+        _script("crosswind_server.py", "--backend", backend, "--app", app),
+        needs=(needs, f"crosswind.backends.{backend}"),
     )
 
 
@@ -178,12 +182,47 @@ def _uvicorn(app: str, *options: str) -> Callable[[int], list[str]]:
     ]
 
 
-# New peers (hypercorn asyncio/trio, Flask on waitress, ...) are one entry each.
+def _hypercorn(worker_class: str) -> Callable[[int], list[str]]:
+    # Hypercorn puts the application path's directory on sys.path itself.
+    return lambda port: [
+        sys.executable, "-m", "hypercorn", str(SERVERS_DIR / "starlette_app") + ":app",
+        "--bind", f"127.0.0.1:{port}", "--worker-class", worker_class, "--workers", "1",
+        "--log-level", "warning",
+    ]
+
+
+#: The gunicorn worker of the ``crosswind-gunicorn`` row: gthread with 4
+#: threads, the faster of the two on the 2-CPU bench machine (3 s x 2 rounds,
+#: req/s hello/params/form/close: gthread 1,855/1,239/1,235/1,595, sync
+#: 1,064/936/672/1,009).  The sync worker serves one connection at a time and
+#: closes it after each response, so its CPU sat idle 60 % of the run.
+GUNICORN_WORKER: tuple[str, ...] = ("--worker-class", "gthread", "--threads", "4")
+
+
+def _gunicorn(app: str, worker: Sequence[str]) -> Callable[[int], list[str]]:
+    return lambda port: [
+        sys.executable, "-m", "gunicorn", "--chdir", str(SERVERS_DIR), *worker,
+        "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app,
+    ]
+
+
+# A new peer is one entry; the issue-9 summary below names rows it compares.
 SERVERS: tuple[Server, ...] = (
     Server("ceiling", _script("ceiling.py"), smoke_check=False),
     _crosswind("asyncio"),
     _crosswind("trio"),
     _crosswind("threads"),
+    _crosswind("asyncio", "flask", "crosswind-flask-style-asyncio"),
+    Server(
+        "crosswind-uvicorn",
+        _uvicorn("crosswind_apps:asgi", "--http", "httptools", "--loop", "asyncio"),
+        needs=("crosswind.web", "uvicorn", "httptools"),
+    ),
+    Server(
+        "crosswind-gunicorn",
+        _gunicorn("crosswind_apps:wsgi", GUNICORN_WORKER),
+        needs=("crosswind.web", "gunicorn"),
+    ),
     Server("tornado", _script("tornado_server.py"), needs=("tornado",)),
     Server(
         "starlette-uvicorn-h11",
@@ -195,6 +234,14 @@ SERVERS: tuple[Server, ...] = (
         _uvicorn("starlette_app:app", "--http", "httptools", "--loop", "asyncio"),
         needs=("starlette", "uvicorn", "httptools"),
     ),
+    _crosswind("asyncio", "starlette_app:app", "starlette-on-crosswind"),
+    Server(
+        "starlette-hypercorn-asyncio", _hypercorn("asyncio"), needs=("starlette", "hypercorn")
+    ),
+    Server(
+        "starlette-hypercorn-trio", _hypercorn("trio"), needs=("starlette", "hypercorn", "trio")
+    ),
+    Server("flask-waitress", _script("flask_waitress.py"), needs=("flask", "waitress")),
 )
 
 
@@ -619,11 +666,145 @@ def render_text(
     """
     rows = [["server", *(s.name for s in scenarios)]]
     rows += [[name, *(cell(row[s.name]) for s in scenarios)] for name, row in table.items()]
+    return _fixed_width(rows)
+
+
+def _fixed_width(rows: list[list[str]]) -> str:
+    """*rows* (the first is the heading) as left-aligned columns, a rule under the heading."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def _markdown_table(rows: list[list[str]], right_from: int = 1) -> list[str]:
+    """*rows* (the first is the heading) as a Markdown table, columns from *right_from* right-aligned."""
+    align = ["---" if i < right_from else "---:" for i in range(len(rows[0]))]
+    return [f"| {' | '.join(row)} |" for row in rows[:1]] + [f"|{'|'.join(align)}|"] + [
+        f"| {' | '.join(row)} |" for row in rows[1:]
+    ]
+
+
+# -- issue 9's targets ---------------------------------------------------------
+
+#: The ratio to the ceiling that ``crosswind-asyncio`` should reach, per scenario.
+TARGET_RATIOS: dict[str, float] = {"hello": 0.20, "params": 0.10, "form": 0.05, "close": 0.50}
+#: The target table's columns: heading, row of the main table.
+TARGET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Tornado 6", "tornado"),
+    ("uvicorn+h11+Starlette", "starlette-uvicorn-h11"),
+    ("uvicorn+httptools+Starlette", "starlette-uvicorn-httptools"),
+    ("crosswind asyncio", "crosswind-asyncio"),
+)
+#: Backends against their closest peer: label, crosswind row, peer row, how many
+#: times the peer's requests/s crosswind should reach.
+PEER_TARGETS: tuple[tuple[str, str, str, float], ...] = (
+    ("trio backend vs Starlette on hypercorn trio", "crosswind-trio", "starlette-hypercorn-trio", 2.0),
+    ("threads backend vs Flask on waitress", "crosswind-threads", "flask-waitress", 2.0),
+)
+#: The Tornado-style and Flask-style rows, each to stay this close to the
+#: fastest crosswind row on ``hello``.
+STYLE_ROWS: tuple[str, str] = ("crosswind-asyncio", "crosswind-flask-style-asyncio")
+STYLE_TOLERANCE = 0.15
+
+
+def _value(table: dict[str, dict[str, dict[str, Any]]], server: str, scenario: str, key: str) -> Any:
+    return table.get(server, {}).get(scenario, {}).get(key)
+
+
+def target_rows(table: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
+    """Issue 9's table: per scenario, each peer's and crosswind-asyncio's ratio to the ceiling.
+
+    The last column is the target for crosswind asyncio, with ``met`` or
+    ``missed`` when it was measured.  Cells not measured are ``-``.
+
+    :param table: from :func:`summarize`.
+    :returns: rows of cells, the heading first.
+    """
+    rows = [["scenario", *(heading for heading, _ in TARGET_COLUMNS), "target"]]
+    for scenario, target in TARGET_RATIOS.items():
+        cells = []
+        for _, server in TARGET_COLUMNS:
+            ratio = _value(table, server, scenario, "ratio")
+            cells.append("-" if ratio is None else f"{ratio:.2f}")
+        ours = _value(table, "crosswind-asyncio", scenario, "ratio")
+        verdict = "" if ours is None else " met" if ours >= target else " missed"
+        rows.append([scenario, *cells, f"≥{target:.2f}{verdict}"])
+    return rows
+
+
+def target_lines(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Issue 9's other targets, one sentence each: backends against peers, the two
+    programming models against the fastest crosswind path, p99 against the best peer.
+
+    :param table: from :func:`summarize`.
+    """
+    lines = []
+    scenarios = [name for name in TARGET_RATIOS if any(name in row for row in table.values())]
+    for label, ours, peer, goal in PEER_TARGETS:
+        ratios = []
+        for scenario in scenarios:
+            mine, theirs = _value(table, ours, scenario, "rps"), _value(table, peer, scenario, "rps")
+            if mine and theirs:
+                ratios.append((scenario, mine / theirs))
+        if not ratios:
+            lines.append(f"{label}: not measured (target ≥{goal:g}x)")
+            continue
+        mean = statistics.geometric_mean(ratio for _, ratio in ratios)
+        detail = ", ".join(f"{scenario} {ratio:.2f}x" for scenario, ratio in ratios)
+        verdict = "met" if mean >= goal else "missed"
+        lines.append(
+            f"{label}: {mean:.2f}x (target ≥{goal:g}x): {verdict}; geometric mean of {detail}"
+        )
+
+    hello = {
+        name: row["hello"]["rps"] for name, row in table.items()
+        if name.startswith("crosswind-") and "hello" in row and row["hello"]["rps"]
+    }
+    label = "Tornado-style / Flask-style vs fastest crosswind path on hello"
+    goal = f"target within {STYLE_TOLERANCE:.0%}"
+    if hello:
+        fastest = max(hello, key=hello.__getitem__)
+        changes = [
+            None if name not in hello else hello[name] / hello[fastest] - 1 for name in STYLE_ROWS
+        ]
+        shown = " / ".join("?" if c is None else f"{c * 100:.0f}%".replace("-0%", "0%")
+                           for c in changes)
+        verdict = (
+            "met" if all(c is not None and c >= -STYLE_TOLERANCE for c in changes) else "missed"
+        )
+        lines.append(
+            f"{label}: {shown} ({goal}): {verdict}; fastest {fastest} "
+            f"at {hello[fastest]:,.0f} req/s"
+        )
+    else:
+        lines.append(f"{label}: not measured ({goal})")
+
+    parts = []
+    for scenario in scenarios:
+        ours_p99 = _value(table, "crosswind-asyncio", scenario, "p99_ms")
+        peers = [
+            (row[scenario]["p99_ms"], name) for name, row in table.items()
+            if name != "ceiling" and "crosswind" not in name
+            and scenario in row and row[scenario]["p99_ms"] is not None
+        ]
+        if ours_p99 is None or not peers:
+            continue
+        best, name = min(peers)
+        parts.append(
+            f"{scenario} {_fmt_ms(ours_p99)} vs {_fmt_ms(best)} ({name}, {ours_p99 / best:.2f}x)"
+        )
+    lines.append("p99 crosswind asyncio vs best peer: " + ("; ".join(parts) or "not measured"))
+    return lines
+
+
+def render_targets_text(table: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Issue 9's targets for the terminal: the ratio table, then the sentences.
+
+    :param table: from :func:`summarize`.
+    """
+    return _fixed_width(target_rows(table)) + "\n\n" + "\n".join(target_lines(table))
 
 
 def render_markdown(
@@ -669,6 +850,16 @@ def render_markdown(
     ]
     for name, row in table.items():
         lines.append(f"| {name} | " + " | ".join(_cpu_cell(row[s.name]) for s in scenarios) + " |")
+    lines += [
+        "",
+        "## Issue 9 targets",
+        "",
+        "Ratio to `ceiling` in this run; the target is crosswind asyncio's.",
+        "",
+        *_markdown_table(target_rows(table)),
+        "",
+        *(f"- {line}" for line in target_lines(table)),
+    ]
     notes = _notes(table)
     if notes:
         lines += ["", "## Problems", ""] + [f"- {note}" for note in notes]
@@ -684,7 +875,10 @@ def machine_facts() -> dict[str, Any]:
                 cpu_model = line.split(":", 1)[1].strip()
                 break
     packages = {}
-    for name in ("h11", "tornado", "starlette", "uvicorn", "httptools", "trio"):
+    for name in (
+        "h11", "tornado", "starlette", "uvicorn", "httptools", "trio", "hypercorn", "gunicorn",
+        "waitress", "flask",
+    ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             packages[name] = importlib.metadata.version(name)
     commit = subprocess.run(
@@ -789,6 +983,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render_text(table, scenarios))
     print("\nserver CPU per request (us) and (CPU busy):")
     print(render_text(table, scenarios, _cpu_cell))
+    print("\nissue 9 targets (ratio to ceiling):")
+    print(render_targets_text(table))
     notes = _notes(table)
     if notes:
         print("\nProblems:\n" + "\n".join(f"- {note}" for note in notes))
@@ -797,6 +993,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = {
         "meta": meta,
         "summary": table,
+        "targets": {"table": target_rows(table), "lines": target_lines(table)},
         "runs": [
             {
                 "round": r.round, "server": r.server, "scenario": r.scenario, "error": r.error,

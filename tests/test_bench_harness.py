@@ -238,3 +238,122 @@ def test_ceiling_closes_after_a_connection_close_request() -> None:
     protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert b"\r\nConnection: close\r\n" in transport.sent
     assert transport.closed
+
+
+# -- issue 9's target summary --------------------------------------------------
+
+
+def _target_table(rps: dict[str, dict[str, tuple[float, float]]]) -> dict:
+    """A summary of one round where *rps* maps server -> scenario -> (req/s, p99 ms)."""
+    runs = [
+        run.Run(0, server, scenario, run.WrkResult(rate, {99: p99}, int(rate)))
+        for server, cells in rps.items() for scenario, (rate, p99) in cells.items()
+    ]
+    servers = [run.Server(name, lambda port: []) for name in rps]
+    scenarios = [s for s in run.SCENARIOS if s.name in ("hello", "close")]
+    return run.summarize(runs, servers, scenarios)
+
+
+TARGET_RUN = {
+    "ceiling": {"hello": (10_000, 0.1), "close": (2_000, 0.1)},
+    "crosswind-asyncio": {"hello": (2_100, 4.0), "close": (900, 9.0)},
+    "crosswind-trio": {"hello": (3_000, 6.0), "close": (800, 9.0)},
+    "crosswind-flask-style-asyncio": {"hello": (2_250, 5.0), "close": (850, 9.0)},
+    "crosswind-uvicorn": {"hello": (3_750, 1.0), "close": (1_000, 1.0)},
+    "tornado": {"hello": (1_500, 5.0), "close": (800, 12.0)},
+    "starlette-uvicorn-h11": {"hello": (2_000, 2.0), "close": (1_100, 8.0)},
+    "starlette-on-crosswind": {"hello": (1_000, 0.5), "close": (500, 0.5)},
+    "starlette-hypercorn-trio": {"hello": (1_000, 7.0), "close": (400, 10.0)},
+}
+
+
+def test_target_table_gives_each_ratio_to_the_ceiling_and_the_verdict() -> None:
+    rows = run.target_rows(_target_table(TARGET_RUN))
+    assert rows == [
+        ["scenario", "Tornado 6", "uvicorn+h11+Starlette", "uvicorn+httptools+Starlette",
+         "crosswind asyncio", "target"],
+        ["hello", "0.15", "0.20", "-", "0.21", "≥0.20 met"],
+        ["params", "-", "-", "-", "-", "≥0.10"],
+        ["form", "-", "-", "-", "-", "≥0.05"],
+        ["close", "0.40", "0.55", "-", "0.45", "≥0.50 missed"],
+    ]
+
+
+def test_target_lines_compare_backends_styles_and_p99() -> None:
+    lines = run.target_lines(_target_table(TARGET_RUN))
+    assert lines == [
+        # sqrt(3.00 x 2.00) = 2.449
+        "trio backend vs Starlette on hypercorn trio: 2.45x (target ≥2x): met; "
+        "geometric mean of hello 3.00x, close 2.00x",
+        "threads backend vs Flask on waitress: not measured (target ≥2x)",
+        # 2,100 and 2,250 against crosswind-uvicorn's 3,750
+        "Tornado-style / Flask-style vs fastest crosswind path on hello: -44% / -40% "
+        "(target within 15%): missed; fastest crosswind-uvicorn at 3,750 req/s",
+        # Rows served by crosswind (uvicorn hosting it, Starlette on it) are not peers.
+        "p99 crosswind asyncio vs best peer: hello 4.00ms vs 2.00ms (starlette-uvicorn-h11, "
+        "2.00x); close 9.00ms vs 8.00ms (starlette-uvicorn-h11, 1.12x)",
+    ]
+
+
+def test_style_target_is_met_within_fifteen_percent_and_missing_rows_show() -> None:
+    close_enough = {
+        "ceiling": {"hello": (10_000, 1.0)},
+        "crosswind-asyncio": {"hello": (2_000, 1.0)},
+        "crosswind-flask-style-asyncio": {"hello": (1_720, 1.0)},
+    }
+    style = run.target_lines(_target_table(close_enough))[2]
+    assert style == (
+        "Tornado-style / Flask-style vs fastest crosswind path on hello: 0% / -14% "
+        "(target within 15%): met; fastest crosswind-asyncio at 2,000 req/s"
+    )
+    del close_enough["crosswind-flask-style-asyncio"]
+    style = run.target_lines(_target_table(close_enough))[2]
+    assert style.startswith(
+        "Tornado-style / Flask-style vs fastest crosswind path on hello: 0% / ? "
+        "(target within 15%): missed"
+    )
+
+
+def test_targets_are_in_the_terminal_and_markdown_reports() -> None:
+    table = _target_table(TARGET_RUN)
+    text = run.render_targets_text(table)
+    assert text.splitlines()[2].split() == ["hello", "0.15", "0.20", "-", "0.21", "≥0.20", "met"]
+    assert text.endswith(run.target_lines(table)[-1])
+    meta = run.machine_facts() | {
+        "date": "d", "command": "c", "pinning": "p", "connections": 32, "warmup": 1,
+        "duration": 3, "rounds": 1, "wall_seconds": 9.0,
+    }
+    scenarios = [s for s in run.SCENARIOS if s.name in ("hello", "close")]
+    markdown = run.render_markdown(table, scenarios, meta)
+    section = markdown.split("## Issue 9 targets\n", 1)[1]
+    assert "| hello | 0.15 | 0.20 | - | 0.21 | ≥0.20 met |" in section
+    assert "|---|---:|---:|---:|---:|---:|" in section
+    assert "- trio backend vs Starlette on hypercorn trio: 2.45x (target ≥2x): met;" in section
+
+
+def test_the_target_summary_names_rows_that_exist() -> None:
+    names = {server.name for server in run.SERVERS}
+    named = {row for _, row in run.TARGET_COLUMNS} | set(run.STYLE_ROWS)
+    named |= {row for _, ours, peer, _ in run.PEER_TARGETS for row in (ours, peer)}
+    assert named <= names
+    assert set(run.TARGET_RATIOS) == {scenario.name for scenario in run.SCENARIOS}
+
+
+NEW_PEERS = [
+    "crosswind-flask-style-asyncio", "crosswind-uvicorn", "crosswind-gunicorn",
+    "starlette-on-crosswind", "starlette-hypercorn-asyncio", "starlette-hypercorn-trio",
+    "flask-waitress",
+]
+
+
+@pytest.mark.network
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", NEW_PEERS)
+def test_new_servers_pass_the_smoke_check(name: str, tmp_path: Path) -> None:
+    server = next(s for s in run.SERVERS if s.name == name)
+    try:
+        with run.running(server, None, tmp_path) as live:
+            problems = {s.name: run.smoke_check(live.url, s) for s in run.SCENARIOS}
+    except run.ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    assert problems == {s.name: None for s in run.SCENARIOS}

@@ -1,6 +1,10 @@
-"""Serve the benchmark handlers with ``crosswind.web`` on one crosswind backend.
+"""Serve the benchmark app on one crosswind backend.
 
 Usage: ``python bench/servers/crosswind_server.py --backend asyncio --port 8000``.
+``--app`` picks what is served: ``web`` (default) the Tornado-style handlers
+on ``crosswind.web``, ``flask`` the Flask-style views on ``crosswind.app``, or
+``MODULE:ATTR`` anything ``crosswind serve`` takes (``starlette_app:app`` is
+hosted by ``ASGIContainer``).
 ``--profile FILE`` runs the server under cProfile and, on SIGTERM/SIGINT, writes
 the top functions by own time to *FILE*; ``--profile-raw FILE`` also keeps the
 raw stats for ``pstats`` or snakeviz.
@@ -17,7 +21,10 @@ import shlex
 import sys
 import time
 
+import crosswind.app
 import crosswind.web
+from crosswind.cli import load_app
+from flask_views import create_app
 from handlers import routes
 
 __all__ = ["main"]
@@ -33,13 +40,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--engine", default="h11")
+    parser.add_argument("--app", default="web", help="web, flask or MODULE:ATTR (default web)")
     parser.add_argument("--profile", metavar="FILE", help="profile and write a report to FILE")
     parser.add_argument("--profile-raw", metavar="FILE", help="also dump raw cProfile stats")
     parser.add_argument("--top", type=int, default=30, help="functions in the profile report")
     args = parser.parse_args(argv)
 
     backend = importlib.import_module(f"crosswind.backends.{args.backend}")
-    app = crosswind.web.Application(routes(crosswind.web))
+    if args.app == "web":
+        app = crosswind.web.Application(routes(crosswind.web))
+    elif args.app == "flask":
+        app = create_app(crosswind.app)
+    else:
+        app = load_app(args.app, args.backend)
 
     def serve() -> None:
         backend.serve(
