@@ -39,7 +39,9 @@ def inputs() -> list[tuple[str, Path]]:
 
 
 def test_every_target_has_seeds() -> None:
-    assert TARGETS == ["cookies", "forms", "multipart", "protocol", "routing", "signing"]
+    assert TARGETS == [
+        "cookies", "engines", "forms", "multipart", "protocol", "routing", "signing"
+    ]
     for name in TARGETS:
         seeds = list((FUZZ / "corpus" / name).glob("*"))
         assert 5 <= len(seeds) <= 20, name
