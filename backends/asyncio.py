@@ -196,7 +196,7 @@ class _Server:
         *,
         ssl_context: ssl.SSLContext | None,
         limits: Limits,
-        engine: str,
+        engine: str | None,
         access_log: AccessLog | None,
         shutdown_timeout: float,
     ) -> None:
@@ -322,7 +322,7 @@ async def start_server(
     reuse_port: bool = False,
     limits: Limits | None = None,
     shutdown_timeout: float = 30.0,
-    engine: str = "h11",
+    engine: str | None = None,
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
 ) -> _Server:

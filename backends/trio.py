@@ -102,7 +102,7 @@ class TrioServer:
     :param limits: connection limits (``max_connections`` bounds accepting).
     :param shutdown_timeout: seconds busy connections get to finish once a
         shutdown starts.
-    :param engine: the protocol engine's name.
+    :param engine: the protocol engine's name (``None``: :data:`crosswind.engine.DEFAULT_ENGINE`).
     :param access_log: ``access_log(exchange, seconds)`` after each exchange.
     """
 
@@ -114,7 +114,7 @@ class TrioServer:
         ssl_context: ssl.SSLContext | None = None,
         limits: Limits | None = None,
         shutdown_timeout: float = 30.0,
-        engine: str = "h11",
+        engine: str | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
         self.app = app
@@ -275,7 +275,7 @@ async def start_server(
     reuse_port: bool = False,
     limits: Limits | None = None,
     shutdown_timeout: float = 30.0,
-    engine: str = "h11",
+    engine: str | None = None,
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
 ) -> TrioServer:

@@ -35,7 +35,7 @@ from types import FrameType
 from typing import Any, Literal
 
 from .driver import AccessLog
-from .engine import available_engines
+from .engine import DEFAULT_ENGINE, available_engines
 from .exchange import Application, Exchange
 
 __all__ = [
@@ -343,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keyfile", help="PEM private key file, if not in the certificate file")
     serve.add_argument("--unix-socket", metavar="PATH", help="listen on a Unix socket instead")
     serve.add_argument(
-        "--protocol", default="h11", help="HTTP/1.1 protocol engine (default h11)"
+        "--protocol", default=DEFAULT_ENGINE,
+        help=f"HTTP/1.1 protocol engine: native or h11 (default {DEFAULT_ENGINE})",
     )
     serve.add_argument(
         "--no-access-log", dest="access_log", action="store_false", help="do not log requests"

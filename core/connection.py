@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import engine as engines
 from .chunked import ChunkedScanner
-from .engine import DEFAULT_ENGINE, Engine, make_engine
+from .engine import Engine
 from .errors import LocalProtocolError, RemoteProtocolError, RequestError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Event, RawHeaders
 from .head import Head, find_head_end, screen_head
@@ -42,8 +43,9 @@ class ServerConnection:
 
     :param limits: the limits to enforce.
     :param clock: monotonic seconds; deadlines are in the same terms.
-    :param engine: name of the protocol engine (``"native"``, ``"h11"``), or
-        an instance.
+    :param engine: name of the protocol engine (``"native"``, ``"h11"``), an
+        instance, or ``None`` for :data:`crosswind.engine.DEFAULT_ENGINE` as it
+        is when the connection is made.
     """
 
     def __init__(
@@ -51,11 +53,13 @@ class ServerConnection:
         limits: Limits | None = None,
         *,
         clock: Callable[[], float],
-        engine: str | Engine = DEFAULT_ENGINE,
+        engine: str | Engine | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self._clock = clock
-        self._engine = make_engine(engine) if isinstance(engine, str) else engine
+        if engine is None:
+            engine = engines.DEFAULT_ENGINE
+        self._engine = engines.make_engine(engine) if isinstance(engine, str) else engine
         # A screened engine takes the Head and de-chunked data (crosswind.engine).
         self._screened = getattr(self._engine, "parses_head", True) is False
         self._buffer = bytearray()

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .connection import ServerConnection
-from .engine import DEFAULT_ENGINE, Engine
+from .engine import Engine
 from .errors import RequestError
 from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Request
 from .exchange import Application, ClientDisconnected, DetachedStream, Exchange
@@ -46,7 +46,8 @@ class ConnectionDriver:
     :param transport: the backend's transport for this connection.
     :param app: the application (``await app.handle(exchange)``).
     :param clock: monotonic seconds, the clock the transport's deadlines use.
-    :param engine: the protocol engine's name, or an engine instance.
+    :param engine: the protocol engine's name, an engine instance, or ``None``
+        for :data:`crosswind.engine.DEFAULT_ENGINE`.
     """
 
     __slots__ = (
@@ -67,7 +68,7 @@ class ConnectionDriver:
         *,
         clock: Callable[[], float],
         limits: Limits | None = None,
-        engine: str | Engine = DEFAULT_ENGINE,
+        engine: str | Engine | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
         self.transport = transport

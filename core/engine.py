@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: The engine connections, backends, the CLI and ``crosswind.testing`` use
-#: when none is named.
+#: when none is named; read when each connection is made.
 DEFAULT_ENGINE = "h11"
 
 

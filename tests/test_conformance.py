@@ -113,10 +113,19 @@ class ConformanceApp:
             raise
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+#: Both protocol engines, so that neither drifts from the other on real sockets.
+ENGINES = ["native", "h11"]
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(backend, engine) for backend in BACKENDS for engine in ENGINES],
+    ids=lambda param: "-".join(param),
+)
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, ConformanceApp]]:
+    backend, engine = request.param
     app = ConformanceApp()
-    with running_server(request.param, app, limits=LIMITS) as handle:
+    with running_server(backend, app, limits=LIMITS, engine=engine) as handle:
         yield handle, app
 
 

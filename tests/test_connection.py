@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import crosswind.engine
 import h11
 import pytest
 from crosswind._sync import run_sync
@@ -26,6 +27,14 @@ from crosswind.transport import ConnectionInfo
 from crosswind.web import Application as WebApplication
 from crosswind.web import RequestHandler
 from http_cases import EchoApp
+
+
+@pytest.fixture(autouse=True, params=["native", "h11"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with both protocol engines: a connection made
+    without naming one takes the default as it is when the connection is made."""
+    monkeypatch.setattr(crosswind.engine, "DEFAULT_ENGINE", request.param)
+    return request.param
 
 
 def get(path: str = "/", *headers: bytes, version: bytes = b"1.1") -> bytes:
@@ -718,6 +727,15 @@ def test_events_of_a_chunked_request_with_trailers() -> None:
     assert isinstance(end, EndOfMessage)
     assert list(end.trailers) == [(b"x-sum", b"9")]
     assert conn.request_complete
+
+
+def test_connections_here_use_the_engine_under_test(engine: str) -> None:
+    conn = ServerConnection(clock=FakeClock())
+    conn.receive_data(get("/"))
+    request = conn.next_event()
+    assert isinstance(request, Request)
+    # The native engine hands on the screened head's own list; h11 has a type of its own.
+    assert (type(request.headers) is list) == (engine == "native")
 
 
 def test_clean_close_between_requests_is_connection_closed() -> None:

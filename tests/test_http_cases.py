@@ -12,14 +12,20 @@ from crosswind.testing import parse_responses, serve_bytes
 from http_cases import FOLLOW_UP, INVALID, VALID, EchoApp, Invalid, Valid
 
 
+@pytest.fixture(params=["native", "h11"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each case runs with both protocol engines."""
+    return request.param
+
+
 def _methods(case: Valid) -> list[bytes]:
     return [case.method.encode(), b"GET"]
 
 
 @pytest.mark.parametrize("case", VALID, ids=lambda c: c.name)
-def test_valid_request_is_seen_as_sent(case: Valid) -> None:
+def test_valid_request_is_seen_as_sent(case: Valid, engine: str) -> None:
     app = EchoApp()
-    out = serve_bytes(app, [case.raw + FOLLOW_UP])
+    out = serve_bytes(app, [case.raw + FOLLOW_UP], engine=engine)
     seen = app.seen[0]
     assert (seen.method, seen.target, seen.version) == (case.method, case.target, case.version)
     assert seen.path == (case.path or case.target.partition("?")[0])
@@ -46,9 +52,9 @@ def test_valid_request_is_seen_as_sent(case: Valid) -> None:
 
 
 @pytest.mark.parametrize("case", INVALID, ids=lambda c: c.name)
-def test_invalid_request_is_refused_and_nothing_behind_it_runs(case: Invalid) -> None:
+def test_invalid_request_is_refused_and_nothing_behind_it_runs(case: Invalid, engine: str) -> None:
     app = EchoApp()
-    out = serve_bytes(app, [case.raw + FOLLOW_UP])
+    out = serve_bytes(app, [case.raw + FOLLOW_UP], engine=engine)
 
     responses = parse_responses(out)
     assert len(responses) == 1, out

@@ -56,9 +56,12 @@ def serve_bytes(
     *,
     limits: Limits | None = None,
     clock: Callable[[], float] | None = None,
-    engine: str = "h11",
+    engine: str | None = None,
 ) -> bytes:
-    """Run one connection that receives *chunks* then EOF; return what it sent."""
+    """Run one connection that receives *chunks* then EOF; return what it sent.
+
+    :param engine: the protocol engine (default :data:`crosswind.engine.DEFAULT_ENGINE`).
+    """
     transport = MemoryTransport(chunks)
     driver = ConnectionDriver(
         transport, app, clock=clock or (lambda: 0.0), limits=limits, engine=engine
