@@ -88,6 +88,32 @@ class Headers:
         for name, value in _pairs_of(source):
             self.add(name, value)
 
+    @classmethod
+    def _checked(
+        cls, pairs: list[tuple[str, str]], index: dict[str, list[str]] | None = None
+    ) -> Headers:
+        """Wrap fields that are known to be valid, skipping every check and copy.
+
+        For the web layer's per-request paths only: *pairs* must be ``str`` fields
+        that :meth:`add` would accept unchanged, and *index*, if given, must be what
+        :meth:`add` would have built for them; both become this object's own.
+
+        :param pairs: the fields in wire order.
+        :param index: lowercased name -> values, built from *pairs* when omitted.
+        """
+        headers = cls.__new__(cls)
+        headers._pairs = pairs
+        if index is None:
+            index = {}
+            for name, value in pairs:
+                values = index.get(name.lower())
+                if values is None:
+                    index[name.lower()] = [value]
+                else:
+                    values.append(value)
+        headers._map = index
+        return headers
+
     # -- single-field operations -------------------------------------------------------
 
     def add(self, name: str | bytes, value: HeaderValue) -> None:
