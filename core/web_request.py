@@ -25,6 +25,7 @@ from .mediatype import parse_content_type
 from .multipart import parse_multipart
 
 if TYPE_CHECKING:
+    from .events import RawHeaders
     from .exchange import DetachedStream, Exchange
 
 __all__ = ["HTTPFile", "HTTPServerRequest", "RequestConnection", "is_valid_ip"]
@@ -108,14 +109,19 @@ def _bytes_lists(values: MultiDict[str], encoding: str = "utf-8") -> dict[str, l
     return {key: [v.encode(encoding) for v in items] for key, items in values.lists()}
 
 
-def _tolerant(values: Callable[[], MultiDict[str]], raw: str | bytes) -> dict[str, list[bytes]]:
+def _tolerant(raw: str | bytes, charset: str | None = None) -> dict[str, list[bytes]]:
     """Parse form fields into bytes, keeping values that are not UTF-8.
 
     Tornado keeps undecodable values as bytes and refuses them (400) only when
     a handler asks for that argument; limits (too many fields) still apply.
+
+    :param raw: a query string, or a urlencoded body when *charset* is given.
+    :param charset: the body's charset; ``None`` parses *raw* as a query string.
     """
     try:
-        return _bytes_lists(values())
+        if charset is None:
+            return _bytes_lists(parse_qs(raw))
+        return _bytes_lists(parse_urlencoded(raw, charset=charset))  # type: ignore[arg-type]
     except RequestError as error:
         if not error.reason.startswith("invalid "):
             raise
@@ -163,8 +169,10 @@ class HTTPServerRequest:
         self.method = method
         self.uri = uri
         self.version = version
-        self._headers: Headers | None = headers if headers is not None else Headers()
-        self._raw_headers: list[tuple[bytes, bytes]] = []
+        # Without headers, request.headers is built on first use from _raw_headers
+        # (which from_exchange fills in): saves ~1 µs per request (bench_h11_cycle params).
+        self._headers: Headers | None = headers
+        self._raw_headers: RawHeaders = ()
         self.body = body
         self.remote_ip = remote_ip
         self.protocol = protocol
@@ -172,12 +180,15 @@ class HTTPServerRequest:
         self.host_name = _split_host(self.host.lower())
         self.connection = connection
         self.files: dict[str, list[HTTPFile]] = {}
-        raw_path, _, raw_query = uri.partition("?")
-        self.path = path if path is not None else raw_path
-        self.query = query if query is not None else raw_query
-        self.query_arguments: dict[str, list[bytes]] = _tolerant(
-            lambda: parse_qs(self.query), self.query
-        )
+        if path is None or query is None:
+            raw_path, _, raw_query = uri.partition("?")
+            path = raw_path if path is None else path
+            query = raw_query if query is None else query
+        self.path = path
+        self.query = query
+        # Most requests have no query: skipping the parser for them saves another
+        # ~1 µs per request (bench_h11_cycle hello).
+        self.query_arguments: dict[str, list[bytes]] = _tolerant(query) if query else {}
         self.arguments: dict[str, list[bytes]] = {
             k: list(v) for k, v in self.query_arguments.items()
         }
@@ -238,7 +249,6 @@ class HTTPServerRequest:
         )
         if headers is None:
             # Most requests never look at most headers: build the Headers on first use.
-            request._headers = None
             request._raw_headers = exchange.headers
         return request
 
@@ -315,10 +325,7 @@ class HTTPServerRequest:
         mimetype, params = parse_content_type(content_type)
         if mimetype == "application/x-www-form-urlencoded":
             charset = params.get("charset", "utf-8")
-            body = self.body
-            self.body_arguments = _tolerant(
-                lambda: parse_urlencoded(body, charset=charset), body
-            )
+            self.body_arguments = _tolerant(self.body, charset)
         elif mimetype == "multipart/form-data":
             fields, uploads = parse_multipart(self.body, content_type)
             self.body_arguments = _bytes_lists(fields)
