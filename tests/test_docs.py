@@ -212,7 +212,7 @@ def _main():
     except ImportError:
         pass
     else:  # the suite's bounded budget, as tests/conftest.py sets for the tests
-        settings.register_profile("docs", max_examples=25, deadline=None)
+        settings.register_profile("docs", max_examples=10, deadline=None)
         settings.load_profile("docs")
     namespace = vars(sys.modules["__main__"])
     for block in blocks:
