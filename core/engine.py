@@ -49,8 +49,10 @@ __all__ = [
 ]
 
 #: The engine connections, backends, the CLI and ``crosswind.testing`` use
-#: when none is named; read when each connection is made.
-DEFAULT_ENGINE = "h11"
+#: when none is named; read when each connection is made.  Native since it
+#: passed the differential suite against h11 (``tests/test_engine_differential.py``,
+#: the ``engines`` fuzz target) and the whole test suite.
+DEFAULT_ENGINE = "native"
 
 
 class Engine(Protocol):
