@@ -450,6 +450,7 @@ def start_server(
     """Start serving from a background thread; ``server.shutdown()`` stops it gracefully.
 
     :param sock: an already listening socket to use instead of binding one.
+
     Other parameters are those of :func:`serve`.
     """
     server = _make_server(

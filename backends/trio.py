@@ -284,6 +284,7 @@ async def start_server(
     :param nursery: the nursery the server runs in; it stays open until the
         server has shut down.
     :param sock: an already listening socket to use instead of binding one.
+
     Other parameters are those of :func:`serve`.
     """
     if sock is None:
