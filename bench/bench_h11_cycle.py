@@ -5,11 +5,13 @@ No sockets and no event loop, so what is left is pure Python per request:
 * ``h11``: a bare ``h11.Connection`` parses the request and serializes the
   response, as a minimal h11 server would.
 * ``ServerConnection``: crosswind's policy layer (head screening, limits,
-  keep-alive) around the h11 engine, driven by hand.
+  keep-alive) around each protocol engine, driven by hand: ``h11`` parses
+  the screened bytes again, ``native`` takes the screened parse as it is.
 * ``driver + web app``: the whole path a backend runs, through
   :func:`crosswind.testing.serve_bytes`: driver, exchange, ``crosswind.web``
-  routing and handler.  Keep-alive rows serve many requests on one
-  connection; the ``new connection`` row pays connection setup every time.
+  routing and handler, with each engine.  Keep-alive rows serve many
+  requests on one connection; the ``new connection`` row pays connection
+  setup every time.
 
 Each row is timed in loops of many cycles (timeit-style), a few repeats,
 and the median is reported in microseconds per cycle.  The difference
@@ -79,15 +81,24 @@ def bare_h11(n: int) -> bytes:
     return out
 
 
-def server_connection(n: int) -> bytes:
-    """*n* hello cycles on one keep-alive crosswind ``ServerConnection`` (h11 engine).
+def _server_connection(engine: str, request: bytes) -> Case:
+    def run(n: int) -> bytes:
+        return server_connection(n, engine, request)
+
+    return run
+
+
+def server_connection(n: int, engine: str = "h11", request: bytes = HELLO_REQUEST) -> bytes:
+    """*n* hello cycles on one keep-alive crosswind ``ServerConnection``.
 
     :param n: cycles to run.
+    :param engine: the protocol engine.
+    :param request: the request to serve each time.
     """
-    conn = ServerConnection(clock=time.monotonic, engine="h11")
+    conn = ServerConnection(clock=time.monotonic, engine=engine)
     out = b""
     for _ in range(n):
-        conn.receive_data(HELLO_REQUEST)
+        conn.receive_data(request)
         event = conn.next_event()
         assert type(event) is Request
         while type(conn.next_event()) is not EndOfMessage:
@@ -99,31 +110,44 @@ def server_connection(n: int) -> bytes:
     return out
 
 
-def _driver(request: bytes) -> Case:
+def _driver(request: bytes, engine: str) -> Case:
     def run(n: int) -> bytes:
-        return serve_bytes(APP, [request] * n)
+        return serve_bytes(APP, [request] * n, engine=engine)
 
     return run
 
 
-def _driver_new_connection(request: bytes) -> Case:
+def _driver_new_connection(request: bytes, engine: str) -> Case:
     def run(n: int) -> bytes:
         out = b""
         for _ in range(n):
-            out = serve_bytes(APP, [request])
+            out = serve_bytes(APP, [request], engine=engine)
         return out
 
     return run
 
 
-CASES: list[tuple[str, Case, bytes]] = [
-    ("h11 (hello)", bare_h11, HELLO_BODY),
-    ("ServerConnection, h11 engine (hello)", server_connection, HELLO_BODY),
-    ("driver + web app, keep-alive (hello)", _driver(HELLO_REQUEST), HELLO_BODY),
-    ("driver + web app, new connection (hello)", _driver_new_connection(HELLO_REQUEST), HELLO_BODY),
-    ("driver + web app, keep-alive (params)", _driver(PARAMS_REQUEST), b"}"),
-    ("driver + web app, keep-alive (form)", _driver(FORM_REQUEST), str(FORM_FIELD_COUNT).encode()),
-]
+_FORM_END = str(FORM_FIELD_COUNT).encode()
+
+CASES: list[tuple[str, Case, bytes]] = [("h11 (hello)", bare_h11, HELLO_BODY)]
+for _engine in ("h11", "native"):
+    CASES += [
+        (f"ServerConnection, {_engine} (hello)",
+         _server_connection(_engine, HELLO_REQUEST), HELLO_BODY),
+        (f"ServerConnection, {_engine} (form)", _server_connection(_engine, FORM_REQUEST),
+         HELLO_BODY),
+    ]
+for _engine in ("h11", "native"):
+    CASES += [
+        (f"driver + web app, {_engine}, keep-alive (hello)",
+         _driver(HELLO_REQUEST, _engine), HELLO_BODY),
+        (f"driver + web app, {_engine}, new connection (hello)",
+         _driver_new_connection(HELLO_REQUEST, _engine), HELLO_BODY),
+        (f"driver + web app, {_engine}, keep-alive (params)",
+         _driver(PARAMS_REQUEST, _engine), b"}"),
+        (f"driver + web app, {_engine}, keep-alive (form)",
+         _driver(FORM_REQUEST, _engine), _FORM_END),
+    ]
 
 
 def measure(case: Case, repeat: int, min_time: float) -> float:
@@ -163,14 +187,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--repeat must be >= 1 and --min-time positive")
     print(f"python {sys.version.split()[0]}, h11 {h11.__version__}; "
           f"median of {args.repeat} repeats of >= {args.min_time} s\n")
-    print(f"{'case':<44} {'us/cycle':>9} {'cycles/s':>10}")
+    print(f"{'case':<52} {'us/cycle':>9} {'cycles/s':>10}")
     for name, case, expected_end in CASES:
         last = case(2)
         # A case that stopped answering correctly would time the wrong thing.
         if not (last.startswith(b"HTTP/1.1 200 ") and last.endswith(expected_end)):
             raise SystemExit(f"{name}: unexpected response {last[:120]!r}")
         micros = measure(case, args.repeat, args.min_time)
-        print(f"{name:<44} {micros:>9.1f} {1e6 / micros:>10,.0f}", flush=True)
+        print(f"{name:<52} {micros:>9.1f} {1e6 / micros:>10,.0f}", flush=True)
 
 
 if __name__ == "__main__":
