@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="asyncio", help="asyncio, trio or threads")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--engine", default="h11")
+    parser.add_argument(
+        "--engine", default=None, help="protocol engine (default crosswind.engine.DEFAULT_ENGINE)"
+    )
     parser.add_argument("--app", default="web", help="web, flask or MODULE:ATTR (default web)")
     parser.add_argument("--profile", metavar="FILE", help="profile and write a report to FILE")
     parser.add_argument("--profile-raw", metavar="FILE", help="also dump raw cProfile stats")
