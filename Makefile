@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean venv
+.PHONY: demo test lint bench fuzz fuzz-smoke docs clean venv
+
+# Seconds per fuzz target: `make fuzz FUZZ_BUDGET=600` digs longer.
+FUZZ_BUDGET ?= 60
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,7 +25,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl) || echo "curl not installed: curl tests will skip"
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+	$(BIN)/python fuzz/run.py --budget 10
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py --budget $(FUZZ_BUDGET)
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 lint: $(STAMP)
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
