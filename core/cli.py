@@ -326,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crosswind", description="Serve crosswind applications.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="serve an application over HTTP/1.1")
-    serve.add_argument("app", metavar="MODULE:ATTR", help="where the application is, e.g. myapp:app")
+    serve.add_argument(
+        "app", metavar="MODULE:ATTR",
+        help="a crosswind, WSGI or ASGI 3 application, e.g. myapp:app",
+    )
     serve.add_argument(
         "--backend", default=DEFAULT_BACKEND,
         help=f"runtime backend: asyncio, trio, threads or an installed one (default {DEFAULT_BACKEND})",

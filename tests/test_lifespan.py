@@ -160,14 +160,6 @@ def test_native_hooks_bracket_serving_and_shutdown_waits_for_requests(backend: s
     assert [r.status_code for r in responses] == [200]
 
 
-def test_threads_backend_does_not_call_the_async_hooks() -> None:
-    # Documented scope: only the event-loop backends have a lifespan.
-    app = HookedApp()
-    with running_server("threads", app) as handle:
-        httpx.get(f"http://127.0.0.1:{handle.port}/", timeout=TIMEOUT)
-    assert app.events == ["answered /"]
-
-
 class FailingStartup:
     async def startup(self) -> None:
         raise RuntimeError("no database")
