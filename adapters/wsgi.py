@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sys
 import threading
 import time
@@ -488,8 +489,12 @@ class WSGIContainer:
         environ = self.environ(exchange, body)
         call = _Call()
         threads = self._threads
+        # Every step of one response runs in the same context, whichever
+        # worker thread takes it: a streamed body that reads context
+        # variables (Flask's stream_with_context) sees what the app set.
+        context = contextvars.copy_context()
         try:
-            out = await threads.run(call.start, self.wsgi_app, environ)
+            out = await threads.run(context.run, call.start, self.wsgi_app, environ)
             (status, reason), headers = _response_head(call)
             call.head_sent = True
             if call.exhausted:
@@ -499,12 +504,12 @@ class WSGIContainer:
             for piece in out:
                 await exchange.write(piece)
             while not call.exhausted:
-                for piece in await threads.run(call.pull):
+                for piece in await threads.run(context.run, call.pull):
                     await exchange.write(piece)
             await exchange.end()
         finally:
             if call.iterable is not None:
-                await threads.run(call.close)
+                await threads.run(context.run, call.close)
 
     def environ(self, exchange: Exchange, body: bytes) -> Environ:
         """The PEP 3333 environment for *exchange* with its whole *body*.
