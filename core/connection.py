@@ -315,6 +315,10 @@ class ServerConnection:
         )
         # (The client may never send a body we did not ask for, and a huge
         # unread one is not worth draining: close after such a response.)
+        if status < 300 and self.head.method == b"CONNECT":
+            # The client takes a 2xx to CONNECT as an open tunnel and sends raw
+            # bytes next; reading them as requests would smuggle them past it.
+            keep = False
         data, self._keep_alive = self._writer.head(status, headers, reason, keep)
         self._response_started = True
         return data

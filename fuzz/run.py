@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import logging
 import os
 import subprocess
 import sys
@@ -107,6 +108,7 @@ def minimize(name: str, data: bytes, seconds: float = 30.0) -> bytes:
     :param seconds: time allowed for shrinking.
     """
     module = load_target(name)
+    logging.disable(logging.WARNING)
     signature = _failure(module, data)
     if signature is None:
         return data
@@ -143,6 +145,8 @@ def _worker(name: str, libfuzzer_args: list[str]) -> None:
     """Inside the child process: instrument, then hand control to libFuzzer."""
     import atheris
 
+    # python-multipart logs a warning per malformed body; millions of runs drown the log.
+    logging.disable(logging.WARNING)
     sys.path.insert(0, str(TARGETS))
     with atheris.instrument_imports(include=INSTRUMENT):
         module = importlib.import_module(name)

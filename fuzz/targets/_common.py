@@ -64,6 +64,11 @@ def _parse(out: bytes, methods: list[str]) -> list[tuple[int, bytes]]:
                 body += event.data
             elif kind is h11.EndOfMessage:
                 break
+            elif event is h11.PAUSED and method == "CONNECT" and 200 <= status < 300:
+                # The client now reads a tunnel: what follows is data, and must be
+                # all the server ever sends on this connection.
+                answers.append((status, bytes(conn.trailing_data[0])))
+                return answers
             elif kind is not h11.InformationalResponse:
                 raise FuzzFinding(f"response cut short: {event!r}")
         answers.append((status, bytes(body)))
