@@ -502,7 +502,10 @@ def valid_requests(
     :param max_body_size: the largest body generated.
     :param framings: the body framings to use: ``"none"``, ``"length"``, ``"chunked"``
         (HTTP/1.0 requests never use chunked).
-    :param http_versions: the versions to choose among, e.g. ``("1.1",)``.
+    :param http_versions: the versions to choose among, e.g. ``("1.1",)``; repeat one
+        to make it likelier (the default is three parts 1.1 to one part 1.0).  With
+        *quirks*, an HTTP/1.1 request is now and then sent as HTTP/1.2 to 1.9, which
+        servers must handle as 1.1.
     :param keep_alive: ``True`` never sends ``Connection: close``, ``False`` always
         does (or, on HTTP/1.0, omits ``keep-alive``); ``None`` mixes.
     :param expect_continue: whether requests with a body say ``Expect: 100-continue``
