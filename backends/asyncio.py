@@ -1,9 +1,13 @@
 """The asyncio backend: ``asyncio.Protocol`` transports driving the shared driver.
 
 Built on protocols rather than streams: a request costs one future and one
-``transport.write``.  Accepting runs in a loop guarded by a semaphore, so
-past ``Limits.max_connections`` new clients wait in the kernel's backlog
-instead of in memory.
+``transport.write``.  The pieces of a streamed response (head, body writes)
+are held back while the handler keeps producing them and written together
+(``writelines``) when the response ends, the handler yields to the event
+loop, or 64 KiB are waiting, so a response built from several writes still
+costs one send.  Accepting runs in a loop guarded by a semaphore, so past
+``Limits.max_connections`` new clients wait in the kernel's backlog instead
+of in memory.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ __all__ = ["serve", "start_server"]
 
 # Stop reading from a client that sends faster than the application consumes.
 _READ_HIGH_WATER = 256 * 1024
+# Write held-back response pieces once this much waits, whatever comes next.
+_CORK_LIMIT = 64 * 1024
 
 
 class _Protocol(asyncio.Protocol):
@@ -52,6 +58,9 @@ class _Protocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self._write_waiter: asyncio.Future[None] | None = None
+        self._pending: list[bytes] = []  # held-back pieces of the current response
+        self._pending_size = 0
+        self._flush_scheduled = False
         self._writing_paused = False
         self._reading_paused = False
         self._close_callback: Callable[[], None] | None = None
@@ -130,6 +139,8 @@ class _Protocol(asyncio.Protocol):
             return data
         if self._eof:
             return b""
+        if self._pending:
+            self._write_pending()  # nothing more comes before the peer answers
         waiter = self._loop.create_future()
         self._waiter = waiter
         self._deadline = deadline
@@ -161,18 +172,63 @@ class _Protocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             raise TransportClosed("connection closed")
-        transport.write(data)
+        if self._pending:
+            self._pending.append(data)
+            self._write_pending()
+        else:
+            transport.write(data)
         if self._writing_paused:
-            waiter = self._loop.create_future()
-            self._write_waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._write_waiter = None
+            await self._wait_writable()
+
+    async def send_more(self, data: bytes) -> None:
+        """Send *data*, a piece of a response that goes on: it may be held back.
+
+        It is written with what follows when the response ends, before the
+        next read waits, when the event loop gets control back (the handler
+        awaits something else), or once :data:`_CORK_LIMIT` bytes wait.  A
+        streamed hello (head, one write, end) cost three sends before.
+        """
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise TransportClosed("connection closed")
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _CORK_LIMIT:
+            self._write_pending()
+            if self._writing_paused:
+                await self._wait_writable()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush_scheduled = False
+        self._write_pending()
+
+    def _write_pending(self) -> None:
+        pending = self._pending
+        transport = self._transport
+        if pending and transport is not None and not transport.is_closing():
+            if len(pending) == 1:
+                transport.write(pending[0])
+            else:
+                # Python 3.12+ sends the pieces with one sendmsg, no joined copy.
+                transport.writelines(pending)
+        pending.clear()
+        self._pending_size = 0
+
+    async def _wait_writable(self) -> None:
+        waiter = self._loop.create_future()
+        self._write_waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._write_waiter = None
 
     async def close(self) -> None:
         transport = self._transport
         if transport is not None and not transport.is_closing():
+            self._write_pending()
             transport.close()
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:

@@ -54,6 +54,7 @@ class ConnectionDriver:
         "_access_log",
         "_detached",
         "_exchange",
+        "_send_more",
         "app",
         "clock",
         "conn",
@@ -76,6 +77,9 @@ class ConnectionDriver:
         self.clock = clock
         self.conn = ServerConnection(limits, clock=clock, engine=engine)
         self._access_log = access_log
+        # Optional: a transport that can hold back the pieces of a response
+        # until it ends (see send()).
+        self._send_more = getattr(transport, "send_more", None)
         self._exchange: Exchange | None = None
         self._detached: DetachedStream | None = None
         self.disconnected = False
@@ -155,9 +159,22 @@ class ConnectionDriver:
                 return event
 
     async def send(self, data: bytes) -> None:
+        """Send response bytes; pieces of an unfinished response may be held back.
+
+        A transport with ``send_more(data)`` gets the head and body pieces of
+        a response still going on through it, and may write them together
+        later: it must do so when the response's last piece comes through
+        ``send``, before its next ``receive`` waits, on ``close``, and when
+        the event loop next gets control.
+
+        :raises ClientDisconnected: the client has gone away.
+        """
         if data:
             try:
-                await self.transport.send(data)
+                if self._send_more is not None and not self.conn.response_done:
+                    await self._send_more(data)
+                else:
+                    await self.transport.send(data)
             except (TransportClosed, ConnectionError):
                 self.disconnected = True
                 raise ClientDisconnected("the client closed the connection") from None

@@ -1,0 +1,137 @@
+"""The asyncio backend's connection protocol: how responses reach the transport."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+from crosswind.backends.asyncio import _CORK_LIMIT, _Protocol
+from crosswind.driver import ConnectionDriver
+from crosswind.exchange import Exchange
+from crosswind.testing import parse_responses
+
+GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+
+
+class RecordingTransport(asyncio.Transport):
+    """Records each write the protocol makes, as the kernel would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def writelines(self, parts: list[bytes]) -> None:  # type: ignore[override]
+        self.writes.append(b"".join(parts))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 80)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def serve(
+    app: object, requests: list[bytes], transport: RecordingTransport | None = None
+) -> RecordingTransport:
+    """Run one connection: feed *requests*, then EOF once the application finished them."""
+    loop = asyncio.get_running_loop()
+    server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
+    protocol = _Protocol(server)  # type: ignore[arg-type]
+    transport = transport or RecordingTransport()
+    protocol.connection_made(transport)
+    driver = ConnectionDriver(protocol, app, clock=loop.time)  # type: ignore[arg-type]
+    task = loop.create_task(driver.run())
+    for request in requests:
+        protocol.data_received(request)
+        await asyncio.sleep(0)
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(app.done) == len(requests):  # type: ignore[attr-defined]
+            break
+    protocol.eof_received()
+    await asyncio.wait_for(task, 5)
+    return transport
+
+
+class Streamed:
+    """start_response, two writes and end, with an optional pause after the first write."""
+
+    def __init__(self, pause: float = 0.0, pieces: int = 2, size: int = 5) -> None:
+        self.pause = pause
+        self.pieces = pieces
+        self.size = size
+        self.done: list[int] = []
+        self.sent_before_pause: list[int] = []
+        self.transport: RecordingTransport | None = None
+
+    async def handle(self, exchange: Exchange) -> None:
+        await exchange.start_response(200, [(b"Content-Type", b"text/plain")])
+        for index in range(self.pieces):
+            await exchange.write(b"%d" % index * self.size)
+            if index == 0 and self.pause:
+                await asyncio.sleep(self.pause)
+        await exchange.end()
+        self.done.append(1)
+
+
+def test_a_streamed_response_is_written_once_when_produced_without_pause() -> None:
+    app = Streamed()
+    transport = asyncio.run(serve(app, [GET, GET]))
+    assert len(transport.writes) == 2  # one per response, not head + 2 pieces + end
+    responses = parse_responses(b"".join(transport.writes))
+    assert [r.content for r in responses] == [b"0000011111"] * 2
+
+
+def test_held_back_pieces_go_out_when_the_handler_awaits_something_else() -> None:
+    class Watching(Streamed):
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.start_response(200, [(b"Content-Type", b"text/plain")])
+            await exchange.write(b"first")
+            await asyncio.sleep(0.05)
+            # The head and the first piece left during the sleep, not now.
+            self.sent_before_pause.append(len(watched.writes))
+            await exchange.end(b"second")
+            self.done.append(1)
+
+    app = Watching()
+    watched = RecordingTransport()
+    transport = asyncio.run(serve(app, [GET], watched))
+    assert app.sent_before_pause == [1]
+    assert len(transport.writes) == 2
+    (response,) = parse_responses(b"".join(transport.writes))
+    assert response.content == b"firstsecond"
+
+
+def test_a_large_streamed_body_is_written_as_it_grows() -> None:
+    app = Streamed(pieces=8, size=_CORK_LIMIT // 4)
+    transport = asyncio.run(serve(app, [GET]))
+    assert 1 < len(transport.writes) <= 4
+    assert max(len(w) for w in transport.writes) < 2 * _CORK_LIMIT
+    (response,) = parse_responses(b"".join(transport.writes))
+    assert len(response.content) == 8 * (_CORK_LIMIT // 4)
+
+
+def test_a_whole_response_is_one_write() -> None:
+    class Whole:
+        done: list[int] = []
+
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.respond(200, [(b"Content-Type", b"text/plain")], b"hello")
+            self.done.append(1)
+
+    transport = asyncio.run(serve(Whole(), [GET]))
+    assert len(transport.writes) == 1
+    assert transport.writes[0].endswith(b"\r\n\r\nhello")
