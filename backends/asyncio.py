@@ -5,9 +5,10 @@ Built on protocols rather than streams: a request costs one future and one
 are held back while the handler keeps producing them and written together
 (``writelines``) when the response ends, the handler yields to the event
 loop, or 64 KiB are waiting, so a response built from several writes still
-costs one send.  Accepting runs in a loop guarded by a semaphore, so past
-``Limits.max_connections`` new clients wait in the kernel's backlog instead
-of in memory.
+costs one send.  Clients are accepted in the listening socket's readiness
+callback, which is unregistered past ``Limits.max_connections``: new clients
+then wait in the kernel's backlog instead of in memory.  Each connection is
+one task, setting it up then running its driver.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ __all__ = ["serve", "start_server"]
 _READ_HIGH_WATER = 256 * 1024
 # Write held-back response pieces once this much waits, whatever comes next.
 _CORK_LIMIT = 64 * 1024
+# Clients accepted per readiness callback before other callbacks get a turn.
+_ACCEPT_BATCH = 16
 
 
 class _Protocol(asyncio.Protocol):
@@ -239,11 +242,6 @@ class _Protocol(asyncio.Protocol):
             self._transport.abort()
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 class _Server:
     def __init__(
         self,
@@ -265,60 +263,92 @@ class _Server:
         self.shutdown_timeout = shutdown_timeout
         self.loop = asyncio.get_running_loop()
         self.connections: set[_Protocol] = set()
-        self._slots = asyncio.Semaphore(limits.max_connections)
-        self._accepting: asyncio.Task[None] | None = None
+        self._active = 0  # accepted clients not yet done, set-up ones included
+        self._reading = False  # the listening socket is registered with the loop
+        self._backoff: asyncio.TimerHandle | None = None
         self._closed = asyncio.Event()
         self._stopping = False
 
     def start(self) -> None:
-        self._accepting = self.loop.create_task(self._accept_loop())
+        self._resume_accepting()
 
-    async def _accept_loop(self) -> None:
-        loop = self.loop
-        while True:
-            await self._slots.acquire()
+    # -- accepting ---------------------------------------------------------
+    #
+    # The listening socket stays registered with the loop while accepting is
+    # allowed, and clients are accepted in the readiness callback itself.  An
+    # accept loop in a task that registered and unregistered a reader around
+    # each wait cost two epoll_ctl calls, a future and a second task per
+    # client: wrk with Connection: close, a minimal application, 5 alternating
+    # runs, median server CPU per connection 124 -> 118 us.
+    # Nothing awaits between accept() and creating the task that serves the
+    # client, so a shutdown cannot come in between and lose one.
+
+    def _resume_accepting(self) -> None:
+        if (
+            not self._reading
+            and not self._stopping
+            and self._backoff is None
+            and self._active < self.limits.max_connections
+        ):
+            self.loop.add_reader(self.sock.fileno(), self._accept_ready)
+            self._reading = True
+
+    def _pause_accepting(self) -> None:
+        if self._reading:
+            self.loop.remove_reader(self.sock.fileno())
+            self._reading = False
+
+    def _accept_ready(self) -> None:
+        limit = self.limits.max_connections
+        for _ in range(_ACCEPT_BATCH):
+            if self._active >= limit:
+                # Past max_connections clients wait in the kernel's backlog.
+                self._pause_accepting()
+                return
             try:
-                client = await self._accept()
-            except asyncio.CancelledError:
-                self._slots.release()
-                raise
+                client = self.sock.accept()[0]
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError as exc:  # EMFILE and friends: back off, keep serving
-                self._slots.release()
                 server_log.warning("accept failed: %s", exc)
-                await asyncio.sleep(0.1)
-                continue
+                self._pause_accepting()
+                self._backoff = self.loop.call_later(0.1, self._end_backoff)
+                return
+            self._active += 1
             if client.family != socket.AF_UNIX:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            loop.create_task(self._connect(client))
+            self.loop.create_task(self._serve(client))
 
-    async def _accept(self) -> socket.socket:
-        # Not loop.sock_accept(): it accepts inside a callback, so a shutdown
-        # that cancels this task in between loses (and leaks) that client.
-        # Waiting for readability and accepting here cannot be split apart.
-        sock = self.sock
-        while True:
-            try:
-                return sock.accept()[0]
-            except (BlockingIOError, InterruptedError):
-                pass
-            waiter = self.loop.create_future()
-            fd = sock.fileno()
-            self.loop.add_reader(fd, _wake, waiter)
-            try:
-                await waiter
-            finally:
-                self.loop.remove_reader(fd)
+    def _end_backoff(self) -> None:
+        self._backoff = None
+        self._resume_accepting()
 
-    async def _connect(self, client: socket.socket) -> None:
+    # -- connections -------------------------------------------------------
+
+    async def _serve(self, client: socket.socket) -> None:
+        """Set the connection up, then run its driver in this same task."""
+        created: list[_Protocol] = []
+
+        def protocol_factory() -> _Protocol:
+            protocol = _Protocol(self)
+            created.append(protocol)
+            return protocol
+
         try:
-            await self.loop.connect_accepted_socket(
-                lambda: _Protocol(self), client, ssl=self.ssl_context,
-                ssl_handshake_timeout=self.limits.header_timeout if self.ssl_context else None,
-            )
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
-            server_log.debug("connection setup failed: %s", exc)
-            client.close()
-            self._slots.release()
+            try:
+                await self.loop.connect_accepted_socket(
+                    protocol_factory, client, ssl=self.ssl_context,
+                    ssl_handshake_timeout=self.limits.header_timeout if self.ssl_context else None,
+                )
+            except (OSError, ssl.SSLError, TimeoutError) as exc:
+                server_log.debug("connection setup failed: %s", exc)
+                client.close()
+                return
+            driver = created[0].driver
+            if driver is not None:
+                await driver.run()
+        finally:
+            self._connection_done(created[0] if created else None)
 
     def start_connection(self, protocol: _Protocol) -> None:
         driver = ConnectionDriver(
@@ -329,12 +359,12 @@ class _Server:
         self.connections.add(protocol)
         if self._stopping:
             driver.start_shutdown()
-        task = self.loop.create_task(driver.run())
-        task.add_done_callback(lambda _: self._connection_done(protocol))
 
-    def _connection_done(self, protocol: _Protocol) -> None:
-        self.connections.discard(protocol)
-        self._slots.release()
+    def _connection_done(self, protocol: _Protocol | None) -> None:
+        if protocol is not None:
+            self.connections.discard(protocol)
+        self._active -= 1
+        self._resume_accepting()
         if self._stopping and not self.connections:
             self._closed.set()
 
@@ -344,10 +374,10 @@ class _Server:
             await self._closed.wait()
             return
         self._stopping = True
-        if self._accepting is not None:
-            self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._accepting
+        self._pause_accepting()
+        if self._backoff is not None:
+            self._backoff.cancel()
+            self._backoff = None
         self.sock.close()
         for protocol in list(self.connections):
             driver = protocol.driver
