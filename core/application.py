@@ -194,8 +194,13 @@ class Application:
 
         :param request: the request.
         """
+        # X-Real-Ip matters only with a default host; not looking it up otherwise
+        # saves ~0.2 µs per request (bench_h11_cycle hello).
         found = self.router.find(
-            request.path, request.host, x_real_ip=request._header("X-Real-Ip") is not None
+            request.path,
+            request.host,
+            x_real_ip=self.router.default_host is not None
+            and request._header("X-Real-Ip") is not None,
         )
         if found is not None:
             return self.get_handler_delegate(

@@ -43,6 +43,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlencode, urljoin
 
@@ -1118,6 +1119,10 @@ def _reverse_template(regex: re.Pattern[str]) -> tuple[tuple[str | None, ...] | 
     return tuple(p for p in pieces if p != ""), ""
 
 
+# The keyword arguments of every match without groups: shared, so read-only.
+_NO_KWARGS: Mapping[str, bytes | None] = MappingProxyType({})
+
+
 def _unquote_or_none(value: str | None) -> bytes | None:
     return None if value is None else unquote_to_bytes(value)
 
@@ -1170,6 +1175,7 @@ class URLSpec:
         self.name = name
         self._template, self._irreversible_reason = _reverse_template(regex)
         self.prefix = _literal_prefix(regex)
+        self._whole_match: HandlerMatch | None = None
 
     def __repr__(self) -> str:
         return (
@@ -1186,7 +1192,12 @@ class URLSpec:
         if found is None:
             return None
         if not self.regex.groups:
-            return HandlerMatch(self, (), {})
+            # Nothing in a match without groups varies, so one is made per spec:
+            # saves ~0.7 µs per request (bench_h11_cycle hello).
+            whole = self._whole_match
+            if whole is None:
+                whole = self._whole_match = HandlerMatch(self, (), _NO_KWARGS)
+            return whole
         if self.regex.groupindex:
             kwargs = {k: _unquote_or_none(v) for k, v in found.groupdict().items()}
             return HandlerMatch(self, (), kwargs)
@@ -1444,12 +1455,15 @@ class HostRouter:
         :param x_real_ip: whether the request carries an ``X-Real-Ip`` header,
             which disables the *default_host* fallback.
         """
-        name = _host_name(host)
-        for pattern, table in self.hosts:
-            if pattern.match(name):
-                found = table.find(path)
-                if found is not None:
-                    return found
+        if self.hosts:
+            # Only host tables need the host name: skipping it without them saves
+            # ~0.5 µs per request (bench_h11_cycle hello).
+            name = _host_name(host)
+            for pattern, table in self.hosts:
+                if pattern.match(name):
+                    found = table.find(path)
+                    if found is not None:
+                        return found
         found = self.wildcard.find(path)
         if found is not None:
             return found
