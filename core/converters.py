@@ -198,6 +198,15 @@ class NumberConverter(BaseConverter):
         signed: bool = False,
     ) -> None:
         super().__init__(map)
+        # A bad bound is the rule author's mistake: refuse it when the rule is
+        # made, not with a TypeError on every request that reaches it.
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and (
+                isinstance(bound, bool) or not isinstance(bound, int | float)
+            ):
+                raise ValueError(f"{type(self).__name__} {name} must be a number, not {bound!r}")
+        if isinstance(fixed_digits, bool) or not isinstance(fixed_digits, int) or fixed_digits < 0:
+            raise ValueError(f"fixed_digits must be a non-negative integer, not {fixed_digits!r}")
         self.fixed_digits = fixed_digits
         self.min = min
         self.max = max

@@ -18,7 +18,7 @@ import re
 from urllib.parse import unquote
 
 from _common import FuzzFinding
-from crosswind.converters import NumberConverter, ValidationError
+from crosswind.converters import ValidationError
 from crosswind.routing import (
     BuildError,
     HandlerTable,
@@ -33,19 +33,6 @@ from crosswind.routing import (
 _METHODS = ("GET", "POST", "DELETE")
 
 
-def _known_open(rule: Rule) -> bool:
-    """Known open finding (fuzz/crashes/routing-16ccac39...): a number converter takes
-    non-numeric ``min``/``max`` (``<int(min=a):n>``) and every match then raises
-    TypeError, as in werkzeug 3.1.  Such rules are left out until converters refuse
-    these arguments; ``tests/test_fuzz_regressions.py`` holds the expected behaviour.
-    """
-    return any(
-        isinstance(c, NumberConverter)
-        and any(b is not None and not isinstance(b, int | float) for b in (c.min, c.max))
-        for c in rule.converters.values()
-    )
-
-
 def _werkzeug(rules: list[str], paths: list[str]) -> None:
     url_map = Map()
     for index, line in enumerate(rules):
@@ -55,8 +42,6 @@ def _werkzeug(rules: list[str], paths: list[str]) -> None:
             rule.bind(Map())  # a scratch map: compile it to look at its converters
         except (ValueError, TypeError):
             continue  # documented: a malformed rule or converter arguments
-        if _known_open(rule):
-            continue
         url_map.add(Rule(line, endpoint=index, methods=methods))
     for path in paths:
         for method in ("GET", "POST"):
