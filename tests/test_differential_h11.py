@@ -1,7 +1,7 @@
 """Differential tests: crosswind's verdict on request bytes against h11's own.
 
-For a stream of requests, an echo application behind crosswind records what it was
-given; h11, acting as a server on the same bytes, says what it parses.  The two must
+For a stream of requests, an echo application behind crosswind (with either of its
+protocol engines) records what it was given; h11, acting as a server on the same bytes, says what it parses.  The two must
 agree on which requests are accepted and on their method, target, header fields and
 body, except where crosswind is deliberately stricter (:data:`STRICTER_THAN_H11`) or
 accepts an RFC-valid form h11 refuses (:data:`H11_REFUSES`).  Both lists are in
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import h11
+from crosswind.engine import DEFAULT_ENGINE, available_engines
 from crosswind.exchange import Exchange
 from crosswind.testing import serve_bytes
 from crosswind.testing.strategies import (
@@ -95,12 +96,15 @@ class Recorder:
                                bytes(seen.body))
 
 
+ENGINES = st.sampled_from(available_engines())
+
+
 def crosswind_view(
-    chunks: list[bytes], last_method: str = "GET"
+    chunks: list[bytes], last_method: str = "GET", engine: str = DEFAULT_ENGINE
 ) -> tuple[list[Parsed], list[int], bytes]:
     """What the application completed, the statuses answered, and the raw output."""
     app = Recorder()
-    out = serve_bytes(app, chunks)
+    out = serve_bytes(app, chunks, engine=engine)
     # The request after the last complete one is the one an error may answer.
     methods = [p.method for p in app.complete] + [last_method if not app.complete else "GET"]
     return app.complete, parse_strictly(out, methods), out
@@ -169,10 +173,10 @@ def parse_strictly(out: bytes, methods: list[str]) -> list[int]:
 # -- valid streams ------------------------------------------------------------------------
 
 
-@given(pipelined(), st.data())
-def test_valid_streams_are_parsed_alike(stream: Pipeline, data: st.DataObject) -> None:
+@given(pipelined(), ENGINES, st.data())
+def test_valid_streams_are_parsed_alike(stream: Pipeline, engine: str, data: st.DataObject) -> None:
     chunks = data.draw(split_into_chunks(stream, max_pieces=4))
-    ours, statuses, _ = crosswind_view(chunks)
+    ours, statuses, _ = crosswind_view(chunks, engine=engine)
     assert statuses == [200] * len(stream.requests)
     assert len(ours) == len(stream.requests)
     theirs, refused = h11_view(bytes(stream))
@@ -192,14 +196,14 @@ def test_valid_streams_are_parsed_alike(stream: Pipeline, data: st.DataObject) -
 # -- hostile streams ----------------------------------------------------------------------
 
 
-@given(st.lists(pipelined(max_size=2), max_size=1), hostile_requests())
+@given(st.lists(pipelined(max_size=2), max_size=1), hostile_requests(), ENGINES)
 def test_hostile_streams_are_refused_where_h11_refuses_them(
-    before: list[Pipeline], hostile: HostileRequest
+    before: list[Pipeline], hostile: HostileRequest, engine: str
 ) -> None:
     prefix = [r for p in before for r in p.requests
               if r.pipelinable and not r.quirks & set(H11_REFUSES)]
     stream = b"".join(prefix) + bytes(hostile) + SMUGGLE_PROBE
-    ours, statuses, _ = crosswind_view([stream])
+    ours, statuses, _ = crosswind_view([stream], engine=engine)
     # Crosswind: the valid requests before it answered, then one refusal, then nothing.
     assert statuses == [200] * len(prefix) + [hostile.status]
     assert [p.target for p in ours] == [r.target for r in prefix]
@@ -250,8 +254,9 @@ def test_every_stricter_family_is_a_case_h11_accepts() -> None:
     for family, (raw, status) in STRICTER_EXAMPLES.items():
         theirs, refused = h11_view(raw)
         assert len(theirs) == 1 and not refused, family
-        ours, statuses, _ = crosswind_view([raw + SMUGGLE_PROBE])
-        assert (ours, statuses) == ([], [status]), family
+        for engine in available_engines():
+            ours, statuses, _ = crosswind_view([raw + SMUGGLE_PROBE], engine=engine)
+            assert (ours, statuses) == ([], [status]), (family, engine)
 
 
 def test_h11_refusals_are_valid_requests_crosswind_serves() -> None:
@@ -263,8 +268,9 @@ def test_h11_refusals_are_valid_requests_crosswind_serves() -> None:
     assert set(examples) == set(H11_REFUSES)
     for quirk, raw in examples.items():
         assert h11_view(raw) == ([], True), quirk
-        ours, statuses, _ = crosswind_view([raw])
-        assert statuses == [200] and len(ours) == 1, quirk
+        for engine in available_engines():
+            ours, statuses, _ = crosswind_view([raw], engine=engine)
+            assert statuses == [200] and len(ours) == 1, (quirk, engine)
 
 
 def test_the_documented_lists_are_in_the_protocol_doc() -> None:
@@ -279,11 +285,11 @@ def test_the_documented_lists_are_in_the_protocol_doc() -> None:
 # -- responses ----------------------------------------------------------------------------
 
 
-@given(st.binary(max_size=200), st.sampled_from(["GET", "HEAD", "POST"]))
-def test_responses_to_arbitrary_bytes_parse(noise: bytes, method: str) -> None:
+@given(st.binary(max_size=200), st.sampled_from(["GET", "HEAD", "POST"]), ENGINES)
+def test_responses_to_arbitrary_bytes_parse(noise: bytes, method: str, engine: str) -> None:
     # Whatever the client sent, crosswind's answer is valid HTTP/1.1 for h11 (which
     # parse_strictly checks); a response to HEAD is told apart by its method.
     assume(b"HEAD" not in noise)
-    ours, statuses, _ = crosswind_view([method.encode() + b" " + noise], method)
+    ours, statuses, _ = crosswind_view([method.encode() + b" " + noise], method, engine)
     assert statuses[: len(ours)] == [200] * len(ours)
     assert len(statuses) <= len(ours) + 1

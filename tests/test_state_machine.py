@@ -1,7 +1,7 @@
 """A stateful test of one connection: a client that does anything a client may do.
 
 Hypothesis drives the real :class:`~crosswind.driver.ConnectionDriver` (and so the
-real ``ServerConnection`` and ``Exchange``) over an in-memory transport that
+real ``ServerConnection`` and ``Exchange``, with either protocol engine) over an in-memory transport that
 suspends the driver whenever it waits for bytes, under a fake clock.  The client
 queues valid and hostile requests, sends them in pieces of any size, waits for
 ``100 Continue`` before a body when it asked for one, lets time pass, and hangs up.
@@ -26,6 +26,7 @@ from typing import Any
 
 import h11
 from crosswind.driver import ConnectionDriver
+from crosswind.engine import available_engines
 from crosswind.exchange import Exchange
 from crosswind.limits import Limits
 from crosswind.testing.strategies import (
@@ -37,7 +38,13 @@ from crosswind.testing.strategies import (
 from crosswind.transport import ConnectionInfo
 from hypothesis import event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 LIMITS = Limits(idle_timeout=60.0, header_timeout=10.0, body_timeout=30.0)
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]  # HEAD answers have no body
@@ -206,8 +213,6 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.transport = SteppedTransport(self.clock)
         self.modes: list[str] = []
         self.app = ModeApp(self.modes)
-        self.driver = ConnectionDriver(self.transport, self.app, clock=self.clock, limits=LIMITS)
-        self.coroutine = self.driver.run()
         self.finished = False
         self.stream = bytearray()  # everything the client means to send, in order
         self.delivered = 0
@@ -215,6 +220,12 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.hung_up = False
         self.timed_out = False
         self.error_at: int | None = None  # output length once an error response went out
+
+    @initialize(engine=st.sampled_from(available_engines()))
+    def connect(self, engine: str) -> None:
+        driver = ConnectionDriver(self.transport, self.app, clock=self.clock, limits=LIMITS,
+                                  engine=engine)
+        self.coroutine = driver.run()
         self._step()
 
     # -- plumbing ----------------------------------------------------------------------
