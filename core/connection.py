@@ -11,8 +11,9 @@ Rules this module keeps:
   ``100 Continue``, error responses, and writing responses
   (:mod:`crosswind.writer`).  Parsing requests is the engine's job
   (:mod:`crosswind.engine`), and the engine only ever sees vetted input: a
-  complete head that :func:`~crosswind.head.screen_head` accepted, and body
-  bytes up to the end of the current message.  Bytes of a pipelined request
+  complete head that :func:`~crosswind.head.screen_head` accepted (its bytes,
+  or for a screened engine such as the native one, the parse itself), and
+  the body up to the end of the current message.  Bytes of a pipelined request
   wait here until their turn, so responses always go out in request order.
 * After a rejected request nothing more is read: the error response is the
   last thing the connection sends, and any request smuggled behind the bad
