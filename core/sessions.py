@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from .httpdate import format_http_date, parse_http_date
 
-__all__ = ["SessionSerializer", "TaggedJSONCodec"]
+__all__ = ["SessionSerializer", "TaggedJSONCodec", "json_fallback"]
 
 # The tag keys Flask's TaggedJSONSerializer registers by default.
 _TAG_DICT = " di"
@@ -39,9 +39,15 @@ _TAG_DATETIME = " d"
 _TAGS = frozenset({_TAG_DICT, _TAG_TUPLE, _TAG_BYTES, _TAG_MARKUP, _TAG_UUID, _TAG_DATETIME})
 
 
-def _json_fallback(value: Any) -> Any:
-    # Mirrors what Flask's JSON provider does for types tagging leaves alone,
-    # so the same session produces the same bytes on both sides.
+def json_fallback(value: Any) -> Any:
+    """Convert what JSON cannot hold the way Flask's JSON provider does.
+
+    Dates become HTTP dates, ``Decimal`` and ``UUID`` strings, dataclasses
+    dicts, objects with ``__html__`` their markup; so the same session
+    produces the same bytes here and in Flask.
+
+    :raises TypeError: for any other type.
+    """
     if isinstance(value, datetime.datetime):
         return format_http_date(value)
     if isinstance(value, datetime.date):
@@ -128,7 +134,7 @@ class TaggedJSONCodec:
             separators=(",", ":"),
             sort_keys=True,
             ensure_ascii=True,
-            default=_json_fallback,
+            default=json_fallback,
         )
 
     def loads(self, text: str | bytes) -> Any:

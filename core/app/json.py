@@ -9,14 +9,10 @@ mode) -- and knows dates, decimals, UUIDs, dataclasses and objects with
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import decimal
 import json as _json
-import uuid
 from typing import IO, TYPE_CHECKING, Any
 
-from ..httpdate import format_http_date
+from ..sessions import json_fallback
 from .ctx import _cv_app
 
 if TYPE_CHECKING:
@@ -26,18 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["DefaultJSONProvider", "JSONProvider", "dump", "dumps", "jsonify", "load", "loads"]
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime.date):
-        if not isinstance(value, datetime.datetime):
-            value = datetime.datetime.combine(value, datetime.time(), datetime.UTC)
-        return format_http_date(value)
-    if isinstance(value, decimal.Decimal | uuid.UUID):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "__html__"):
-        return str(value.__html__())
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+# The same conversions Flask's provider makes (dates as HTTP dates, Decimal and
+# UUID as strings, dataclasses as dicts, __html__ objects as their markup); the
+# session serializer needs them too, so they live with it.
+_default = json_fallback
 
 
 class JSONProvider:
