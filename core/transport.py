@@ -52,7 +52,14 @@ class ConnectionInfo:
 
 
 class Transport(Protocol):
-    """What the driver needs from a backend for one connection."""
+    """What the driver needs from a backend for one connection.
+
+    A transport may also offer ``async def send_more(data)``: the driver
+    then passes the pieces of a response that is not finished yet through
+    it, and the transport may hold them back and write them together (the
+    asyncio backend uses ``writelines``); see
+    :meth:`crosswind.driver.ConnectionDriver.send` for when it must flush.
+    """
 
     info: ConnectionInfo
 
