@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.adapter_servers import ASGI_SERVERS
 from tests.apps import wait_for_event
 from tests.servers import running_server
 
@@ -353,85 +354,6 @@ def test_tornado_application_through_httpx_asgi_transport() -> None:
 
 
 # -- to_asgi under real ASGI servers ------------------------------------------------
-
-
-def _listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    return sock
-
-
-@contextlib.contextmanager
-def uvicorn_server(app: Any, http: str) -> Iterator[int]:
-    uvicorn = pytest.importorskip("uvicorn")
-    if http == "httptools":
-        pytest.importorskip("httptools")
-    sock = _listening_socket()
-    config = uvicorn.Config(app, http=http, lifespan="on", log_level="critical",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(TIMEOUT)
-        sock.close()
-
-
-@contextlib.contextmanager
-def hypercorn_server(app: Any, worker: str) -> Iterator[int]:
-    pytest.importorskip("hypercorn")
-    from hypercorn.config import Config
-
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    config = Config()
-    config.bind = [f"fd://{sock.detach()}"]  # hypercorn takes the socket over
-    config.graceful_timeout = 2
-    config.loglevel = "CRITICAL"
-    stop = threading.Event()
-
-    async def asyncio_trigger() -> None:
-        while not stop.is_set():
-            await asyncio.sleep(0.02)
-
-    async def trio_trigger() -> None:
-        while not stop.is_set():
-            await trio.sleep(0.02)
-
-    def serve() -> None:
-        if worker == "trio":
-            import hypercorn.trio
-
-            trio.run(lambda: hypercorn.trio.serve(app, config, shutdown_trigger=trio_trigger))
-        else:
-            import hypercorn.asyncio
-
-            asyncio.run(hypercorn.asyncio.serve(app, config, shutdown_trigger=asyncio_trigger))
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield port  # the socket already listens: requests queue until it accepts
-    finally:
-        stop.set()
-        thread.join(TIMEOUT)
-
-
-ASGI_SERVERS = {
-    "uvicorn-h11": lambda app: uvicorn_server(app, "h11"),
-    "uvicorn-httptools": lambda app: uvicorn_server(app, "httptools"),
-    "hypercorn-asyncio": lambda app: hypercorn_server(app, "asyncio"),
-    "hypercorn-trio": lambda app: hypercorn_server(app, "trio"),
-}
 
 
 def _request_then_hang_up(port: int, path: str, expect: bytes) -> None:

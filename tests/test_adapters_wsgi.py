@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import logging
@@ -16,7 +15,6 @@ import wsgiref.validate
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import flask
 import httpx
@@ -29,6 +27,7 @@ from crosswind.web import Application, RequestHandler
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.adapter_servers import WSGI_SERVERS
 from tests.apps import wait_for_event
 from tests.servers import BACKENDS, running_server
 
@@ -315,47 +314,6 @@ def test_closing_early_runs_close_callbacks_and_stops_the_handler() -> None:
 
 
 # -- to_wsgi under real WSGI servers ------------------------------------------------
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def wsgiref_server(app: Any) -> Iterator[int]:
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
-
-
-@contextlib.contextmanager
-def waitress_server(app: Any) -> Iterator[int]:
-    waitress = pytest.importorskip("waitress.server")
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2,
-                                    asyncore_loop_timeout=0.05)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    def close_everything() -> None:  # runs in the server's own loop thread
-        for channel in list(server._map.values()):
-            channel.close()
-
-    try:
-        yield server.effective_port
-    finally:
-        server.trigger.pull_trigger(close_everything)
-        thread.join(TIMEOUT)
-        server.task_dispatcher.shutdown()
-
-
-WSGI_SERVERS = {"wsgiref": wsgiref_server, "waitress": waitress_server}
 
 
 @pytest.mark.network
