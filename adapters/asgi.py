@@ -234,7 +234,10 @@ def request_from_scope(scope: Scope) -> tuple[Request, ConnectionInfo, int | Non
 
     The path is made relative to ``root_path`` when it starts with it (servers
     differ on whether ``path`` includes it); ``raw_path`` is preferred, so
-    percent-escapes reach the application as the client sent them.
+    percent-escapes reach the application as the client sent them.  The
+    length is ``0`` for an HTTP/1 request with neither ``Content-Length``
+    nor ``Transfer-Encoding`` (RFC 9112, section 6.3), and ``None`` when only
+    the ``http.request`` messages can tell where the body ends.
 
     :param scope: the ASGI ``http`` scope.
     :raises RequestError: ``Content-Length`` is not a number (400).
@@ -254,21 +257,26 @@ def request_from_scope(scope: Scope) -> tuple[Request, ConnectionInfo, int | Non
     query = bytes(scope.get("query_string", b""))
     target = raw + b"?" + query if query else raw
     headers = [(bytes(name).lower(), bytes(value)) for name, value in scope.get("headers", ())]
-    # Without Content-Length the messages say where the body ends (HTTP/2
-    # has no other marker), so only an explicit length counts.
+    http_version = str(scope.get("http_version", "1.1"))
     length: int | None = None
+    framed = False
     for name, value in headers:
         if name == b"content-length":
             if not value.isdigit():
                 raise RequestError("invalid Content-Length", 400)
             length = int(value)
+        elif name == b"transfer-encoding":
+            framed = True
+    if length is None and not framed and http_version in ("1.0", "1.1"):
+        # An HTTP/1 request without either header has no body.  Knowing that
+        # up front matters: the disconnect watcher only starts once the body
+        # is consumed, and a handler of a GET never reads it.  (HTTP/2 has
+        # no such marker; there the messages say where the body ends.)
+        length = 0
     scheme = scope.get("scheme", "http")
     client = scope.get("client")
     server = scope.get("server")
-    request = Request(
-        scope["method"].encode("ascii"), target, headers,
-        str(scope.get("http_version", "1.1")).encode("ascii"),
-    )
+    request = Request(scope["method"].encode("ascii"), target, headers, http_version.encode("ascii"))
     info = ConnectionInfo(
         peer=(client[0], client[1]) if client else None,
         local=(server[0], server[1] or 0) if server else None,

@@ -183,6 +183,11 @@ def scope(path: str = "/", method: str = "GET", **extra: Any) -> dict[str, Any]:
     return base
 
 
+#: An HTTP/1.1 request announces a body with Content-Length or Transfer-Encoding;
+#: without either it has none.
+CHUNKED = [(b"host", b"testserver"), (b"transfer-encoding", b"chunked")]
+
+
 def run(app: Any, the_scope: dict[str, Any], peer: Peer) -> Peer:
     asyncio.run(app(the_scope, peer.receive, peer.send))
     return peer
@@ -219,14 +224,16 @@ def test_response_goes_out_as_messages_while_written() -> None:
         {"type": "http.response.body", "body": b"2;", "more_body": True},
         {"type": "http.response.body", "body": b"", "more_body": False},
     ]
-    whole = run(to_asgi(Probe()), scope("/echo", "POST"), Peer([b"ab", b"", b"cd"]))
+    whole = run(to_asgi(Probe()), scope("/echo", "POST", headers=CHUNKED),
+                Peer([b"ab", b"", b"cd"]))
     assert whole.headers[b"content-length"] == b"4"
     assert [m["type"] for m in whole.sent] == ["http.response.start", "http.response.body"]
     assert whole.body == b"abcd"
 
 
 def test_body_is_pulled_only_as_the_handler_reads() -> None:
-    peer = run(to_asgi(Probe()), scope("/first-piece", "POST"), Peer([b"one", b"two", b"three"]))
+    peer = run(to_asgi(Probe()), scope("/first-piece", "POST", headers=CHUNKED),
+               Peer([b"one", b"two", b"three"]))
     assert peer.body == b"one"
     assert peer.receive_calls == 1
 
@@ -236,7 +243,7 @@ def test_body_limit() -> None:
     peer = run(to_asgi(Probe(), max_body_size=10), declared, Peer([b"x" * 50]))
     assert (peer.status, peer.body) == (413, b"request body too large\n")
     assert peer.receive_calls == 0  # refused on the declared length alone
-    streamed = run(to_asgi(Probe(), max_body_size=10), scope("/echo", "POST"),
+    streamed = run(to_asgi(Probe(), max_body_size=10), scope("/echo", "POST", headers=CHUNKED),
                    Peer([b"x" * 6, b"x" * 6]))
     assert streamed.status == 413
 
