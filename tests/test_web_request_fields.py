@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 # plus signs, UTF-8 and bytes that are not UTF-8.
 PIECES = [
     b"a", b"b", b"=", b"&", b"+", b"%", b"2", b"F", b"z", b" ", b"\xc3", b"\xa9", b"\xff",
-    b"%C3%A9", b"%FF", b"%2", b"%26", b"%3D", b"%2B",
+    b"%C3%A9", b"%FF", b"%2", b"%26", b"%3D", b"%3d", b"%2B",
 ]
 blobs = st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join)
 
