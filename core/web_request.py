@@ -252,9 +252,10 @@ class HTTPServerRequest:
         # Most requests have no query: skipping the parser for them saves another
         # ~1 µs per request (bench_h11_cycle hello).
         self.query_arguments: dict[str, list[bytes]] = _tolerant(query) if query else {}
-        self.arguments: dict[str, list[bytes]] = {
-            k: list(v) for k, v in self.query_arguments.items()
-        }
+        # An empty comprehension is still a call: ~0.15 µs per request (bench_h11_cycle hello).
+        self.arguments: dict[str, list[bytes]] = (
+            {k: list(v) for k, v in self.query_arguments.items()} if query else {}
+        )
         self.body_arguments: dict[str, list[bytes]] = {}
         self._clock = clock
         self._start_time = clock()
@@ -296,7 +297,12 @@ class HTTPServerRequest:
             scheme = scheme.split(",")[-1].strip().lower()
             if scheme in ("http", "https"):
                 protocol = scheme
-        host = exchange.get_header(b"host")
+        # The loop of exchange.get_header inline: ~0.15 µs per request (bench_h11_cycle hello).
+        host = None
+        for name, value in exchange.headers:
+            if name == b"host":
+                host = value
+                break
         request = cls(
             exchange.method,
             exchange.target,
