@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .entrypoints import ServerEntryPoints
 from .exchange import Exchange
 from .httpdate import format_http_date
 from .output_transforms import GZipContentEncoding, OutputTransform
@@ -85,7 +86,7 @@ def _as_specs(handlers: Iterable[Any]) -> list[URLSpec]:
     return specs
 
 
-class Application:
+class Application(ServerEntryPoints):
     """A web application: routes plus settings.
 
     :param handlers: routes, as ``(pattern, handler_class[, kwargs[, name]])``
@@ -203,10 +204,11 @@ class Application:
             and request._header("X-Real-Ip") is not None,
         )
         if found is not None:
+            spec = found.spec  # its attributes directly, not through two properties
             return self.get_handler_delegate(
                 request,
-                found.handler,
-                found.handler_kwargs,
+                spec.handler,
+                spec.kwargs,
                 list(found.raw_path_args),
                 dict(found.raw_path_kwargs),
             )
@@ -350,23 +352,3 @@ class Application:
             run_with_reloader(run)
         else:
             run()
-
-    @property
-    def wsgi(self) -> Any:
-        """This application as a PEP 3333 callable, made once (see ``crosswind.adapters.to_wsgi``)."""
-        adapter = self.__dict__.get("_wsgi_adapter")
-        if adapter is None:
-            from crosswind.adapters import to_wsgi  # lazily: they load asyncio and threading
-
-            adapter = self.__dict__["_wsgi_adapter"] = to_wsgi(self)
-        return adapter
-
-    @property
-    def asgi(self) -> Any:
-        """This application as an ASGI 3 callable, made once (see ``crosswind.adapters.to_asgi``)."""
-        adapter = self.__dict__.get("_asgi_adapter")
-        if adapter is None:
-            from crosswind.adapters import to_asgi  # lazily: they load asyncio and threading
-
-            adapter = self.__dict__["_asgi_adapter"] = to_asgi(self)
-        return adapter

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .entrypoints import ServerEntryPoints
 from .exchange import Application, Exchange
 from .routing import NotFound
 
@@ -78,7 +79,7 @@ def match_prefix(path: str, prefix: str) -> bool:
     return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
 
 
-class Mount:
+class Mount(ServerEntryPoints):
     """An application that dispatches to other applications by path prefix.
 
     :param mounts: ``(prefix, application)`` pairs; a prefix is ``""`` (the

@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .. import routing
 from .._sync import run_sync
+from ..entrypoints import ServerEntryPoints
 from ..errors import RequestError
 from ..exchange import Exchange
 from ..mount import MountedExchange, match_prefix, root_path_of
@@ -387,7 +388,7 @@ _DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-class App(Scaffold):
+class App(ServerEntryPoints, Scaffold):
     """A Flask-style application (``flask.Flask``).
 
     :param import_name: the application's module, usually ``__name__``.
@@ -1282,12 +1283,7 @@ class App(Scaffold):
         :param environ: the WSGI environment.
         :param start_response: the WSGI ``start_response``.
         """
-        adapter = self.__dict__.get("_wsgi_adapter")
-        if adapter is None:
-            from crosswind.adapters import to_wsgi  # lazily: it loads a runtime
-
-            adapter = self.__dict__["_wsgi_adapter"] = to_wsgi(self)
-        return adapter(environ, start_response)
+        return self.wsgi(environ, start_response)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """WSGI entry point; calls :meth:`wsgi_app` (so middleware can replace it).
@@ -1296,16 +1292,6 @@ class App(Scaffold):
         :param start_response: the WSGI ``start_response``.
         """
         return self.wsgi_app(environ, start_response)
-
-    @property
-    def asgi(self) -> Any:
-        """The application as an ASGI 3 callable (for uvicorn, hypercorn...)."""
-        adapter = self.__dict__.get("_asgi_adapter")
-        if adapter is None:
-            from crosswind.adapters import to_asgi  # lazily: it loads a runtime
-
-            adapter = self.__dict__["_asgi_adapter"] = to_asgi(self)
-        return adapter
 
     def run(self, host: str = "127.0.0.1", port: int = 5000, backend: str = "asyncio", **options: Any) -> None:
         """Serve the application until interrupted.
