@@ -35,10 +35,14 @@ def test_wsgi_entry_point_serves_and_is_cached(kind: str) -> None:
     make, path, text = APPS[kind]
     app = make()
     assert app.wsgi is app.wsgi
-    environ: dict = {"PATH_INFO": path, "QUERY_STRING": ""}
+    environ: dict = {"PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": ""}
     setup_testing_defaults(environ)
     statuses = []
-    body = b"".join(validator(app.wsgi)(environ, lambda s, h, e=None: statuses.append(s)))
+    result = validator(app.wsgi)(environ, lambda s, h, e=None: statuses.append(s))
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()  # as every WSGI server must
     assert statuses == ["200 OK"] and body.decode() == text
 
 
