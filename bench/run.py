@@ -165,11 +165,14 @@ def _script(name: str, *args: str) -> Callable[[int], list[str]]:
     return lambda port: [sys.executable, str(SERVERS_DIR / name), *args, "--port", str(port)]
 
 
-def _crosswind(backend: str, app: str = "web", name: str | None = None) -> Server:
+def _crosswind(
+    backend: str, app: str = "web", name: str | None = None, engine: str | None = None
+) -> Server:
     needs = {"web": "crosswind.web", "flask": "crosswind.app"}.get(app, "crosswind.adapters")
+    engine_args = ("--engine", engine) if engine else ()
     return Server(
         name or f"crosswind-{backend}",
-        _script("crosswind_server.py", "--backend", backend, "--app", app),
+        _script("crosswind_server.py", "--backend", backend, "--app", app, *engine_args),
         needs=(needs, f"crosswind.backends.{backend}"),
     )
 
@@ -210,6 +213,8 @@ def _gunicorn(app: str, worker: Sequence[str]) -> Callable[[int], list[str]]:
 SERVERS: tuple[Server, ...] = (
     Server("ceiling", _script("ceiling.py"), smoke_check=False),
     _crosswind("asyncio"),
+    # The foundation's goal (issue 2) is stated for the h11 engine.
+    _crosswind("asyncio", name="crosswind-asyncio-h11", engine="h11"),
     _crosswind("trio"),
     _crosswind("threads"),
     _crosswind("asyncio", "flask", "crosswind-flask-style-asyncio"),
