@@ -204,7 +204,9 @@ class Application(ServerEntryPoints):
             and request._header("X-Real-Ip") is not None,
         )
         if found is not None:
-            spec = found.spec  # its attributes directly, not through two properties
+            # The spec's attributes directly, not through two properties: ~0.1 µs per
+            # request (bench_h11_cycle hello).
+            spec = found.spec
             return self.get_handler_delegate(
                 request,
                 spec.handler,
