@@ -284,7 +284,7 @@ class HTTPServerRequest:
         protocol = exchange.info.scheme
         headers = None
         if xheaders:
-            headers = Headers(exchange.headers)
+            headers = Headers._from_wire(exchange.headers)
             forwarded = headers.get("X-Forwarded-For", remote_ip)
             hops = [hop.strip() for hop in forwarded.split(",")]
             candidate = next(
@@ -325,7 +325,7 @@ class HTTPServerRequest:
     def headers(self) -> Headers:
         """The request headers (case-insensitive, multi-valued)."""
         if self._headers is None:
-            self._headers = Headers(self._raw_headers)
+            self._headers = Headers._from_wire(self._raw_headers)
         return self._headers
 
     @headers.setter
