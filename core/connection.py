@@ -148,7 +148,9 @@ class ServerConnection:
         self.head = head
         self._keep_alive = head.keep_alive
         self._writer = ResponseWriter(
-            head_request=self._head_only, http10=head.http_version == b"1.0"
+            head_request=self._head_only,
+            http10=head.http_version == b"1.0",
+            connect=head.method == b"CONNECT",
         )
         engine = self._engine
         if self._screened:

@@ -69,13 +69,16 @@ class ResponseWriter:
 
     :param head_request: the request was ``HEAD``: send no body bytes.
     :param http10: the client speaks HTTP/1.0 (no chunked coding).
+    :param connect: the request was ``CONNECT``: a 2xx answer opens a tunnel
+        and carries no framing headers and no body (RFC 9110 section 9.3.6).
     """
 
-    __slots__ = ("_head_request", "_http10", "_mode", "_remaining")
+    __slots__ = ("_connect", "_head_request", "_http10", "_mode", "_remaining")
 
-    def __init__(self, *, head_request: bool, http10: bool) -> None:
+    def __init__(self, *, head_request: bool, http10: bool, connect: bool = False) -> None:
         self._head_request = head_request
         self._http10 = http10
+        self._connect = connect
         self._mode = _NONE
         self._remaining = 0
 
@@ -101,11 +104,14 @@ class ResponseWriter:
         chunked = False
         says_close = False
         known = _KNOWN_NAMES
+        tunnel = self._connect and 200 <= status < 300
         for name, value in headers:
             kind = known.get(name)
             if kind is None:
                 kind = _name_kind(name)
             if kind:
+                if tunnel and kind in (_LENGTH_FIELD, _CODING_FIELD):
+                    continue  # the tunnel's bytes follow, not a framed body
                 if kind == _LENGTH_FIELD:
                     if length is not None and value != length or _DIGITS.fullmatch(value) is None:
                         raise LocalProtocolError(f"invalid Content-Length {value!r}")
@@ -122,7 +128,7 @@ class ResponseWriter:
                     says_close = True
             parts.append(b"%s: %s\r\n" % (name, value))
 
-        if self._head_request or status < 200 or status in (204, 304):
+        if self._head_request or tunnel or status < 200 or status in (204, 304):
             self._mode = _NONE
         elif length is not None and not chunked:
             self._mode = _LENGTH

@@ -136,3 +136,15 @@ def test_unsupported_transfer_coding_is_refused():
 
 def test_continue_is_a_complete_interim_response():
     assert CONTINUE == b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def test_a_2xx_to_connect_opens_a_tunnel_without_framing():
+    # RFC 9110 section 9.3.6: no Content-Length or Transfer-Encoding, no body.
+    writer = ResponseWriter(head_request=False, http10=False, connect=True)
+    head, _ = writer.head(200, [(b"Content-Length", b"5"), (b"X-A", b"1")], b"", False)
+    assert b"Content-Length" not in head and b"Transfer-Encoding" not in head
+    assert b"X-A: 1\r\n" in head
+    assert writer.data(b"hello") == b"" and writer.end() == b""
+    refused = ResponseWriter(head_request=False, http10=False, connect=True)
+    head, _ = refused.head(407, [(b"Content-Length", b"4")], b"", False)
+    assert b"Content-Length: 4\r\n" in head and refused.data(b"nope") == b"nope"
