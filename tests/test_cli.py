@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from cli_process import CLIProcess
 from crosswind._sync import run_sync
 from crosswind.cli import CLIError, format_access_line, import_target, load_app, load_backend
 from crosswind.driver import ConnectionDriver
@@ -30,65 +28,11 @@ SERVING = re.compile(r"^Serving on (https?)://127\.0\.0\.1:(\d+) \((\w+)\)$")
 ACCESS = re.compile(r'^127\.0\.0\.1 "GET /\?q=1 HTTP/1\.1" 200 11 \d+\.\d\dms$')
 
 
-class Server:
-    """``python -m crosswind ARGS`` in a subprocess, its stderr read line by line."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crosswind", *args],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float = TIMEOUT) -> re.Match[str]:
-        """The first (new) stderr line matching *pattern*."""
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line matching {pattern.pattern!r} in {self.lines}") from None
-            if line is None:
-                raise AssertionError(f"exited without {pattern.pattern!r}: {self.lines}")
-            self.lines.append(line)
-            if match := pattern.match(line):
-                return match
+class Server(CLIProcess):
+    """``python -m crosswind ARGS`` from the project root."""
 
     def port(self) -> int:
         return int(self.wait_for(SERVING).group(2))
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        self.proc.send_signal(signum)
-        return self.finish()
-
-    def finish(self) -> int:
-        """Wait for the exit; returns the exit status, with all output in ``lines``."""
-        try:
-            code = self.proc.wait(TIMEOUT)
-        finally:
-            self.kill()
-        self._reader.join(TIMEOUT)
-        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
-            self.lines.append(line)
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
-        if self.proc.stderr is not None:
-            self._reader.join(TIMEOUT)
-            self.proc.stderr.close()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

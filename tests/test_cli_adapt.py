@@ -7,19 +7,16 @@ temporary directory and imported by a ``crosswind serve`` subprocess.
 from __future__ import annotations
 
 import functools
-import queue
 import re
-import signal
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cli_process import CLIProcess
 from crosswind.adapters import ASGIContainer, WSGIContainer, to_asgi, to_wsgi
 from crosswind.cli import CLIError, detect_app_kind, load_app
 
@@ -29,65 +26,14 @@ TIMEOUT = 10.0
 SERVING = re.compile(r"^Serving on http://127\.0\.0\.1:(\d+) \((\w+)\)$")
 
 
-class CLIServer:
-    """``python -m crosswind serve TARGET --port 0 ARGS`` run in *cwd*, stderr read by line."""
+class CLIServer(CLIProcess):
+    """``python -m crosswind serve TARGET --port 0 ARGS`` run in *cwd*."""
 
     def __init__(self, cwd: Path, target: str, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crosswind", "serve", target, "--port", "0", *args],
-            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float = TIMEOUT) -> re.Match[str]:
-        """The next stderr line matching *pattern*."""
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line matching {pattern.pattern!r}: {self.lines}") from None
-            if line is None:
-                raise AssertionError(f"exited without {pattern.pattern!r}: {self.lines}")
-            self.lines.append(line)
-            if match := pattern.match(line):
-                return match
+        super().__init__("serve", target, "--port", "0", *args, cwd=cwd)
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.wait_for(SERVING).group(1)}"
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        """Send *signum* and wait for the exit; all output is then in ``lines``."""
-        self.proc.send_signal(signum)
-        return self.finish()
-
-    def finish(self) -> int:
-        """Wait for the exit; returns the exit status, with all output in ``lines``."""
-        try:
-            code = self.proc.wait(TIMEOUT)
-        finally:
-            self.kill()
-        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
-            self.lines.append(line)
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
-        self._reader.join(TIMEOUT)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
 
 
 @pytest.fixture
