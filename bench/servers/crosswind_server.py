@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import importlib
 import io
+import os
 import pstats
 import shlex
 import sys
@@ -80,11 +81,24 @@ def _write_profile(profiler: cProfile.Profile, path: str, top: int, seconds: flo
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
     stats.sort_stats("tottime").print_stats(top)
-    command = shlex.join([sys.executable, *sys.argv])
+    command = shlex.join(["python", *sys.argv])
     with open(path, "w", encoding="utf-8") as out:
         out.write(f"# command: {command}\n# wall time profiled: {seconds:.1f} s\n\n")
-        out.write(_by_file(stats))
-        out.write(text.getvalue())
+        out.write(_portable(_by_file(stats) + text.getvalue()))
+
+
+def _portable(text: str) -> str:
+    """Drop this machine's directories from file names, so profiles can be committed."""
+    import site
+    import sysconfig
+
+    for prefix, label in (
+        *((directory, "<site-packages>") for directory in site.getsitepackages()),
+        (sysconfig.get_paths()["stdlib"], "<stdlib>"),
+        (os.getcwd(), "."),
+    ):
+        text = text.replace(prefix.rstrip("/") + "/", label + "/")
+    return text
 
 
 def _by_file(stats: pstats.Stats) -> str:
