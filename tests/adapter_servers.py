@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from crosswind.exchange import Exchange
 
 __all__ = [
     "ASGI_SERVERS",
@@ -287,3 +289,22 @@ def daphne_server(
         "--application-close-timeout", "2", target,
     ]
     return _subprocess_server(command, sock, env)
+
+
+async def respond_with_info(exchange: Exchange) -> None:
+    """Answer with what the application saw of the request, as JSON."""
+    info = exchange.info
+    body = {
+        "method": exchange.method,
+        "target": exchange.target,
+        "path": exchange.path,
+        "query": exchange.query,
+        "http_version": exchange.http_version,
+        "headers": [[k.decode(), v.decode()] for k, v in exchange.headers],
+        "peer": info.peer,
+        "scheme": info.scheme,
+        "root_path": info.extra.get("root_path"),
+    }
+    await exchange.respond(
+        200, [(b"Content-Type", b"application/json")], json.dumps(body).encode()
+    )

@@ -27,7 +27,7 @@ from crosswind.web import Application, RequestHandler
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.adapter_servers import WSGI_SERVERS
+from tests.adapter_servers import WSGI_SERVERS, respond_with_info
 from tests.apps import wait_for_event
 from tests.servers import BACKENDS, running_server
 
@@ -48,20 +48,7 @@ class Probe:
     async def handle(self, exchange: Exchange) -> None:
         path = exchange.path
         if path == "/info":
-            info = exchange.info
-            body = {
-                "method": exchange.method,
-                "target": exchange.target,
-                "path": exchange.path,
-                "query": exchange.query,
-                "http_version": exchange.http_version,
-                "headers": [[k.decode(), v.decode()] for k, v in exchange.headers],
-                "peer": info.peer,
-                "scheme": info.scheme,
-                "root_path": info.extra.get("root_path"),
-            }
-            await exchange.respond(200, [(b"Content-Type", b"application/json")],
-                                   json.dumps(body).encode())
+            await respond_with_info(exchange)
         elif path == "/echo":
             await exchange.respond(200, _TEXT, await exchange.read_body())
         elif path == "/first-piece":
