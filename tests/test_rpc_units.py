@@ -270,10 +270,13 @@ def test_refusals_name_the_method_not_the_policy(policy: list, properties: list 
         )
     else:
         assert decision.status_code == (401 if credentials is None else 403)
-        assert "'getSecrets'" in decision.reason
-        for entry in policy:
-            if len(entry) > 3:
-                assert entry not in decision.reason.replace("getSecrets", "")
+        # One fixed sentence naming the method: nothing of the policy can leak
+        # (checking for policy words as substrings failed on "then" in
+        # "authentication").
+        assert decision.reason in (
+            "authentication required to call 'getSecrets'",
+            "not authorized to call 'getSecrets'",
+        )
 
 
 def test_policy_resolution_falls_back_to_the_default() -> None:
