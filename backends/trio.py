@@ -175,6 +175,11 @@ class TrioServer:
                 await self._slots.acquire_on_behalf_of(borrower)
                 try:
                     stream = await self._listener.accept()
+                except trio.ClosedResourceError:
+                    # Shutdown closed the listener before this task saw the
+                    # cancellation: accepting is over, the connections are not.
+                    self._slots.release_on_behalf_of(borrower)
+                    return
                 except OSError as exc:  # EMFILE and friends: back off, keep serving
                     self._slots.release_on_behalf_of(borrower)
                     server_log.warning("accept failed: %s", exc)
