@@ -1077,11 +1077,19 @@ class App(ServerEntryPoints, Scaffold):
     async def _send(self, exchange: Exchange, req: Request, response: Response) -> None:
         status = response.status_code
         reason = response.status.partition(" ")[2].encode("latin-1", "replace")
-        headers = response.wire_headers().raw()
+        headers = response._wire_fields()
         bodiless = req.method == "HEAD" or status in (204, 304) or 100 <= status < 200
         try:
             if response.is_sequence or bodiless:
-                body = b"" if bodiless else b"".join(response.iter_encoded())
+                pieces = response.response
+                if bodiless:
+                    body = b""
+                elif type(pieces) is list and len(pieces) == 1 and type(pieces[0]) is bytes:
+                    # What set_data leaves: the body without a generator, ~0.5 us
+                    # per response (bench mem.py, flask hello).
+                    body = pieces[0]
+                else:
+                    body = b"".join(response.iter_encoded())
                 if req.method == "HEAD" and not response.is_sequence:
                     await exchange.start_response(status, headers, reason)
                     await exchange.end()
