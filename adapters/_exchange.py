@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from crosswind.errors import LocalProtocolError, RequestError
-from crosswind.events import Data, EndOfMessage, RawHeaders, Request
-from crosswind.exchange import Application, ClientDisconnected, Exchange
+from crosswind.events import Data, EndOfMessage, Request
+from crosswind.exchange import Application, ClientDisconnected, Exchange, ResponseHeaders
 from crosswind.limits import Limits
 from crosswind.transport import ConnectionInfo
 
@@ -41,6 +41,7 @@ log = logging.getLogger("crosswind.adapters")
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
+_FRAMING_NAMES = (b"content-length", b"transfer-encoding")
 #: Connection-level headers: the foreign server owns the connection and its framing.
 HOP_BY_HOP = frozenset(
     {
@@ -93,12 +94,20 @@ class AdapterConnection:
     def send_continue(self) -> bytes:
         return b""
 
-    def send_response(self, status: int, headers: RawHeaders, reason: bytes = b"") -> bytes:
+    def send_response(
+        self,
+        status: int,
+        headers: ResponseHeaders,
+        reason: bytes = b"",
+        length: int | None = None,
+    ) -> bytes:
         """Record the response head; the driver's ``send`` delivers it.
 
         :param status: the final status code.
-        :param headers: ``(name, value)`` byte pairs.
+        :param headers: ``(name, value)`` pairs, all bytes or all latin-1 text.
         :param reason: the reason phrase (servers that cannot send one drop it).
+        :param length: the whole body's length when known: ``Content-Length``
+            is added unless the headers frame the body themselves.
         :raises LocalProtocolError: a second head, or headers that are not valid HTTP.
         """
         if self.response_started:
@@ -106,10 +115,24 @@ class AdapterConnection:
         if not 200 <= status <= 999:
             raise LocalProtocolError(f"status {status} is not a final response status")
         checked = []
+        framed = False
         for name, value in headers:
-            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+            if isinstance(name, str) and isinstance(value, str):
+                try:
+                    name, value = name.encode("latin-1"), value.encode("latin-1")
+                except UnicodeEncodeError:
+                    raise LocalProtocolError(f"response header {name!r} is not latin-1") from None
+            if (
+                type(name) is not bytes
+                or type(value) is not bytes
+                or not _TOKEN.fullmatch(name)
+                or _BAD_VALUE.search(value)
+            ):
                 raise LocalProtocolError(f"invalid response header {name!r}: {value!r}")
+            framed = framed or name.lower() in _FRAMING_NAMES
             checked.append((name, value.strip(b" \t")))
+        if length is not None and not framed and status not in (204, 304):
+            checked.append((b"Content-Length", b"%d" % length))
         self.status = status
         self.reason = reason
         self.response_headers = checked
@@ -206,6 +229,11 @@ class AdapterDriver:
         # The foreign server owns the socket and its framing; there is no raw
         # stream to hand over (ASGI would need a websocket scope for that).
         raise LocalProtocolError("a connection behind a WSGI/ASGI server cannot be detached")
+
+    def send_nowait(self, data: bytes) -> Awaitable[None] | None:
+        # The foreign server's side is always awaited (the head goes out even
+        # with no body bytes).
+        return self.send(data)
 
     async def send(self, data: bytes) -> None:
         if self.disconnected:

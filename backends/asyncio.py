@@ -18,7 +18,7 @@ import contextlib
 import signal
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from crosswind.driver import AccessLog, ConnectionDriver
@@ -172,6 +172,12 @@ class _Protocol(asyncio.Protocol):
         waiter.set_exception(TimeoutError())
 
     async def send(self, data: bytes) -> None:
+        waiter = self.send_nowait(data)
+        if waiter is not None:
+            await waiter
+
+    def send_nowait(self, data: bytes) -> Awaitable[None] | None:
+        """Write *data* now; an awaitable to wait on while the peer is slow to read."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise TransportClosed("connection closed")
@@ -180,8 +186,7 @@ class _Protocol(asyncio.Protocol):
             self._write_pending()
         else:
             transport.write(data)
-        if self._writing_paused:
-            await self._wait_writable()
+        return self._wait_writable() if self._writing_paused else None
 
     async def send_more(self, data: bytes) -> None:
         """Send *data*, a piece of a response that goes on: it may be held back.

@@ -81,6 +81,10 @@ class _SocketTransport:
             return b""
 
     async def send(self, data: bytes) -> None:
+        self.send_nowait(data)
+
+    def send_nowait(self, data: bytes) -> None:
+        """Send *data* with blocking writes (this backend's sends always finish here)."""
         sock = self.sock
         # send() in a loop rather than sendall(): sendall's timeout bounds the
         # whole call, while what matters is that the client keeps reading.

@@ -238,8 +238,13 @@ class Application(ServerEntryPoints):
         :param path_args: positional arguments for the verb method (bytes).
         :param path_kwargs: keyword arguments for the verb method (bytes).
         """
+        # Fresh containers (a handler may change what it gets), but no copies
+        # of empty ones: ~0.3 µs per request (bench_h11_cycle hello).
         return HandlerDelegate(
-            target_class, dict(target_kwargs or {}), list(path_args or []), dict(path_kwargs or {})
+            target_class,
+            dict(target_kwargs) if target_kwargs else {},
+            list(path_args) if path_args else [],
+            dict(path_kwargs) if path_kwargs else {},
         )
 
     def reverse_url(self, name: str, *args: Any) -> str:

@@ -22,7 +22,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from . import engine as engines
 from .chunked import ChunkedScanner
@@ -111,6 +111,9 @@ class ServerConnection:
             if self._state == _BODY:
                 return self._next_body_event()
             if self._state == _HEAD:
+                if not self._buffer and not self._eof:
+                    # The driver asks once before each read: no second call then.
+                    return NEED_DATA
                 return self._next_head_event()
             if self._state == _REQUEST_DONE:
                 return PAUSED
@@ -124,7 +127,7 @@ class ServerConnection:
         if buffer[:1] == b"\r":
             while buffer[:2] == b"\r\n":  # RFC 9112 section 2.2: tolerate stray CRLFs
                 del buffer[:2]
-        if not buffer:  # half the calls: the driver asks before it reads
+        if not buffer:
             if self._eof:
                 self._state = _CLOSED
                 return ConnectionClosed()
@@ -296,10 +299,19 @@ class ServerConnection:
         self._continue_sent = True
         return CONTINUE
 
-    def send_response(self, status: int, headers: RawHeaders, reason: bytes = b"") -> bytes:
+    def send_response(
+        self,
+        status: int,
+        headers: RawHeaders | Iterable[tuple[str, str]],
+        reason: bytes = b"",
+        length: int | None = None,
+    ) -> bytes:
         """Serialize the response head.
 
-        :param headers: ``(name, value)`` byte pairs; names in any case.
+        :param headers: ``(name, value)`` pairs, all ``bytes`` or all latin-1
+            ``str``; names in any case.
+        :param length: the whole body's length when known: ``Content-Length``
+            is added unless the headers frame the body themselves.
         :raises LocalProtocolError: a response was already started, or the
             headers are not valid HTTP.
         """
@@ -309,7 +321,7 @@ class ServerConnection:
             raise LocalProtocolError("no request to respond to")
         if not 200 <= status <= 999:
             raise LocalProtocolError(f"status {status} is not a final response status")
-        keep = self.keep_alive and not (
+        keep = self._keep_alive and not self._shutting_down and not (
             not self._body_complete
             and (
                 (self.head.expect_continue and not self._continue_sent)
@@ -322,7 +334,7 @@ class ServerConnection:
             # The client takes a 2xx to CONNECT as an open tunnel and sends raw
             # bytes next; reading them as requests would smuggle them past it.
             keep = False
-        data, self._keep_alive = self._writer.head(status, headers, reason, keep)
+        data, self._keep_alive = self._writer.head(status, headers, reason, keep, length)
         self._response_started = True
         return data
 
@@ -386,7 +398,12 @@ class ServerConnection:
         The request body must have been read to its end (the driver drains
         it) and the response completed.
         """
-        if not (self._response_done and self._body_complete and self.keep_alive):
+        if not (
+            self._response_done
+            and self._body_complete
+            and self._keep_alive
+            and not self._shutting_down
+        ):
             self._state = _CLOSED
             return False
         self._engine.start_next_cycle()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "NEED_DATA",
@@ -42,9 +43,12 @@ NEED_DATA = _Sentinel("NEED_DATA")
 PAUSED = _Sentinel("PAUSED")
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A request head: the request line and the header section."""
+class Request(NamedTuple):
+    """A request head: the request line and the header section.
+
+    A named tuple rather than a frozen dataclass: as immutable, and built in
+    ~0.2 instead of ~0.5 µs, once per request (bench_h11_cycle hello).
+    """
 
     method: bytes
     target: bytes

@@ -193,7 +193,21 @@ class Headers:
         key = _KNOWN_NAMES.get(name) if type(name) is str else None
         if key is None:
             name, key = _check_name(name)
-        value = _value(name, value)  # type: ignore[arg-type]
+        self._replace(name, key, _value(name, value))  # type: ignore[arg-type]
+
+    def _set_valid(self, name: str, value: str) -> None:
+        """:meth:`set` for a value its caller already checked as :func:`_value` would.
+
+        For the web layer, whose ``set_header`` vets values more strictly
+        than this class does: the second check cost ~0.3 µs per field
+        (bench_h11_cycle hello).
+        """
+        key = _KNOWN_NAMES.get(name)
+        if key is None:
+            name, key = _check_name(name)
+        self._replace(name, key, value)
+
+    def _replace(self, name: str, key: str, value: str) -> None:
         index = self._map
         values = index.get(key)
         if values is None:

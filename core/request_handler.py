@@ -251,7 +251,12 @@ class RequestHandler:
         :raises ValueError: the value contains CR, LF or other control characters.
         :raises TypeError: for other value types.
         """
-        self._headers.set(name, self._convert_header_value(value))
+        if type(value) is str and _VALID_HEADER_CHARS.fullmatch(value) is not None:
+            # Text, the usual value: checked once here rather than again in
+            # Headers (~0.5 µs per call, three per hello; bench_h11_cycle).
+            self._headers._set_valid(name, value)
+        else:
+            self._headers._set_valid(name, self._convert_header_value(value))
 
     def add_header(self, name: str, value: _HeaderValue) -> None:
         """Add a response header, keeping earlier ones of the same name.
@@ -646,9 +651,9 @@ class RequestHandler:
                 self._headers.add("Set-Cookie", cookie)
             reason = self._reason.encode("latin-1", "replace")
             if include_footers:
-                self._queue.append(("respond", status, self._headers.raw(), chunk, reason))
+                self._queue.append(("respond", status, self._headers.items(), chunk, reason))
             else:
-                self._queue.append(("start", status, self._headers.raw(), reason))
+                self._queue.append(("start", status, self._headers.items(), reason))
                 if chunk:
                     self._queue.append(("write", chunk))
         else:
@@ -1272,7 +1277,20 @@ class RequestHandler:
             except Exception:
                 app_log.error("Exception in exception handler", exc_info=True)
         finally:
-            await self._send_queued()
+            queue = self._queue
+            exchange = self.request.exchange
+            if len(queue) == 1 and queue[0][0] == "respond" and exchange is not None:
+                # The usual case, a response finished in one go: sent with a plain
+                # call, no coroutines of _send_queued and respond (~1 µs per hello,
+                # bench_h11_cycle).
+                operation = queue.pop()
+                waiter = exchange.respond_nowait(
+                    operation[1], operation[2], operation[3], operation[4]
+                )
+                if waiter is not None:
+                    await waiter
+            elif queue:
+                await self._send_queued()
 
     async def _receive_body(self) -> None:
         exchange = self.request.exchange

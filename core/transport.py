@@ -59,6 +59,11 @@ class Transport(Protocol):
     it, and the transport may hold them back and write them together (the
     asyncio backend uses ``writelines``); see
     :meth:`crosswind.driver.ConnectionDriver.send` for when it must flush.
+
+    It may also offer ``send_nowait(data)``, a plain function that writes
+    *data* at once (or buffers it) and returns ``None``, or an awaitable the
+    driver awaits before sending more while the peer is slow to read; it
+    raises :class:`TransportClosed` as ``send`` does.
     """
 
     info: ConnectionInfo

@@ -148,3 +148,63 @@ def test_a_2xx_to_connect_opens_a_tunnel_without_framing():
     refused = ResponseWriter(head_request=False, http10=False, connect=True)
     head, _ = refused.head(407, [(b"Content-Length", b"4")], b"", False)
     assert b"Content-Length: 4\r\n" in head and refused.data(b"nope") == b"nope"
+
+
+def test_text_fields_are_written_as_latin1():
+    head, body, keep = write(
+        200, [("Content-Type", "text/plain"), ("X-Name", "caf\u00e9"), ("Content-Length", "2")],
+        [b"ok"],
+    )
+    assert head == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Name: caf\xe9\r\n"
+        b"Content-Length: 2\r\n\r\n"
+    )
+    assert body == b"ok" and keep
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-A", "1"), (b"X-B", b"2")],
+        [(b"X-A", b"1"), ("X-B", "2")],
+        [("X-A", b"1")],
+        [(b"X-A", "1")],
+    ],
+)
+def test_bytes_and_text_fields_cannot_be_mixed(headers):
+    # A bytes value among text fields would otherwise be written as its repr, b'1'.
+    writer = ResponseWriter(head_request=False, http10=False)
+    with pytest.raises(LocalProtocolError, match="all bytes or all str"):
+        writer.head(200, headers, b"", True)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("X-Bad", "a\r\nSet-Cookie: x=1"), ("X Bad", "1"), ("X-Euro", "\u20ac")],
+)
+def test_text_fields_are_validated_like_bytes(name, value):
+    writer = ResponseWriter(head_request=False, http10=False)
+    with pytest.raises(LocalProtocolError):
+        writer.head(200, [(name, value)], b"", True)
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_a_known_length_adds_content_length_unless_framed(text):
+    def fields(*pairs):
+        return [(n.decode(), v.decode()) for n, v in pairs] if text else list(pairs)
+
+    writer = ResponseWriter(head_request=False, http10=False)
+    head, _ = writer.head(200, fields((b"X-A", b"1")), b"", True, length=5)
+    assert head.endswith(b"X-A: 1\r\nContent-Length: 5\r\n\r\n")
+    assert writer.data(b"hello") == b"hello" and writer.end() == b""
+    # The application's own framing wins.
+    writer = ResponseWriter(head_request=False, http10=False)
+    head, _ = writer.head(200, fields((b"Transfer-Encoding", b"chunked")), b"", True, length=5)
+    assert b"Content-Length" not in head
+    writer = ResponseWriter(head_request=False, http10=False)
+    head, _ = writer.head(204, fields((b"X-A", b"1")), b"", True, length=0)
+    assert b"Content-Length" not in head
+    # HEAD reports the length a GET would have, and sends no body.
+    writer = ResponseWriter(head_request=True, http10=False)
+    head, _ = writer.head(200, fields((b"X-A", b"1")), b"", True, length=5)
+    assert b"Content-Length: 5\r\n" in head and writer.data(b"hello") == b""

@@ -43,6 +43,9 @@ class MemoryTransport:
     async def send(self, data: bytes) -> None:
         self.sent += data
 
+    def send_nowait(self, data: bytes) -> None:
+        self.sent += data
+
     async def close(self) -> None:
         self.closed = True
 
