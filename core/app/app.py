@@ -340,7 +340,10 @@ class URLAdapter:
                 subdomain=self.subdomain,
                 query_string=self.query_string,
                 url_scheme=self.url_scheme,
-                script_name=quote(self.script_name, safe="/%!$&'()*+,:;=@"),
+                # Most applications are served at the root: no quote() call there.
+                script_name=(
+                    quote(self.script_name, safe="/%!$&'()*+,:;=@") if self.script_name else ""
+                ),
                 return_rule=return_rule,
             )
         except RequestError as error:
@@ -1384,18 +1387,29 @@ def _tojson_filter(value: Any, indent: int | None = None) -> Any:
 
 def _scope_of(exchange: Exchange) -> dict[str, Any]:
     info = exchange.info
+    extra = info.extra
+    raw_path = exchange.path
+    # Without a "%" decoding changes nothing (the UTF-8 round trip of the text
+    # is the text): ~0.4 us per request (bench mem.py).
+    path = unquote_to_bytes(raw_path).decode("utf-8", "replace") if "%" in raw_path else raw_path
+    if type(exchange) is Exchange:
+        # What root_path_of finds for a plain exchange, without its getattr
+        # misses: ~0.4 us per request (bench mem.py).
+        root_path = str((extra.get("root_path", "") if extra else "") or "").rstrip("/")
+    else:
+        root_path = root_path_of(exchange)
     return {
         "type": "http",
         "http_version": exchange.http_version,
         "method": exchange.method,
         "scheme": info.scheme,
-        "path": unquote_to_bytes(exchange.path).decode("utf-8", "replace"),
-        "raw_path": exchange.path.encode("latin-1"),
+        "path": path,
+        "raw_path": raw_path.encode("latin-1"),
         "query_string": exchange.query.encode("latin-1"),
-        "root_path": root_path_of(exchange),
+        "root_path": root_path,
         "headers": exchange.headers,
         "client": info.peer,
         "server": info.local,
         # Under the WSGI adapter, the server's own environ.
-        "wsgi_environ": info.extra.get("environ") if info.extra else None,
+        "wsgi_environ": extra.get("environ") if extra else None,
     }
