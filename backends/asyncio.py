@@ -69,6 +69,8 @@ class _Protocol(asyncio.Protocol):
         self._close_callback: Callable[[], None] | None = None
         self.info = ConnectionInfo()
         self.driver: ConnectionDriver | None = None
+        #: connection_made starts the driver's task (else _serve runs it).
+        self.starts_task = False
 
     # -- asyncio.Protocol ------------------------------------------------
 
@@ -273,6 +275,13 @@ class _Server:
         self._backoff: asyncio.TimerHandle | None = None
         self._closed = asyncio.Event()
         self._stopping = False
+        self._client_kind = (sock.family, sock.type, sock.proto)
+        # The selector loop's own transport factory (what create_server uses),
+        # when there is one and no TLS; otherwise connect_accepted_socket.
+        self._make_transport: Callable[..., Any] | None = (
+            None if ssl_context is not None
+            else getattr(self.loop, "_make_socket_transport", None)
+        )
 
     def start(self) -> None:
         self._resume_accepting()
@@ -311,7 +320,9 @@ class _Server:
                 self._pause_accepting()
                 return
             try:
-                client = self.sock.accept()[0]
+                # socket.accept() without its wrapper, which looks the family and
+                # type up as enums again for every client.
+                fd = self.sock._accept()[0]  # type: ignore[attr-defined]
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # EMFILE and friends: back off, keep serving
@@ -319,10 +330,25 @@ class _Server:
                 self._pause_accepting()
                 self._backoff = self.loop.call_later(0.1, self._end_backoff)
                 return
+            client = socket.socket(*self._client_kind, fileno=fd)
             self._active += 1
-            if client.family != socket.AF_UNIX:
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.loop.create_task(self._serve(client))
+            # (asyncio's transport sets TCP_NODELAY itself.)
+            make_transport = self._make_transport
+            if make_transport is None:
+                self.loop.create_task(self._serve(client))
+                continue
+            # Plain TCP: the transport is made here and the driver's task starts
+            # in connection_made, without connect_accepted_socket's coroutine,
+            # waiter future and the two task switches they cost per connection.
+            client.setblocking(False)
+            protocol = _Protocol(self)
+            protocol.starts_task = True
+            try:
+                make_transport(client, protocol)
+            except OSError as exc:
+                server_log.debug("connection setup failed: %s", exc)
+                client.close()
+                self._connection_done(None)
 
     def _end_backoff(self) -> None:
         self._backoff = None
@@ -364,6 +390,15 @@ class _Server:
         self.connections.add(protocol)
         if self._stopping:
             driver.start_shutdown()
+        if protocol.starts_task:
+            self.loop.create_task(self._run(protocol, driver))
+
+    async def _run(self, protocol: _Protocol, driver: ConnectionDriver) -> None:
+        """Serve a connection whose transport _accept_ready made."""
+        try:
+            await driver.run()
+        finally:
+            self._connection_done(protocol)
 
     def _connection_done(self, protocol: _Protocol | None) -> None:
         if protocol is not None:
