@@ -240,3 +240,56 @@ def test_untouched_session_sends_no_cookie() -> None:
     app.add_url_rule("/", "index", lambda: "hello")
     (response,) = serve(app, get("/"))
     assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+
+
+# -- jsonify --------------------------------------------------------------------------------
+
+
+def _jsonify_body(module: Any, debug: bool, provider: Any = None, **data: Any) -> bytes:
+    app = module.Flask(__name__)
+    if provider is not None:
+        app.json = provider(app)
+    app.debug = debug
+    with app.test_request_context("/"):
+        return module.jsonify(data).get_data()  # type: ignore[no-any-return]
+
+
+PAYLOAD = {"b": [1, 2.5, None], "a": {"z": "é<>", "y": True}}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_jsonify_writes_what_flask_writes(debug: bool) -> None:
+    import crosswind.app
+    import flask
+
+    ours = _jsonify_body(crosswind.app, debug, **PAYLOAD)
+    assert ours == _jsonify_body(flask, debug, **PAYLOAD)
+
+
+def test_jsonify_follows_the_provider_as_it_changes() -> None:
+    import crosswind.app
+
+    app = App(__name__)
+    with app.test_request_context("/"):
+        compact = crosswind.app.jsonify(PAYLOAD).get_data()
+        app.json.sort_keys = False  # type: ignore[attr-defined]
+        unsorted = crosswind.app.jsonify(PAYLOAD).get_data()
+        app.json.compact = False  # type: ignore[attr-defined]
+        indented = crosswind.app.jsonify(PAYLOAD).get_data()
+        app.json.default = lambda value: "set!"  # type: ignore[attr-defined]
+        defaulted = crosswind.app.jsonify({"s": {1}}).get_data()
+    assert compact.startswith(b'{"a":{"y":true')
+    assert unsorted.startswith(b'{"b":[1,2.5,null]')
+    assert indented.startswith(b'{\n  "b": [\n')
+    assert defaulted == b'{\n  "s": "set!"\n}\n'
+
+
+def test_jsonify_uses_a_provider_that_overrides_dumps() -> None:
+    import crosswind.app
+    from crosswind.app.json import DefaultJSONProvider
+
+    class Shouting(DefaultJSONProvider):
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return super().dumps(obj, **kwargs).upper()
+
+    assert _jsonify_body(crosswind.app, False, Shouting, a="x") == b'{"A":"X"}\n'
