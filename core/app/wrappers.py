@@ -362,6 +362,14 @@ class _RequestDict(MultiDict[Any]):
         return values[0]
 
 
+def _adopt(parsed: MultiDict[Any]) -> _RequestDict:
+    # A multi-dict the parser just made belongs to nobody else: its lists are
+    # taken over rather than copied, ~0.5 us per request.args (bench mem.py).
+    adopted = _RequestDict()
+    adopted._lists = parsed._lists
+    return adopted
+
+
 class CombinedMultiDict(_RequestDict):
     """A read-only view over several multi-dicts (``request.values``).
 
@@ -835,7 +843,7 @@ class Request:
                 parsed = parse_qs(self.query_string)
             except RequestError:
                 parsed = MultiDict(_decode_loose(self.query_string))
-            self._args = _RequestDict(parsed)
+            self._args = _adopt(parsed)
         return self._args
 
     # -- body -------------------------------------------------------------------
@@ -938,8 +946,8 @@ class Request:
                     raise exceptions.RequestEntityTooLarge() from None
                 # Flask ignores a malformed form body; lookups then answer 400.
                 form, files = MultiDict(), MultiDict()
-        self._form = _RequestDict(form)
-        self._files = _RequestDict(files)
+        self._form = _adopt(form)
+        self._files = _adopt(files)
 
     @property
     def form(self) -> _RequestDict:
@@ -1344,7 +1352,9 @@ class Response:
 
     def close(self) -> None:
         """Close the body iterable and run the :meth:`call_on_close` functions."""
-        close = getattr(self.response, "close", None)
+        # A list body (set_data's) has nothing to close; getattr's miss costs
+        # ~0.3 us per response (bench mem.py).
+        close = getattr(self.response, "close", None) if type(self.response) is not list else None
         if close is not None:
             close()
         for func in self._on_close:
