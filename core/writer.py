@@ -80,6 +80,17 @@ _TEXT = _Literals(*(
 
 _NONE, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
 
+# Status lines with the standard phrase, asked for by b"" or by the phrase
+# itself: a lookup instead of a call and a format, ~0.3 us per response.
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+for _status in range(100, 600):
+    _phrase = reason_phrase(_status)
+    if _phrase != b"Unknown":
+        _STATUS_LINES[_status, b""] = _STATUS_LINES[_status, _phrase] = (
+            b"HTTP/1.1 %d %s\r\n" % (_status, _phrase)
+        )
+del _status, _phrase
+
 
 def _name_kind(name: bytes | str) -> int:
     """Validate a header name not seen before and say what it means for framing."""
@@ -144,7 +155,10 @@ class ResponseWriter:
         # (~0.6 us per hello, bench_h11_cycle).
         text = bool(headers) and type(headers[0][0]) is str
         lit = _TEXT if text else _BYTES
-        parts: list = [b"HTTP/1.1 %d %s\r\n" % (status, reason or reason_phrase(status))]
+        status_line = _STATUS_LINES.get((status, reason))
+        if status_line is None:
+            status_line = b"HTTP/1.1 %d %s\r\n" % (status, reason or reason_phrase(status))
+        parts: list = [status_line]
         body_length: bytes | str | None = None
         chunked = False
         says_close = False
