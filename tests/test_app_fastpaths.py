@@ -293,3 +293,56 @@ def test_jsonify_uses_a_provider_that_overrides_dumps() -> None:
             return super().dumps(obj, **kwargs).upper()
 
     assert _jsonify_body(crosswind.app, False, Shouting, a="x") == b'{"A":"X"}\n'
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+def _session_app() -> App:
+    from crosswind.app import session
+
+    app = App(__name__)
+    app.secret_key = "first"
+
+    @app.get("/set/<name>")
+    def set_name(name: str) -> str:
+        session["name"] = name
+        return "set"
+
+    @app.get("/name")
+    def get_name() -> str:
+        return str(session.get("name"))
+
+    return app
+
+
+def _cookie_of(response: Any) -> str:
+    return str(response.headers["Set-Cookie"].split(";", 1)[0])
+
+
+def test_a_changed_secret_key_is_used_at_once() -> None:
+    app = _session_app()
+    (login,) = serve(app, get("/set/ann"))
+    cookie = f"Cookie: {_cookie_of(login)}\r\n"
+    (before,) = serve(app, get("/name", extra=cookie))
+    app.secret_key = "second"
+    (after,) = serve(app, get("/name", extra=cookie))
+    app.config["SECRET_KEY_FALLBACKS"] = ["first"]
+    (fallback,) = serve(app, get("/name", extra=cookie))
+    assert [before.content, after.content, fallback.content] == [b"ann", b"None", b"ann"]
+
+
+def test_cookies_of_several_cookie_fields_are_all_read() -> None:
+    app = _session_app()
+    (login,) = serve(app, get("/set/bob"))
+    extra = f"Cookie: theme=dark\r\nCookie: {_cookie_of(login)}\r\n"
+    (response,) = serve(app, get("/name", extra=extra))
+    assert response.content == b"bob"
+    assert "Set-Cookie" not in response.headers and response.headers["Vary"] == "Cookie"
+
+
+def test_an_empty_cookie_field_gives_no_cookies() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: str(dict(request.cookies)))
+    (response,) = serve(app, get("/", extra="Cookie: \r\n"))
+    assert response.content == b"{}"
