@@ -18,6 +18,7 @@ import contextlib
 import signal
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = ["serve", "start_server"]
 _READ_HIGH_WATER = 256 * 1024
 # Write held-back response pieces once this much waits, whatever comes next.
 _CORK_LIMIT = 64 * 1024
+_NO_INFO = ConnectionInfo()
 # Clients accepted per readiness callback before other callbacks get a turn.
 _ACCEPT_BATCH = 16
 
@@ -67,7 +69,7 @@ class _Protocol(asyncio.Protocol):
         self._writing_paused = False
         self._reading_paused = False
         self._close_callback: Callable[[], None] | None = None
-        self.info = ConnectionInfo()
+        self.info = _NO_INFO  # until connection_made knows the addresses
         self.driver: ConnectionDriver | None = None
         #: connection_made starts the driver's task (else _serve runs it).
         self.starts_task = False
@@ -276,6 +278,14 @@ class _Server:
         self._closed = asyncio.Event()
         self._stopping = False
         self._client_kind = (sock.family, sock.type, sock.proto)
+        # The loop's clock, which deadlines are armed in.  The standard loop's
+        # time() is time.monotonic() behind a method call: the function itself
+        # saves that call, three times per request.
+        self.clock: Callable[[], float] = (
+            time.monotonic
+            if type(self.loop).time is asyncio.BaseEventLoop.time
+            else self.loop.time
+        )
         # The selector loop's own transport factory (what create_server uses),
         # when there is one and no TLS; otherwise connect_accepted_socket.
         self._make_transport: Callable[..., Any] | None = (
@@ -383,7 +393,7 @@ class _Server:
 
     def start_connection(self, protocol: _Protocol) -> None:
         driver = ConnectionDriver(
-            protocol, self.app, clock=self.loop.time, limits=self.limits,
+            protocol, self.app, clock=self.clock, limits=self.limits,
             engine=self.engine, access_log=self.access_log,
         )
         protocol.driver = driver
