@@ -48,6 +48,10 @@ _NO_INFO = ConnectionInfo()
 _ACCEPT_BATCH = 16
 
 
+async def _ready(data: bytes) -> bytes:
+    return data
+
+
 class _Protocol(asyncio.Protocol):
     """One connection: buffers what arrives, hands it to the driver on request."""
 
@@ -135,7 +139,12 @@ class _Protocol(asyncio.Protocol):
 
     # -- crosswind.transport.Transport --------------------------------
 
-    async def receive(self, deadline: float | None) -> bytes:
+    def receive(self, deadline: float | None) -> Awaitable[bytes]:
+        """The next bytes: a plain call that returns the future it waits on.
+
+        Not a coroutine: awaiting the future directly spares a coroutine and
+        a frame to resume for every request that waits for its bytes.
+        """
         if self._chunks:
             data = b"".join(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
             self._chunks.clear()
@@ -143,9 +152,9 @@ class _Protocol(asyncio.Protocol):
             if self._reading_paused and self._transport is not None:
                 self._reading_paused = False
                 self._transport.resume_reading()
-            return data
+            return _ready(data)
         if self._eof:
-            return b""
+            return _ready(b"")
         if self._pending:
             self._write_pending()  # nothing more comes before the peer answers
         waiter = self._loop.create_future()
@@ -158,11 +167,8 @@ class _Protocol(asyncio.Protocol):
                 self._timer.cancel()
             self._timer = self._loop.call_at(deadline, self._on_timer)
             self._timer_when = deadline
-        try:
-            return await waiter
-        finally:
-            self._waiter = None
-            self._deadline = None
+        # data_received, eof and the timer resolve it and let go of it.
+        return waiter
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -173,6 +179,7 @@ class _Protocol(asyncio.Protocol):
             self._timer = self._loop.call_at(deadline, self._on_timer)
             self._timer_when = deadline
             return
+        self._waiter = None
         waiter.set_exception(TimeoutError())
 
     async def send(self, data: bytes) -> None:
