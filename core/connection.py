@@ -124,7 +124,7 @@ class ServerConnection:
 
     def _next_head_event(self) -> Event | object:
         buffer = self._buffer
-        if buffer[:1] == b"\r":
+        if buffer and buffer[0] == 13:  # an int, not a one-byte slice to compare
             while buffer[:2] == b"\r\n":  # RFC 9112 section 2.2: tolerate stray CRLFs
                 del buffer[:2]
         if not buffer:
@@ -150,11 +150,8 @@ class ServerConnection:
         head = screen_head(raw, self.limits)
         self.head = head
         self._keep_alive = head.keep_alive
-        self._writer = ResponseWriter(
-            head_request=self._head_only,
-            http10=head.http_version == b"1.0",
-            connect=head.method == b"CONNECT",
-        )
+        # One writer per connection, reset per response (no object each time).
+        self._writer.reset(self._head_only, head.http_version == b"1.0", head.method == b"CONNECT")
         engine = self._engine
         if self._screened:
             event = engine.receive_head(head)  # type: ignore[attr-defined]

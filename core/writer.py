@@ -120,6 +120,10 @@ class ResponseWriter:
     __slots__ = ("_connect", "_head_request", "_http10", "_mode", "_remaining")
 
     def __init__(self, *, head_request: bool, http10: bool, connect: bool = False) -> None:
+        self.reset(head_request, http10, connect)
+
+    def reset(self, head_request: bool, http10: bool, connect: bool = False) -> None:
+        """Start over for the response to another request (arguments as for the class)."""
         self._head_request = head_request
         self._http10 = http10
         self._connect = connect
