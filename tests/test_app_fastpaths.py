@@ -1,6 +1,6 @@
 """crosswind.app's shortcuts on the request path keep Flask's behaviour.
 
-Matches of rules without variables are remembered, request headers are
+URL matches are remembered, request headers are
 built on first use, a response's status line and wire headers take shortcuts
 in the usual case: each test here sends requests that would tell if a
 shortcut answered differently from the full path.
@@ -346,3 +346,45 @@ def test_an_empty_cookie_field_gives_no_cookies() -> None:
     app.add_url_rule("/", "index", lambda: str(dict(request.cookies)))
     (response,) = serve(app, get("/", extra="Cookie: \r\n"))
     assert response.content == b"{}"
+
+
+def test_a_custom_converter_runs_for_every_request() -> None:
+    from crosswind.converters import BaseConverter, ValidationError
+
+    allowed = {"ann"}
+
+    class Member(BaseConverter):
+        def to_python(self, value: str) -> str:
+            if value not in allowed:
+                raise ValidationError()
+            return value
+
+    app = App(__name__)
+    app.url_map.converters["member"] = Member
+    app.add_url_rule("/m/<member:name>", "member", lambda name: f"hi {name}")
+    app.add_url_rule("/n/<int:n>", "number", lambda n: str(n))
+    first = serve(app, get("/n/7"), get("/m/ann"), get("/m/ann"), get("/m/bob"))
+    allowed.add("bob")
+    allowed.discard("ann")
+    second = serve(app, get("/n/7"), get("/m/ann"), get("/m/bob"))
+    assert [r.status_code for r in first] == [200, 200, 200, 404]
+    assert [r.status_code for r in second] == [200, 404, 200]
+    assert second[0].content == b"7" and second[2].content == b"hi bob"
+
+
+def test_each_request_gets_its_own_variables() -> None:
+    app = App(__name__)
+    seen: list[Any] = []
+
+    @app.url_value_preprocessor
+    def take(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values is not None:
+            seen.append(values.pop("n", None))
+
+    @app.get("/n/<int:n>")
+    def number() -> str:
+        return "ok"
+
+    responses = serve(app, get("/n/5"), get("/n/5"), get("/n/6"), get("/n/5"))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert seen == [5, 5, 6, 5]

@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .. import routing
 from .._sync import run_sync
+from ..converters import DEFAULT_CONVERTERS
 from ..entrypoints import ServerEntryPoints
 from ..errors import RequestError
 from ..exchange import Exchange
@@ -291,25 +292,33 @@ def _import_string(path: str) -> Any:
         return getattr(importlib.import_module(module_name), attribute)
 
 
-class _StaticMatches:
-    """What matching found for URLs whose rule has no variables, per path and method.
+#: Converters whose to_python depends on the matched text alone (crosswind's own).
+_PURE_CONVERTERS = frozenset(DEFAULT_CONVERTERS.values())
 
-    Matching ``/`` walks the rule trie and checks the rule's methods and
-    defaults, ~2.5 us per hello (bench mem.py); for a rule without variables
-    nothing of that depends on more than the path, the method, the subdomain
-    and the rules themselves, so the answer is remembered.  Only plain
+
+class _RememberedMatches:
+    """What URL matching found, per path, method and subdomain.
+
+    Matching walks the rule trie, runs converters and checks methods and
+    defaults: ~2.5 us for ``/`` and ~3 us for ``/users/42`` (bench mem.py).
+    When every converter of the map is one of crosswind's own, whose result
+    depends on the matched text alone, nothing of that depends on more than
+    the path, the method, the subdomain and the rules, so the answer is
+    remembered; rules without variables are remembered whatever converters the
+    map has, since none runs before a static rule is found.  Only plain
     successes are kept (redirects and errors are matched again each time), and
     only where the host plays no part (no host matching, a fixed subdomain).
-    Everything is forgotten when the map is rebuilt, and when it holds
-    :attr:`LIMIT` answers (paths like ``//`` and ``///`` all match ``/``).
+    Every request gets its own copy of the values.  Everything is forgotten
+    when the map is rebuilt, and when :attr:`LIMIT` answers are held.
     """
 
-    __slots__ = ("_found", "_index")
+    __slots__ = ("_found", "_index", "_pure")
 
     LIMIT = 256
 
     def __init__(self) -> None:
         self._index: object = None
+        self._pure = False
         self._found: dict[tuple[Any, ...], tuple[routing.Rule, dict[str, Any]]] = {}
 
     def get(self, index: object, key: tuple[Any, ...]) -> tuple[routing.Rule, dict[str, Any]] | None:
@@ -322,18 +331,33 @@ class _StaticMatches:
             return None
         return self._found.get(key)
 
-    def put(self, index: object, key: tuple[Any, ...], rule: routing.Rule, values: dict[str, Any]) -> None:
-        """Remember a match made under *index* (once it is the map's index).
+    def put(
+        self,
+        url_map: routing.Map,
+        index: object,
+        key: tuple[Any, ...],
+        rule: routing.Rule,
+        values: dict[str, Any],
+    ) -> None:
+        """Remember a match made under *index*, if it may be.
 
+        :param url_map: the map matched against.
         :param index: the map's compiled index the match used.
         :param key: what the match depends on.
         :param rule: the rule found.
-        :param values: its values (the defaults; it has no variables).
+        :param values: the values it gave the view.
         """
         if index is not self._index:
             self._found = {}
             self._index = index
-        elif len(self._found) >= self.LIMIT:
+            self._pure = all(
+                type(converter) in _PURE_CONVERTERS
+                for each in url_map.iter_rules()
+                for converter in each.converters.values()
+            )
+        if rule.redirect_to is not None or (rule.converters and not self._pure):
+            return
+        if len(self._found) >= self.LIMIT:
             self._found = {}
         self._found[key] = (rule, dict(values))
 
@@ -351,7 +375,7 @@ class URLAdapter:
     :param query_string: the raw query, kept on redirects.
     :param subdomain: the subdomain to match (``None``: derive it from *host*).
     :param match_cache: where the application remembers matches of rules
-        without variables (see :class:`_StaticMatches`).
+        (see :class:`_RememberedMatches`).
     """
 
     def __init__(
@@ -365,7 +389,7 @@ class URLAdapter:
         method: str = "GET",
         query_string: str = "",
         subdomain: str | None = None,
-        match_cache: _StaticMatches | None = None,
+        match_cache: _RememberedMatches | None = None,
     ) -> None:
         self.map = url_map
         self._match_cache = match_cache
@@ -393,13 +417,8 @@ class URLAdapter:
                 rule, values = found
                 return (rule if return_rule else rule.endpoint), dict(values)
             rule, values = self._match(return_rule=True)
-            if (
-                index is not None
-                and index is getattr(url_map, "_compiled", None)
-                and not rule.converters
-                and rule.redirect_to is None
-            ):
-                cache.put(index, key, rule, values)
+            if index is not None and index is getattr(url_map, "_compiled", None):
+                cache.put(url_map, index, key, rule, values)
             return (rule if return_rule else rule.endpoint), values
         return self._match(return_rule)
 
@@ -569,7 +588,7 @@ class App(ServerEntryPoints, Scaffold):
         self.template_context_processors[None].append(default_template_context)
         self._got_first_request = False
         self._mounts: list[tuple[str, Any]] = []
-        self._static_matches = _StaticMatches()
+        self._remembered_matches = _RememberedMatches()
         self._jinja_env: Environment | None = None
         self.logger = logging.getLogger(import_name if import_name != "__main__" else "crosswind.app")
         if self.has_static_folder:
@@ -908,7 +927,7 @@ class App(ServerEntryPoints, Scaffold):
                 method=request.method,
                 query_string=request.query_string.decode("latin-1"),
                 subdomain=subdomain,
-                match_cache=self._static_matches,
+                match_cache=self._remembered_matches,
             )
         if server_name:
             return URLAdapter(
