@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import types
 
+import pytest
 from crosswind.backends.asyncio import _CORK_LIMIT, _Protocol
 from crosswind.driver import ConnectionDriver
 from crosswind.exchange import Exchange
@@ -135,3 +136,58 @@ def test_a_whole_response_is_one_write() -> None:
     transport = asyncio.run(serve(Whole(), [GET]))
     assert len(transport.writes) == 1
     assert transport.writes[0].endswith(b"\r\n\r\nhello")
+
+
+def test_a_whole_response_waits_while_the_peer_is_slow_to_read() -> None:
+    # respond() writes at once; with the transport's buffer full it must not
+    # return (nor the next request be read) until the peer drains it.
+    class Whole:
+        done: list[int] = []
+
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.respond(200, [(b"Content-Type", b"text/plain")], b"x" * 1000)
+            self.done.append(1)
+
+    async def run() -> tuple[list[int], RecordingTransport, list[int]]:
+        loop = asyncio.get_running_loop()
+        server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
+        protocol = _Protocol(server)  # type: ignore[arg-type]
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        app = Whole()
+        driver = ConnectionDriver(protocol, app, clock=loop.time)  # type: ignore[arg-type]
+        task = loop.create_task(driver.run())
+        protocol.pause_writing()  # the kernel buffer is full
+        protocol.data_received(GET + GET)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        while_paused = list(app.done)
+        protocol.resume_writing()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        protocol.eof_received()
+        await asyncio.wait_for(task, 5)
+        return while_paused, transport, app.done
+
+    while_paused, transport, done = asyncio.run(run())
+    assert while_paused == []  # the first respond() is still waiting
+    assert done == [1, 1]
+    responses = parse_responses(b"".join(transport.writes))
+    assert [len(r.content) for r in responses] == [1000, 1000]
+
+
+def test_an_idle_connection_is_closed_at_its_deadline() -> None:
+    async def run() -> tuple[RecordingTransport, float]:
+        loop = asyncio.get_running_loop()
+        server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
+        protocol = _Protocol(server)  # type: ignore[arg-type]
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await protocol.receive(started + 0.05)
+        return transport, loop.time() - started
+
+    transport, waited = asyncio.run(run())
+    assert waited >= 0.05
+    assert transport.writes == []
