@@ -368,7 +368,10 @@ class RequestHandler:
         for raw in source.get(name, []):
             value = self.decode_argument(raw, name=name)
             if isinstance(value, str):
-                value = _REMOVE_CONTROL.sub(" ", value)
+                if not value.isprintable():
+                    # Every character the pattern removes is unprintable: the usual
+                    # value skips the substitution (~0.2 us per argument).
+                    value = _REMOVE_CONTROL.sub(" ", value)
                 if strip:
                     value = value.strip()
             values.append(value)
