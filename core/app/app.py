@@ -351,13 +351,15 @@ class _RememberedMatches:
         :param values: the values it gave the view.
         """
         if index is not self._index:
-            self._found = {}
-            self._index = index
-            self._pure = all(
+            pure = all(
                 type(converter) in _PURE_CONVERTERS
                 for each in url_map.iter_rules()
                 for converter in each.converters.values()
             )
+            # The index last: another thread that sees it sees the rest too.
+            self._found = {}
+            self._pure = pure
+            self._index = index
         if rule.redirect_to is not None or (rule.converters and not self._pure):
             return
         if len(self._found) >= self.LIMIT:
