@@ -77,6 +77,8 @@ _SERVER = f"crosswind/{__version__}"
 _DEFAULT_CONTENT_TYPE = "text/html; charset=UTF-8"
 _SERVER_FIELD = ("Server", _SERVER)
 _OK = http.client.responses[200]
+_OK_BYTES = _OK.encode("latin-1")
+_WRITABLE = (bytes, str, dict)
 _CONTENT_TYPE_FIELD = ("Content-Type", _DEFAULT_CONTENT_TYPE)
 
 
@@ -614,7 +616,12 @@ class RequestHandler:
         """
         if self._finished:
             raise RuntimeError("Cannot write() after finish()")
-        if not isinstance(chunk, bytes | str | dict):
+        if type(chunk) is bytes:
+            # The usual chunk: no type tests (``bytes | str | dict`` alone builds
+            # a union object per call), ~0.2 us per write.
+            self._write_buffer.append(chunk)
+            return
+        if not isinstance(chunk, _WRITABLE):
             message = "write() only accepts bytes, unicode, and dict objects"
             if isinstance(chunk, list):
                 message += (
@@ -652,7 +659,7 @@ class RequestHandler:
                 chunk = b""
             for cookie in self._new_cookies.values():
                 self._headers.add("Set-Cookie", cookie)
-            reason = self._reason.encode("latin-1", "replace")
+            reason = _OK_BYTES if self._reason is _OK else self._reason.encode("latin-1", "replace")
             if include_footers:
                 self._queue.append(("respond", status, self._headers.items(), chunk, reason))
             else:
@@ -714,7 +721,8 @@ class RequestHandler:
                 if self.check_etag_header():
                     self._write_buffer = []
                     self.set_status(304)
-            if self._should_not_send_content(self._status_code):
+            status = self._status_code
+            if status in (204, 304) or 100 <= status < 200:
                 if self._write_buffer:
                     raise RuntimeError(
                         f"Cannot send body with status code HTTP{self._status_code}"
@@ -722,10 +730,13 @@ class RequestHandler:
                 self._clear_representation_headers()
             elif "Content-Length" not in self._headers:
                 self.set_header("Content-Length", sum(map(len, self._write_buffer)))
-        if self.request.connection is not None:
-            self.request.connection.set_close_callback(None)
+        request = self.request
+        connection = request.connection
+        # Only a callback that was set needs unsetting (a call less per request).
+        if connection is not None and connection._close_callback is not None:
+            connection.set_close_callback(None)
         pending = self.flush(include_footers=True)
-        self.request._finish()
+        request._finish()
         self._log()
         self._finished = True
         self.on_finish()
