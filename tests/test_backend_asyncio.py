@@ -176,18 +176,24 @@ def test_a_whole_response_waits_while_the_peer_is_slow_to_read() -> None:
     assert [len(r.content) for r in responses] == [1000, 1000]
 
 
-def test_an_idle_connection_is_closed_at_its_deadline() -> None:
-    async def run() -> tuple[RecordingTransport, float]:
+def test_a_receive_fails_once_the_sweep_finds_its_deadline_passed() -> None:
+    async def run() -> tuple[bool, bytes]:
         loop = asyncio.get_running_loop()
         server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
         protocol = _Protocol(server)  # type: ignore[arg-type]
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
-        started = loop.time()
+        protocol.connection_made(RecordingTransport())
+        waiter = protocol.receive(100.0)
+        protocol.check_deadline(99.9)  # not yet
+        early = waiter.done()
+        protocol.check_deadline(100.0)
         with pytest.raises(TimeoutError):
-            await protocol.receive(started + 0.05)
-        return transport, loop.time() - started
+            await waiter
+        # The next receive is a new wait; data resolves it, a late sweep does not.
+        waiter = protocol.receive(200.0)
+        protocol.data_received(b"GET")
+        protocol.check_deadline(300.0)
+        return early, await waiter
 
-    transport, waited = asyncio.run(run())
-    assert waited >= 0.05
-    assert transport.writes == []
+    early, data = asyncio.run(run())
+    assert not early
+    assert data == b"GET"
