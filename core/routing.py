@@ -1124,7 +1124,12 @@ _NO_KWARGS: Mapping[str, bytes | None] = MappingProxyType({})
 
 
 def _unquote_or_none(value: str | None) -> bytes | None:
-    return None if value is None else unquote_to_bytes(value)
+    if value is None:
+        return None
+    if "%" not in value:
+        # Nothing escaped (an id, a slug): ~0.5 us less than unquote_to_bytes.
+        return value.encode("utf-8")
+    return unquote_to_bytes(value)
 
 
 def _decode_arg(value: bytes | None, name: str | None) -> str | None:
@@ -1201,7 +1206,8 @@ class URLSpec:
         if self.regex.groupindex:
             kwargs = {k: _unquote_or_none(v) for k, v in found.groupdict().items()}
             return HandlerMatch(self, (), kwargs)
-        return HandlerMatch(self, tuple(_unquote_or_none(v) for v in found.groups()), {})
+        # A list comprehension, not a generator for tuple(): ~0.3 us per match.
+        return HandlerMatch(self, tuple([_unquote_or_none(v) for v in found.groups()]), {})
 
     def reverse(self, *args: str | bytes | int | float) -> str:
         """Build the path by putting *args* into the pattern's groups, in order.
