@@ -357,3 +357,29 @@ def test_new_servers_pass_the_smoke_check(name: str, tmp_path: Path) -> None:
     except run.ServerUnavailable as exc:
         pytest.skip(str(exc))
     assert problems == {s.name: None for s in run.SCENARIOS}
+
+
+instructions = _load("crosswind_bench_instructions", BENCH / "instructions.py")
+
+
+@pytest.mark.parametrize("case", instructions.CASES)
+def test_instruction_counter_runner_serves_each_case(case: str) -> None:
+    # What runs under callgrind, run without it: it must serve the case, or the
+    # count would measure a failure.
+    runner = instructions._RUNNER.format(
+        servers=str(BENCH / "servers"), bench=str(BENCH)
+    ) + (
+        "\nfrom crosswind.testing import parse_responses"
+        "\nprint(*[r.status_code for r in parse_responses(serve_bytes(app, [request] * 3))])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", runner, case, "3"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "200", "200"]
+
+
+def test_instruction_counter_refuses_unknown_cases(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        instructions.main(["web-hello", "nope"])
+    assert "unknown cases ['nope']" in capsys.readouterr().err
