@@ -11,6 +11,7 @@ both; ``md[key]`` and :meth:`MultiDict.get` follow Flask, and Tornado-style laye
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Generic, TypeVar, overload
 from urllib.parse import quote_plus, unquote_to_bytes
@@ -305,6 +306,18 @@ def _decode_part(raw: bytes, charset: str, where: str) -> str:
         raise RequestError(f"invalid {charset} in {where}", 400) from None
 
 
+def _decode_plain(raw: bytes, charset: str, where: str) -> str:
+    """:func:`_decode_part` for bytes with nothing left to unescape."""
+    try:
+        return raw.decode(charset)
+    except UnicodeDecodeError:
+        raise RequestError(f"invalid {charset} in {where}", 400) from None
+
+
+# An escape that decodes to a separator ("&" or "=").
+_ESCAPED_SEPARATOR = re.compile(rb"%(26|3[dD])")
+
+
 def _parse_pairs(
     data: bytes,
     *,
@@ -322,14 +335,24 @@ def _parse_pairs(
         fields = sum(1 for piece in data.split(b"&") if piece)
         if fields > max_fields:
             raise RequestError(f"too many fields in {where} (limit {max_fields})", limit_status)
+    decode = _decode_part
+    if b"%" in data and _ESCAPED_SEPARATOR.search(data) is None:
+        # No escape decodes to "&" or "=", and none can span one (neither is a hex
+        # digit): unescaping the whole body is unescaping every part, in one call
+        # instead of one per part (a 40-field form: 1.24M -> 0.71M instructions per
+        # request, bench/instructions.py app-form).  "+" first, as per part.
+        data = unquote_to_bytes(data.replace(b"+", b" ") if b"+" in data else data)
+        decode = _decode_plain
+    elif b"%" not in data:
+        decode = _decode_plain if b"+" not in data else _decode_part
     for piece in data.split(b"&"):
         if not piece:
             continue
         raw_name, _, raw_value = piece.partition(b"=")
         if not raw_value and not keep_blank_values:
             continue
-        name = _decode_part(raw_name, charset, where)
-        value = _decode_part(raw_value, charset, where) if raw_value else ""
+        name = decode(raw_name, charset, where)
+        value = decode(raw_value, charset, where) if raw_value else ""
         result.add(name, value)
     return result
 
