@@ -715,7 +715,8 @@ class RequestHandler:
             if (
                 self._status_code == 200
                 and self.request.method in ("GET", "HEAD")
-                and "Etag" not in self._headers
+                # The index itself, not `in`: a call less (twice per response).
+                and "etag" not in self._headers._map
             ):
                 self.set_etag_header()
                 if self.check_etag_header():
@@ -728,7 +729,7 @@ class RequestHandler:
                         f"Cannot send body with status code HTTP{self._status_code}"
                     )
                 self._clear_representation_headers()
-            elif "Content-Length" not in self._headers:
+            elif "content-length" not in self._headers._map:
                 self.set_header("Content-Length", sum(map(len, self._write_buffer)))
         request = self.request
         connection = request.connection
@@ -737,7 +738,7 @@ class RequestHandler:
             connection.set_close_callback(None)
         pending = self.flush(include_footers=True)
         request._finish()
-        self._log()
+        self.application.log_request(self)
         self._finished = True
         self.on_finish()
         return pending
@@ -1292,7 +1293,8 @@ class RequestHandler:
                 app_log.error("Exception in exception handler", exc_info=True)
         finally:
             queue = self._queue
-            exchange = self.request.exchange
+            connection = self.request.connection
+            exchange = connection.exchange if connection is not None else None
             if len(queue) == 1 and queue[0][0] == "respond" and exchange is not None:
                 # The usual case, a response finished in one go: sent with a plain
                 # call, no coroutines of _send_queued and respond (~1 µs per hello,

@@ -281,9 +281,10 @@ class HTTPServerRequest:
             ``X-Scheme``/``X-Forwarded-Proto`` (only behind a proxy that sets them).
         :param trusted_downstream: proxy addresses to skip in ``X-Forwarded-For``.
         """
-        peer = exchange.info.peer
+        info = exchange.info
+        peer = info.peer
         remote_ip = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
-        protocol = exchange.info.scheme
+        protocol = "https" if info.tls is not None else "http"  # info.scheme, without the call
         headers = None
         if xheaders:
             headers = Headers._from_wire(exchange.headers)
