@@ -296,3 +296,33 @@ def test_host_routing_expectations() -> None:
     assert router.reverse_url("shared") == "/shared"
     with pytest.raises(KeyError):
         router.reverse_url("missing")
+
+
+def test_a_remembered_match_stays_the_first_match_after_handlers_are_added() -> None:
+    first, second = object(), object()
+    table = HandlerTable([(r"/a/([0-9]+)", first)])
+    found = table.find("/a/1")
+    assert found is not None and found.handler is first and found.raw_path_args == (b"1",)
+    assert table.find("/a/1") is found  # remembered
+    assert table.find("/b") is None
+    # Specs added later come after: /a/1 stays with the first, /b is found now.
+    table.add([(r"/b", second), (r"/a/1", second)])
+    assert table.find("/b").handler is second  # type: ignore[union-attr]
+    assert table.find("/a/1").handler is first  # type: ignore[union-attr]
+    assert table.find("/a/2").raw_path_args == (b"2",)  # type: ignore[union-attr]
+
+
+def test_matches_with_named_groups_are_not_shared() -> None:
+    table = HandlerTable([(r"/u/(?P<uid>[0-9]+)", object())])
+    one, two = table.find("/u/7"), table.find("/u/7")
+    assert one is not None and two is not None and one is not two
+    assert dict(one.raw_path_kwargs) == {"uid": b"7"} == dict(two.raw_path_kwargs)
+
+
+def test_remembered_matches_are_bounded() -> None:
+    import crosswind.routing as routing
+
+    table = HandlerTable([(r"/n/([0-9]+)", object())])
+    for number in range(routing._FOUND_LIMIT + 10):
+        assert table.find(f"/n/{number}").raw_path_args == (str(number).encode(),)  # type: ignore[union-attr]
+    assert len(table._found) <= routing._FOUND_LIMIT
