@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import http.cookies
 import ipaddress
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from .cookies import parse_cookie_header
 from .errors import RequestError
-from .forms import MultiDict, parse_qs, parse_urlencoded
+from .forms import _ESCAPED_SEPARATOR, MultiDict, parse_qs, parse_urlencoded
 from .headers import Headers
 from .mediatype import parse_content_type
 from .multipart import parse_multipart
@@ -115,8 +114,6 @@ _UTF8_NAMES = frozenset(("utf-8", "utf8"))
 # At this many separators the general parser decides whether the field limit is
 # exceeded (its limit is 1000 fields).
 _FAST_SEPARATOR_LIMIT = 999
-# An escape that decodes to a separator ("&" or "=").
-_ESCAPED_SEPARATOR = re.compile(rb"%(26|3[dD])")
 
 
 def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:

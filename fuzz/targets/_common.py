@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import h11
 from crosswind.exchange import Exchange
+from crosswind.limits import Limits
 
-__all__ = ["EchoApp", "FuzzFinding", "check_responses", "split_by"]
+__all__ = ["LIMITS", "EchoApp", "FuzzFinding", "check_responses", "split_by"]
+
+# Small limits so the fuzzer reaches every size check with short inputs.
+LIMITS = Limits(
+    max_request_line=256,
+    max_head_size=1024,
+    max_header_count=12,
+    max_body_size=2048,
+    drain_limit=512,
+    max_chunk_line=64,
+)
 
 
 class FuzzFinding(AssertionError):

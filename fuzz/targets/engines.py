@@ -16,19 +16,8 @@ from pathlib import Path
 # fuzz/ itself, for the comparison functions shared with the Hypothesis suite.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import FuzzFinding, split_by  # noqa: E402
-from crosswind.limits import Limits  # noqa: E402
+from _common import LIMITS, FuzzFinding, split_by  # noqa: E402
 from differential import Divergence, compare_engines, compare_with_h11  # noqa: E402
-
-# Small limits so the fuzzer reaches every size check with short inputs.
-LIMITS = Limits(
-    max_request_line=256,
-    max_head_size=1024,
-    max_header_count=12,
-    max_body_size=2048,
-    drain_limit=512,
-    max_chunk_line=64,
-)
 
 
 def test_one_input(data: bytes) -> None:

@@ -10,19 +10,8 @@ outcome that depends on how the bytes were cut.
 
 from __future__ import annotations
 
-from _common import EchoApp, FuzzFinding, check_responses, split_by
-from crosswind.limits import Limits
+from _common import LIMITS, EchoApp, FuzzFinding, check_responses, split_by
 from crosswind.testing import serve_bytes
-
-# Small limits so the fuzzer reaches every size check with short inputs.
-LIMITS = Limits(
-    max_request_line=256,
-    max_head_size=1024,
-    max_header_count=12,
-    max_body_size=2048,
-    drain_limit=512,
-    max_chunk_line=64,
-)
 
 
 def test_one_input(data: bytes) -> None:
