@@ -6,7 +6,7 @@ import asyncio
 import types
 
 import pytest
-from crosswind.backends.asyncio import _CORK_LIMIT, _Protocol
+from crosswind.backends.asyncio import _CORK_LIMIT, _HeldWrites, _Protocol
 from crosswind.driver import ConnectionDriver
 from crosswind.exchange import Exchange
 from crosswind.testing import parse_responses
@@ -44,12 +44,19 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
+def fake_server(loop: asyncio.AbstractEventLoop) -> types.SimpleNamespace:
+    """What a connection's protocol uses of its server."""
+    return types.SimpleNamespace(
+        loop=loop, start_connection=lambda protocol: None, held_writes=_HeldWrites(loop)
+    )
+
+
 async def serve(
     app: object, requests: list[bytes], transport: RecordingTransport | None = None
 ) -> RecordingTransport:
     """Run one connection: feed *requests*, then EOF once the application finished them."""
     loop = asyncio.get_running_loop()
-    server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
+    server = fake_server(loop)
     protocol = _Protocol(server)  # type: ignore[arg-type]
     transport = transport or RecordingTransport()
     protocol.connection_made(transport)
@@ -150,7 +157,7 @@ def test_a_whole_response_waits_while_the_peer_is_slow_to_read() -> None:
 
     async def run() -> tuple[list[int], RecordingTransport, list[int]]:
         loop = asyncio.get_running_loop()
-        server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
+        server = fake_server(loop)
         protocol = _Protocol(server)  # type: ignore[arg-type]
         transport = RecordingTransport()
         protocol.connection_made(transport)
@@ -179,7 +186,7 @@ def test_a_whole_response_waits_while_the_peer_is_slow_to_read() -> None:
 def test_a_receive_fails_once_the_sweep_finds_its_deadline_passed() -> None:
     async def run() -> tuple[bool, bytes]:
         loop = asyncio.get_running_loop()
-        server = types.SimpleNamespace(loop=loop, start_connection=lambda protocol: None)
+        server = fake_server(loop)
         protocol = _Protocol(server)  # type: ignore[arg-type]
         protocol.connection_made(RecordingTransport())
         waiter = protocol.receive(100.0)
@@ -197,3 +204,47 @@ def test_a_receive_fails_once_the_sweep_finds_its_deadline_passed() -> None:
     early, data = asyncio.run(run())
     assert not early
     assert data == b"GET"
+
+
+def test_bytes_sent_in_one_loop_turn_are_written_together_when_it_ends() -> None:
+    # The client then wakes once for every response of the turn.
+    async def run() -> tuple[list[list[bytes]], list[list[bytes]]]:
+        loop = asyncio.get_running_loop()
+        server = fake_server(loop)
+        protocols, transports = [], []
+        for _ in range(2):
+            protocol, transport = _Protocol(server), RecordingTransport()  # type: ignore[arg-type]
+            protocol.connection_made(transport)
+            protocols.append(protocol)
+            transports.append(transport)
+        assert protocols[0].send_nowait(b"one") is None
+        protocols[1].send_nowait(b"two")
+        protocols[0].send_nowait(b"three")
+        during = [list(t.writes) for t in transports]
+        await asyncio.sleep(0)
+        return during, [list(t.writes) for t in transports]
+
+    during, after = asyncio.run(run())
+    assert during == [[], []]
+    assert after == [[b"onethree"], [b"two"]]
+
+
+def test_held_bytes_are_written_at_once_on_close_or_past_the_limit() -> None:
+    async def run() -> tuple[list[bytes], list[bytes], bool]:
+        loop = asyncio.get_running_loop()
+        server = fake_server(loop)
+        closing, big = RecordingTransport(), RecordingTransport()
+        first, second = _Protocol(server), _Protocol(server)  # type: ignore[arg-type]
+        first.connection_made(closing)
+        second.connection_made(big)
+        first.send_nowait(b"last words")
+        await first.close()
+        second.send_nowait(b"x" * _CORK_LIMIT)
+        written = list(closing.writes), list(big.writes), closing.closed
+        await asyncio.sleep(0)  # the end of the turn writes nothing twice
+        assert (closing.writes, big.writes) == (written[0], written[1])
+        return written
+
+    closed_with, large, closed = asyncio.run(run())
+    assert closed_with == [b"last words"] and closed
+    assert large == [b"x" * _CORK_LIMIT]
