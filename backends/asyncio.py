@@ -5,7 +5,8 @@ Built on protocols rather than streams: a request costs one future and one
 current turn ends and written then, every connection's together (a response
 built from several pieces costs one ``writelines``): the client then wakes
 once for all the responses of a turn, not once for each.  A connection
-writes at once when 64 KiB wait or it closes.  Clients are accepted in the
+writes at once when 64 KiB wait; one that closes with bytes held back
+closes once they are written.  Clients are accepted in the
 listening socket's readiness callback, which is unregistered past
 ``Limits.max_connections``: new clients then wait in the kernel's backlog
 instead of in memory.  Each connection is one task, setting it up then
@@ -95,6 +96,7 @@ class _Protocol(asyncio.Protocol):
         self._write_waiter: asyncio.Future[None] | None = None
         self._pending: list[bytes] = []  # bytes held back until the loop's turn ends
         self._pending_size = 0
+        self._close_when_written = False
         self._writing_paused = False
         self._reading_paused = False
         self._close_callback: Callable[[], None] | None = None
@@ -230,6 +232,8 @@ class _Protocol(asyncio.Protocol):
             else:
                 # Python 3.12+ sends the pieces with one sendmsg, no joined copy.
                 transport.writelines(pending)
+            if self._close_when_written:
+                transport.close()
         pending.clear()
         self._pending_size = 0
 
@@ -244,8 +248,15 @@ class _Protocol(asyncio.Protocol):
     async def close(self) -> None:
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            self._write_pending()
-            transport.close()
+            if self._pending:
+                # Closed once the held bytes are written, with the other
+                # connections' writes at the end of the turn (see send_nowait):
+                # wrk with Connection: close, 3 alternating runs, wrk's voluntary
+                # context switches per request 0.54 -> 0.08, server CPU per
+                # request (median) 117 -> 101 us, 8,500 -> 9,900 req/s.
+                self._close_when_written = True
+            else:
+                transport.close()
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         self._close_callback = callback

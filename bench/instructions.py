@@ -16,7 +16,12 @@ Needs valgrind (``apt-get install valgrind``).  Usage::
 
 Cases: ``exchange-hello`` (a bare ``Exchange`` application: driver and protocol only),
 ``web-hello``, ``web-params``, ``web-form`` (``crosswind.web`` handlers of the benchmark),
-``app-hello``, ``app-params``, ``app-form`` (the same as ``crosswind.app`` views).
+``app-hello``, ``app-params``, ``app-form`` (the same as ``crosswind.app`` views), and
+``asyncio-hello``, ``asyncio-close``: the ``crosswind.web`` hello served by the asyncio
+backend over loopback TCP, to a client in the same event loop that sends one request at a
+time, on one kept-alive connection or on a new connection each (``Connection: close``).
+Those two count the event loop, the backend and the client too (the client's share is the
+same whatever the server does), never the kernel's work.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 CASES = (
     "exchange-hello", "web-hello", "web-params", "web-form", "app-hello", "app-params", "app-form",
+    "asyncio-hello", "asyncio-close",
 )
 
 # What runs under callgrind: serve the case's request *count* times after a warm-up.
@@ -44,6 +50,51 @@ from crosswind.testing import serve_bytes
 
 case, count = sys.argv[1], int(sys.argv[2])
 layer, scenario = case.split("-")
+if layer == "asyncio":
+    import asyncio
+    import socket
+    from crosswind.backends.asyncio import start_server
+
+    async def client(port, count, close):
+        loop = asyncio.get_running_loop()
+        request = cycle.HELLO_REQUEST
+        if close:
+            request = request.replace(b"\\r\\n\\r\\n", b"\\r\\nConnection: close\\r\\n\\r\\n")
+        sock = None
+        statuses = []
+        for _ in range(count):
+            if sock is None:
+                sock = socket.socket()
+                sock.setblocking(False)
+                await loop.sock_connect(sock, ("127.0.0.1", port))
+            await loop.sock_sendall(sock, request)
+            received = b""
+            while not received.endswith(b"Hello, world!"):
+                data = await loop.sock_recv(sock, 65536)
+                assert data, "the server closed early"
+                received += data
+            statuses.append(received[9:12].decode())
+            if close:
+                while await loop.sock_recv(sock, 65536):
+                    pass
+                sock.close()
+                sock = None
+        if sock is not None:
+            sock.close()
+        return statuses
+
+    async def main():
+        server = await start_server(cycle.APP, port=0)
+        port = server.sock.getsockname()[1]
+        await client(port, 200, scenario == "close")
+        statuses = await client(port, count, scenario == "close")
+        await server.shutdown()
+        return statuses
+
+    statuses = asyncio.run(main())
+    if sys.argv[3:] == ["--show"]:  # the test of this runner
+        print(*statuses)
+    raise SystemExit
 if layer == "exchange":
     class Bare:
         async def handle(self, exchange):

@@ -51,6 +51,13 @@ def fake_server(loop: asyncio.AbstractEventLoop) -> types.SimpleNamespace:
     )
 
 
+def connected(server: types.SimpleNamespace) -> tuple[_Protocol, RecordingTransport]:
+    """A protocol of *server* with its connection made."""
+    protocol, transport = _Protocol(server), RecordingTransport()  # type: ignore[arg-type]
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
 async def serve(
     app: object, requests: list[bytes], transport: RecordingTransport | None = None
 ) -> RecordingTransport:
@@ -211,12 +218,8 @@ def test_bytes_sent_in_one_loop_turn_are_written_together_when_it_ends() -> None
     async def run() -> tuple[list[list[bytes]], list[list[bytes]]]:
         loop = asyncio.get_running_loop()
         server = fake_server(loop)
-        protocols, transports = [], []
-        for _ in range(2):
-            protocol, transport = _Protocol(server), RecordingTransport()  # type: ignore[arg-type]
-            protocol.connection_made(transport)
-            protocols.append(protocol)
-            transports.append(transport)
+        (first, one), (second, other) = connected(server), connected(server)
+        protocols, transports = [first, second], [one, other]
         assert protocols[0].send_nowait(b"one") is None
         protocols[1].send_nowait(b"two")
         protocols[0].send_nowait(b"three")
@@ -229,22 +232,38 @@ def test_bytes_sent_in_one_loop_turn_are_written_together_when_it_ends() -> None
     assert after == [[b"onethree"], [b"two"]]
 
 
-def test_held_bytes_are_written_at_once_on_close_or_past_the_limit() -> None:
-    async def run() -> tuple[list[bytes], list[bytes], bool]:
-        loop = asyncio.get_running_loop()
-        server = fake_server(loop)
-        closing, big = RecordingTransport(), RecordingTransport()
-        first, second = _Protocol(server), _Protocol(server)  # type: ignore[arg-type]
-        first.connection_made(closing)
-        second.connection_made(big)
-        first.send_nowait(b"last words")
-        await first.close()
-        second.send_nowait(b"x" * _CORK_LIMIT)
-        written = list(closing.writes), list(big.writes), closing.closed
+def test_held_bytes_past_the_limit_are_written_at_once() -> None:
+    async def run() -> list[bytes]:
+        protocol, transport = connected(fake_server(asyncio.get_running_loop()))
+        protocol.send_nowait(b"x" * _CORK_LIMIT)
+        written = list(transport.writes)
         await asyncio.sleep(0)  # the end of the turn writes nothing twice
-        assert (closing.writes, big.writes) == (written[0], written[1])
+        assert transport.writes == written
         return written
 
-    closed_with, large, closed = asyncio.run(run())
-    assert closed_with == [b"last words"] and closed
-    assert large == [b"x" * _CORK_LIMIT]
+    assert asyncio.run(run()) == [b"x" * _CORK_LIMIT]
+
+
+def test_a_connection_closed_with_held_bytes_closes_after_writing_them() -> None:
+    # Closing waits for the turn's end too, so the client sees the response and
+    # the end of the connection together, and nothing is lost.
+    async def run() -> tuple[list[bytes], bool, list[bytes], bool]:
+        protocol, transport = connected(fake_server(asyncio.get_running_loop()))
+        protocol.send_nowait(b"last words")
+        await protocol.close()
+        during = list(transport.writes), transport.closed
+        await asyncio.sleep(0)
+        return (*during, list(transport.writes), transport.closed)
+
+    written_during, closed_during, written, closed = asyncio.run(run())
+    assert (written_during, closed_during) == ([], False)
+    assert (written, closed) == ([b"last words"], True)
+
+
+def test_a_connection_closed_with_nothing_held_closes_at_once() -> None:
+    async def run() -> bool:
+        protocol, transport = connected(fake_server(asyncio.get_running_loop()))
+        await protocol.close()
+        return transport.closed
+
+    assert asyncio.run(run())

@@ -372,8 +372,10 @@ def test_instruction_counter_runner_serves_each_case(case: str) -> None:
         "\nfrom crosswind.testing import parse_responses"
         "\nprint(*[r.status_code for r in parse_responses(serve_bytes(app, [request] * 3))])"
     )
+    # The asyncio cases serve real sockets and show the statuses their client saw.
     result = subprocess.run(
-        [sys.executable, "-c", runner, case, "3"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", runner, case, "3", "--show"],
+        capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "200", "200"]
