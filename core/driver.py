@@ -54,7 +54,6 @@ class ConnectionDriver:
         "_access_log",
         "_detached",
         "_exchange",
-        "_send_more",
         "_send_nowait",
         "app",
         "clock",
@@ -78,9 +77,6 @@ class ConnectionDriver:
         self.clock = clock
         self.conn = ServerConnection(limits, clock=clock, engine=engine)
         self._access_log = access_log
-        # Optional: a transport that can hold back the pieces of a response
-        # until it ends (see send()).
-        self._send_more = getattr(transport, "send_more", None)
         # Optional: a transport that writes without a coroutine (see send_nowait()).
         self._send_nowait = getattr(transport, "send_nowait", None)
         self._exchange: Exchange | None = None
@@ -176,22 +172,13 @@ class ConnectionDriver:
                 return event
 
     async def send(self, data: bytes) -> None:
-        """Send response bytes; pieces of an unfinished response may be held back.
-
-        A transport with ``send_more(data)`` gets the head and body pieces of
-        a response still going on through it, and may write them together
-        later: it must do so when the response's last piece comes through
-        ``send``, before its next ``receive`` waits, on ``close``, and when
-        the event loop next gets control.
+        """Send response bytes (the transport may hold them until the loop next gets control).
 
         :raises ClientDisconnected: the client has gone away.
         """
         if data:
             try:
-                if self._send_more is not None and not self.conn.response_done:
-                    await self._send_more(data)
-                else:
-                    await self.transport.send(data)
+                await self.transport.send(data)
             except (TransportClosed, ConnectionError):
                 self.disconnected = True
                 raise ClientDisconnected("the client closed the connection") from None
@@ -207,11 +194,7 @@ class ConnectionDriver:
         :raises ClientDisconnected: the client has gone away.
         """
         send_nowait = self._send_nowait
-        if (
-            not data
-            or send_nowait is None
-            or (self._send_more is not None and not self.conn.response_done)
-        ):
+        if not data or send_nowait is None:
             return self.send(data) if data else None
         try:
             waiter = send_nowait(data)

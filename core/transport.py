@@ -54,16 +54,16 @@ class ConnectionInfo:
 class Transport(Protocol):
     """What the driver needs from a backend for one connection.
 
-    A transport may also offer ``async def send_more(data)``: the driver
-    then passes the pieces of a response that is not finished yet through
-    it, and the transport may hold them back and write them together (the
-    asyncio backend uses ``writelines``); see
-    :meth:`crosswind.driver.ConnectionDriver.send` for when it must flush.
-
-    It may also offer ``send_nowait(data)``, a plain function that writes
+    A transport may also offer ``send_nowait(data)``, a plain function that writes
     *data* at once (or buffers it) and returns ``None``, or an awaitable the
     driver awaits before sending more while the peer is slow to read; it
     raises :class:`TransportClosed` as ``send`` does.
+
+    ``send`` and ``send_nowait`` may hold bytes back, but only until the
+    event loop next gets control, and ``close`` writes what is held first:
+    the asyncio backend writes every connection's bytes once per turn of its
+    loop, so a busy client wakes once for many responses, and the pieces of
+    a response produced in one go leave in one ``writelines``.
     """
 
     info: ConnectionInfo
