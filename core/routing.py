@@ -165,6 +165,10 @@ _PLACEHOLDER_RE = re.compile(r"<([^>]+)>")
 _SLASH_RUN_RE = re.compile("/{2,}")
 _SLASH_GROUP = "_cwslash"
 
+#: Converters whose ``to_python`` answer depends on the matched text alone
+#: (crosswind's own): a match that ran no other converter may be remembered.
+_PURE_CONVERTERS = frozenset(DEFAULT_CONVERTERS.values())
+
 
 @dataclass(slots=True)
 class _Part:
@@ -239,6 +243,8 @@ class Rule:
         self.arguments: set[str] = set(self.defaults)
         self.converters: dict[str, BaseConverter] = {}
         self._parts: list[_Part] = []
+        # Whether every converter is one of crosswind's own (see Map.match).
+        self._pure = True
         self._domain_trace: list[tuple[bool, str]] = []
         self._path_trace: list[tuple[bool, str]] = []
 
@@ -278,6 +284,7 @@ class Rule:
         string = _SLASH_RUN_RE.sub("/", self.rule) if self.merge_slashes else self.rule
         path_parts, self._path_trace = self._parse(string)
         self._parts = parts + path_parts
+        self._pure = all(type(c) in _PURE_CONVERTERS for c in self.converters.values())
 
     def _converter(self, conv: str | None, args: str | None) -> BaseConverter:
         assert self.map is not None
@@ -501,15 +508,20 @@ def _sort_edges(root: _State) -> None:
 
 
 class _Search:
-    """One walk of the trie for one request; collects methods seen for a 405."""
+    """One walk of the trie for one request; collects methods seen for a 405,
+    and notes whether a converter other than crosswind's own ran (``impure``):
+    the answer of such a walk may change from one request to the next."""
 
-    __slots__ = ("allowed", "method")
+    __slots__ = ("allowed", "impure", "method")
 
     def __init__(self, method: str) -> None:
         self.method = method
         self.allowed: set[str] = set()
+        self.impure = False
 
     def _accept(self, rule: Rule, raw: list[str]) -> dict[str, Any] | None:
+        if not rule._pure:
+            self.impure = True
         values = rule._to_python(raw)
         if values is None:
             return None
@@ -532,6 +544,8 @@ class _Search:
                 for rule in slashed.rules:
                     if rule.methods is not None and self.method not in rule.methods:
                         continue
+                    if not rule._pure:
+                        self.impure = True
                     values = rule._to_python(raw)
                     if values is None:
                         continue
@@ -596,6 +610,11 @@ def _canonical_host(host: str, url_scheme: str) -> str:
 class _Compiled:
     root: _State
     by_endpoint: dict[Any, list[Rule]]
+    # What matching found, by (path, method, domain, redirect_defaults); see
+    # Map.match.  It lives and dies with the index, so adding a rule forgets it.
+    found: dict[tuple[str, str, str, bool], tuple[Rule, dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
 
 class Map:
@@ -613,7 +632,22 @@ class Map:
     :param server_name: the application's host name (``example.com``); with
         it the subdomain is computed from the request host.
     :param converters: extra or replacement converter classes by name.
+
+    A successful :meth:`match` is remembered, so that the next request for the
+    same path, method and domain skips the walk of the trie and the
+    converters; see :attr:`remembered_matches`.
     """
+
+    #: How many successful matches the map remembers (``0``: none).  A match is
+    #: remembered only when nothing but the path, the method, the domain (the
+    #: subdomain, or the host with :attr:`host_matching`), the rules and
+    #: :attr:`redirect_defaults` decided it: every converter that ran is one of
+    #: crosswind's own, and it neither redirected nor failed (redirects, 404
+    #: and 405 are worked out again each time).  Each caller gets its own copy
+    #: of the values.  Adding a rule forgets everything, and so does reaching
+    #: the limit; the bound keeps a client that requests endless distinct paths
+    #: from growing the memory, at the price of a walk per request for it.
+    remembered_matches: int = 256
 
     def __init__(
         self,
@@ -704,27 +738,28 @@ class Map:
         return f"{domain}.{server}" if domain else server
 
     def _walk(
-        self, path: str, method: str, domain: str
-    ) -> tuple[tuple[Rule, dict[str, Any]] | None, str | None, set[str]]:
-        """Return (match, path to redirect to, methods seen)."""
-        root = self._index().root
+        self, path: str, method: str, domain: str, root: _State | None = None
+    ) -> tuple[tuple[Rule, dict[str, Any]] | None, str | None, _Search]:
+        """Return (match, path to redirect to, the search: methods seen, purity)."""
+        if root is None:
+            root = self._index().root
         path = "/" + path.lstrip("/") if path else ""
         search = _Search(method)
         try:
             parts = [domain, *path.split("/")]
             found = search.run(root, parts, 0, [])
         except _SlashRequired:
-            return None, path + "/", search.allowed
+            return None, path + "/", search
         if found is None and self.merge_slashes and "//" in path:
             merged = _SLASH_RUN_RE.sub("/", path)
             try:
                 found = search.run(root, [domain, *merged.split("/")], 0, [])
             except _SlashRequired:
-                return None, merged + "/", search.allowed
+                return None, merged + "/", search
             if found is not None and found[0].merge_slashes is not False:
-                return None, merged, search.allowed
+                return None, merged, search
             found = None
-        return found, None, search.allowed
+        return found, None, search
 
     def _url(
         self,
@@ -769,11 +804,23 @@ class Map:
         :raises RequestRedirect: the canonical URL differs (slashes, defaults,
             ``redirect_to``).
         """
+        if subdomain is not None and not self.host_matching:
+            domain = subdomain  # what _domain answers, without the call
+        else:
+            domain = self._domain(host, subdomain, url_scheme)
+            if domain is None:
+                raise NotFound()
+        compiled = self._compiled or self._index()
+        # A remembered match (see remembered_matches) skips the walk, the
+        # converters and the method and defaults checks: ~2.5 us per hello, ~10 us
+        # per /users/42 (bench mem.py, measured when crosswind.app kept this memo).
+        key = (path, method, domain, self.redirect_defaults)
+        remembered = compiled.found.get(key)
+        if remembered is not None:
+            rule, values = remembered
+            return (rule if return_rule else rule.endpoint), dict(values)
         method = method.upper()
-        domain = self._domain(host, subdomain, url_scheme)
-        if domain is None:
-            raise NotFound()
-        found, redirect_path, allowed = self._walk(path, method, domain)
+        found, redirect_path, search = self._walk(path, method, domain, compiled.root)
         if redirect_path is not None:
             raise RequestRedirect(
                 self._url(
@@ -781,14 +828,15 @@ class Map:
                 )
             )
         if found is None:
-            if allowed:
-                raise MethodNotAllowed(allowed)
+            if search.allowed:
+                raise MethodNotAllowed(search.allowed)
             raise NotFound()
         rule, values = found
-        if self.redirect_defaults:
-            self._redirect_to_defaults(
-                rule, method, values, host, query_string, url_scheme, script_name
-            )
+        pure = not search.impure
+        if self.redirect_defaults and not self._redirect_to_defaults(
+            rule, method, values, host, query_string, url_scheme, script_name
+        ):
+            pure = False
         if rule.redirect_to is not None:
             if isinstance(rule.redirect_to, str):
 
@@ -801,6 +849,13 @@ class Map:
                 target = rule.redirect_to(self, **values)
             base = self._url("", "", host, url_scheme, script_name)
             raise RequestRedirect(urljoin(base if base.endswith("/") else base + "/", target))
+        limit = self.remembered_matches
+        if pure and limit > 0:
+            found_before = compiled.found
+            if len(found_before) >= limit:
+                # Forgotten wholesale: cheaper than keeping an order of use.
+                compiled.found = found_before = {}
+            found_before[key] = (rule, dict(values))
         return (rule if return_rule else rule.endpoint), values
 
     def _redirect_to_defaults(
@@ -812,12 +867,16 @@ class Map:
         query_string: str,
         url_scheme: str,
         script_name: str,
-    ) -> None:
+    ) -> bool:
+        """Raise the redirect to the rule that carries *values* as defaults, if
+        any; else return whether only crosswind's own converters were asked."""
+        pure = True
         for other in self._index().by_endpoint[rule.endpoint]:
             # Rules earlier in build order are the canonical spelling.
             if other is rule:
-                return
+                return pure
             if other._provides_defaults_for(rule) and other.suitable_for(values, method):
+                pure = pure and other._pure
                 built = other.build({**values, **other.defaults})
                 if built is None:
                     continue
@@ -826,6 +885,7 @@ class Map:
                 raise RequestRedirect(
                     self._url(path, query_string, target, url_scheme, script_name)
                 )
+        return pure
 
     def allowed_methods(
         self,
@@ -849,12 +909,12 @@ class Map:
         if domain is None:
             return frozenset()
         # No rule lists this method, so the walk visits every matching rule.
-        found, redirect_path, allowed = self._walk(path, "\x00", domain)
+        found, redirect_path, search = self._walk(path, "\x00", domain)
         if found is not None:
             return None
         if redirect_path is not None:
             return frozenset()  # the resource lives elsewhere; that URL has its own set
-        return frozenset(allowed)
+        return frozenset(search.allowed)
 
     # -- building ----------------------------------------------------------
 

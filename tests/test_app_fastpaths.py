@@ -1,6 +1,6 @@
 """crosswind.app's shortcuts on the request path keep Flask's behaviour.
 
-URL matches are remembered, request headers are
+URL matches are remembered (by the routing map), request headers are
 built on first use, a response's status line and wire headers take shortcuts
 in the usual case: each test here sends requests that would tell if a
 shortcut answered differently from the full path.
@@ -26,7 +26,7 @@ def serve(app: App, *requests: bytes) -> list[Any]:
     return parse_responses(serve_bytes(app, list(requests)), methods)
 
 
-# -- remembered matches ----------------------------------------------------------------
+# -- remembered matches (crosswind.routing.Map.match) --------------------------------
 
 
 def test_view_args_changed_by_a_preprocessor_do_not_reach_the_next_request() -> None:

@@ -33,7 +33,6 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .. import routing
 from .._sync import run_sync
-from ..converters import DEFAULT_CONVERTERS
 from ..entrypoints import ServerEntryPoints
 from ..errors import RequestError
 from ..exchange import Exchange
@@ -292,81 +291,6 @@ def _import_string(path: str) -> Any:
         return getattr(importlib.import_module(module_name), attribute)
 
 
-#: Converters whose to_python depends on the matched text alone (crosswind's own).
-_PURE_CONVERTERS = frozenset(DEFAULT_CONVERTERS.values())
-
-
-class _RememberedMatches:
-    """What URL matching found, per path, method and subdomain.
-
-    Matching walks the rule trie, runs converters and checks methods and
-    defaults; remembering the answer saves ~2.5 us per hello and ~10 us per
-    ``/users/42`` request (bench mem.py; in a tight loop the match itself
-    takes 3.6 us against 0.3 us remembered, the rest shows only in a full
-    request, not from the garbage collector).
-    When every converter of the map is one of crosswind's own, whose result
-    depends on the matched text alone, nothing of that depends on more than
-    the path, the method, the subdomain and the rules, so the answer is
-    remembered; rules without variables are remembered whatever converters the
-    map has, since none runs before a static rule is found.  Only plain
-    successes are kept (redirects and errors are matched again each time), and
-    only where the host plays no part (no host matching, a fixed subdomain).
-    Every request gets its own copy of the values.  Everything is forgotten
-    when the map is rebuilt, and when :attr:`LIMIT` answers are held.
-    """
-
-    __slots__ = ("_found", "_index", "_pure")
-
-    LIMIT = 256
-
-    def __init__(self) -> None:
-        self._index: object = None
-        self._pure = False
-        self._found: dict[tuple[Any, ...], tuple[routing.Rule, dict[str, Any]]] = {}
-
-    def get(self, index: object, key: tuple[Any, ...]) -> tuple[routing.Rule, dict[str, Any]] | None:
-        """The remembered ``(rule, values)`` for *key* under the map's *index*.
-
-        :param index: the map's compiled index now.
-        :param key: what the match depends on.
-        """
-        if index is None or index is not self._index:
-            return None
-        return self._found.get(key)
-
-    def put(
-        self,
-        url_map: routing.Map,
-        index: object,
-        key: tuple[Any, ...],
-        rule: routing.Rule,
-        values: dict[str, Any],
-    ) -> None:
-        """Remember a match made under *index*, if it may be.
-
-        :param url_map: the map matched against.
-        :param index: the map's compiled index the match used.
-        :param key: what the match depends on.
-        :param rule: the rule found.
-        :param values: the values it gave the view.
-        """
-        if index is not self._index:
-            pure = all(
-                type(converter) in _PURE_CONVERTERS
-                for each in url_map.iter_rules()
-                for converter in each.converters.values()
-            )
-            # The index last: another thread that sees it sees the rest too.
-            self._found = {}
-            self._pure = pure
-            self._index = index
-        if rule.redirect_to is not None or (rule.converters and not self._pure):
-            return
-        if len(self._found) >= self.LIMIT:
-            self._found = {}
-        self._found[key] = (rule, dict(values))
-
-
 class URLAdapter:
     """A URL map bound to one request (or to ``SERVER_NAME``): matches the
     request's URL and builds URLs relative to it.
@@ -379,8 +303,9 @@ class URLAdapter:
     :param method: the request method.
     :param query_string: the raw query, kept on redirects.
     :param subdomain: the subdomain to match (``None``: derive it from *host*).
-    :param match_cache: where the application remembers matches of rules
-        (see :class:`_RememberedMatches`).
+
+    Matching goes to :meth:`crosswind.routing.Map.match`, which remembers what
+    it found (see :attr:`crosswind.routing.Map.remembered_matches`).
     """
 
     def __init__(
@@ -394,10 +319,8 @@ class URLAdapter:
         method: str = "GET",
         query_string: str = "",
         subdomain: str | None = None,
-        match_cache: _RememberedMatches | None = None,
     ) -> None:
         self.map = url_map
-        self._match_cache = match_cache
         self.host = host
         self.script_name = script_name
         self.url_scheme = url_scheme
@@ -412,22 +335,6 @@ class URLAdapter:
         :param return_rule: return the rule instead of its endpoint.
         :raises HTTPException: ``NotFound``, ``MethodNotAllowed`` or ``RequestRedirect``.
         """
-        url_map = self.map
-        cache = self._match_cache
-        if cache is not None and self.subdomain is not None and not url_map.host_matching:
-            index = getattr(url_map, "_compiled", None)
-            key = (self.path, self.method, self.subdomain, url_map.redirect_defaults)
-            found = cache.get(index, key)
-            if found is not None:
-                rule, values = found
-                return (rule if return_rule else rule.endpoint), dict(values)
-            rule, values = self._match(return_rule=True)
-            if index is not None and index is getattr(url_map, "_compiled", None):
-                cache.put(url_map, index, key, rule, values)
-            return (rule if return_rule else rule.endpoint), values
-        return self._match(return_rule)
-
-    def _match(self, return_rule: bool) -> tuple[Any, dict[str, Any]]:
         try:
             return self.map.match(
                 self.path,
@@ -593,7 +500,6 @@ class App(ServerEntryPoints, Scaffold):
         self.template_context_processors[None].append(default_template_context)
         self._got_first_request = False
         self._mounts: list[tuple[str, Any]] = []
-        self._remembered_matches = _RememberedMatches()
         self._jinja_env: Environment | None = None
         self.logger = logging.getLogger(import_name if import_name != "__main__" else "crosswind.app")
         if self.has_static_folder:
@@ -932,7 +838,6 @@ class App(ServerEntryPoints, Scaffold):
                 method=request.method,
                 query_string=request.query_string.decode("latin-1"),
                 subdomain=subdomain,
-                match_cache=self._remembered_matches,
             )
         if server_name:
             return URLAdapter(
