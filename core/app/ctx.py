@@ -121,7 +121,8 @@ class AppContext:
     def push(self) -> None:
         """Make this the current application context."""
         self._cv_tokens.append(_cv_app.set(self))
-        signals.appcontext_pushed.send(self.app)
+        if signals.appcontext_pushed._receivers:  # see App.full_dispatch_request
+            signals.appcontext_pushed.send(self.app)
 
     def pop(self, exc: BaseException | None = _SENTINEL) -> None:
         """Undo the last :meth:`push`; the last pop runs the teardown functions.
@@ -138,7 +139,8 @@ class AppContext:
             _cv_app.reset(self._cv_tokens.pop())
         if current is not self:
             raise AssertionError(f"Popped wrong app context ({current!r} instead of {self!r})")
-        signals.appcontext_popped.send(self.app)
+        if signals.appcontext_popped._receivers:
+            signals.appcontext_popped.send(self.app)
 
     def __enter__(self) -> AppContext:
         self.push()
