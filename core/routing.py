@@ -761,6 +761,30 @@ class Map:
             found = None
         return found, None, search
 
+    def remembered(
+        self, path: str, method: str, domain: str
+    ) -> tuple[Rule, dict[str, Any]] | None:
+        """The match :meth:`match` remembered for *path*, *method* and *domain*
+        (see :attr:`remembered_matches`), as ``(rule, values)`` with values of
+        the caller's own; ``None`` if there is none.
+
+        What is remembered is what :meth:`match` returns for that domain whatever
+        the host, scheme, query or script name (it neither redirects nor fails),
+        so a caller may look here before working out those arguments.
+
+        :param path: the decoded path, as for :meth:`match`.
+        :param method: the request method, as for :meth:`match`.
+        :param domain: the subdomain (``""`` for none), or the host without a
+            default port with :attr:`host_matching`.
+        """
+        compiled = self._compiled
+        if compiled is None:
+            return None
+        found = compiled.found.get((path, method, domain, self.redirect_defaults))
+        if found is None:
+            return None
+        return found[0], dict(found[1])
+
     def _url(
         self,
         path: str,

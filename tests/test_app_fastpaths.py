@@ -79,6 +79,33 @@ def test_redirects_and_misses_are_answered_every_time() -> None:
     assert [r.headers.get("Location") for r in responses[:2]] == ["http://example.com/dir/"] * 2
 
 
+def test_redirects_keep_host_and_query_whether_remembered_or_not() -> None:
+    app = App(__name__)
+    app.add_url_rule("/dir/", "directory", lambda: "dir")
+    app.add_url_rule("/", "index", lambda: "index")
+    requests = [get("/dir?x=1&y", host="h.example:8080"), get("/"), get("/dir?x=1&y", host="h.example:8080")]
+    responses = serve(app, *requests)
+    assert [r.status_code for r in responses] == [308, 200, 308]
+    assert responses[0].headers["Location"] == "http://h.example:8080/dir/?x=1&y"
+    assert responses[2].headers["Location"] == responses[0].headers["Location"]
+
+
+def test_the_host_is_read_for_a_redirect_only() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    app.add_url_rule("/dir/", "directory", lambda: "dir")
+
+    def routed(path: str) -> tuple[Any, Any]:
+        # A Host the headers refuse (a NUL): a connection never hands one over.
+        req = Request({"method": "GET", "path": path, "headers": [(b"host", b"a\0b")]})
+        with app.request_context(req):
+            return req.url_rule, type(req.routing_exception)
+
+    assert [routed("/")[0].endpoint for _ in range(2)] == ["index", "index"]  # type: ignore[union-attr]
+    assert [routed("/dir") for _ in range(2)] == [(None, ValueError)] * 2
+    assert [routed("/nope")[1].__name__ for _ in range(2)] == ["NotFound"] * 2
+
+
 def test_many_spellings_of_one_path_all_match() -> None:
     app = App(__name__)
     app.add_url_rule("/", "index", lambda: "index")

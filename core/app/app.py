@@ -303,6 +303,8 @@ class URLAdapter:
     :param method: the request method.
     :param query_string: the raw query, kept on redirects.
     :param subdomain: the subdomain to match (``None``: derive it from *host*).
+    :param request: the request to read *host* and *query_string* from, when
+        first needed, instead of the two arguments.
 
     Matching goes to :meth:`crosswind.routing.Map.match`, which remembers what
     it found (see :attr:`crosswind.routing.Map.remembered_matches`).
@@ -312,34 +314,86 @@ class URLAdapter:
         self,
         url_map: routing.Map,
         *,
-        host: str | None,
+        host: str | None = None,
         script_name: str = "",
         url_scheme: str = "http",
         path: str = "/",
         method: str = "GET",
         query_string: str = "",
         subdomain: str | None = None,
+        request: Request | None = None,
     ) -> None:
         self.map = url_map
-        self.host = host
+        self._request = request
+        self._host = _SENTINEL if request is not None else host
+        self._query_string = _SENTINEL if request is not None else query_string
         self.script_name = script_name
         self.url_scheme = url_scheme
         self.path = path
         self.method = method
-        self.query_string = query_string
         self.subdomain = subdomain
+
+    # The host and the query string of a request are read only when a redirect or
+    # a URL needs them: ~13k instructions per hello (bench/instructions.py app-hello).
+    @property
+    def host(self) -> str | None:
+        """The host the request went to (or ``SERVER_NAME``)."""
+        host = self._host
+        if host is _SENTINEL:
+            host = self._host = self._request.host  # type: ignore[union-attr]
+        return host  # type: ignore[no-any-return]
+
+    @host.setter
+    def host(self, value: str | None) -> None:
+        self._host = value
+
+    @property
+    def query_string(self) -> str:
+        """The raw query, kept on redirects."""
+        query = self._query_string
+        if query is _SENTINEL:
+            query = self._request.query_string.decode("latin-1")  # type: ignore[union-attr]
+            self._query_string = query
+        return query  # type: ignore[no-any-return]
+
+    @query_string.setter
+    def query_string(self, value: str) -> None:
+        self._query_string = value
 
     def match(self, return_rule: bool = False) -> tuple[Any, dict[str, Any]]:
         """Match the request's URL.
 
+        With a given subdomain (no host matching) the host plays no part in
+        which rule matches, only in the URL of a redirect: it is read then only,
+        whether the map remembered the match or not.
+
         :param return_rule: return the rule instead of its endpoint.
         :raises HTTPException: ``NotFound``, ``MethodNotAllowed`` or ``RequestRedirect``.
         """
+        url_map = self.map
+        if self.subdomain is None or url_map.host_matching:
+            return self._match(return_rule, self.host)
+        found = url_map.remembered(self.path, self.method, self.subdomain)
+        if found is not None:
+            return (found[0] if return_rule else found[0].endpoint), found[1]
+        if self._host is not _SENTINEL:
+            return self._match(return_rule, self._host)
+        try:
+            return self._match(return_rule, None, convert=False)
+        except routing.RequestRedirect:
+            # Worked out again with the host, which the redirect's URL needs.
+            return self._match(return_rule, self.host)
+        except RequestError as error:
+            raise from_request_error(error) from None
+
+    def _match(
+        self, return_rule: bool, host: str | None, convert: bool = True
+    ) -> tuple[Any, dict[str, Any]]:
         try:
             return self.map.match(
                 self.path,
                 self.method,
-                self.host,
+                host,
                 subdomain=self.subdomain,
                 query_string=self.query_string,
                 url_scheme=self.url_scheme,
@@ -350,6 +404,8 @@ class URLAdapter:
                 return_rule=return_rule,
             )
         except RequestError as error:
+            if not convert:
+                raise
             raise from_request_error(error) from None
 
     def allowed_methods(self) -> list[str]:
@@ -831,13 +887,12 @@ class App(ServerEntryPoints, Scaffold):
                 self.url_map.server_name = server_name.lower() if server_name else None
             return URLAdapter(
                 self.url_map,
-                host=request.host,
                 script_name=request.root_path,
                 url_scheme=request.scheme,
                 path=request.path,
                 method=request.method,
-                query_string=request.query_string.decode("latin-1"),
                 subdomain=subdomain,
+                request=request,
             )
         if server_name:
             return URLAdapter(
