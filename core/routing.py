@@ -837,7 +837,7 @@ class Map:
         compiled = self._compiled or self._index()
         # A remembered match (see remembered_matches) skips the walk, the
         # converters and the method and defaults checks: ~2.5 us per hello, ~10 us
-        # per /users/42 (bench mem.py, measured when crosswind.app kept this memo).
+        # per /users/42 (measured in memory when crosswind.app kept this memo).
         key = (path, method, domain, self.redirect_defaults)
         remembered = compiled.found.get(key)
         if remembered is not None:
