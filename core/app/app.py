@@ -96,7 +96,7 @@ def _is_awaitable(value: Any) -> bool:
 
 def _current_request_ctx() -> RequestContext:
     # The context variable directly rather than through the request_ctx proxy:
-    # ~0.5 us per hello over its three uses (bench mem.py).
+    # ~0.5 us per hello over its three uses (in memory).
     ctx = _cv_request.get(None)
     if ctx is None:
         return request_ctx._get_current_object()  # type: ignore[attr-defined, no-any-return]
@@ -1089,7 +1089,7 @@ class App(ServerEntryPoints, Scaffold):
         self._got_first_request = True
         if exchange.body_complete:
             # No body to wait for (a GET): no coroutine for _read_body, ~1 us
-            # per hello (bench mem.py).
+            # per hello (in memory).
             body, body_error = b"", None
         else:
             body, body_error = await self._read_body(exchange)
@@ -1152,7 +1152,7 @@ class App(ServerEntryPoints, Scaffold):
                     body = b""
                 elif type(pieces) is list and len(pieces) == 1 and type(pieces[0]) is bytes:
                     # What set_data leaves: the body without a generator, ~0.5 us
-                    # per response (bench mem.py, flask hello).
+                    # per response (in memory, flask hello).
                     body = pieces[0]
                 else:
                     body = b"".join(response.iter_encoded())
@@ -1201,7 +1201,7 @@ class App(ServerEntryPoints, Scaffold):
         before = self.before_request_funcs
         if not preprocessors and not before:
             # Empty hook dicts: no blueprint names to work out, no loops: ~1 us per
-            # hello (bench mem.py), and ~2.3k instructions (bench/instructions.py app-hello).
+            # hello (in memory), and ~2.3k instructions (bench/instructions.py app-hello).
             return None
         blueprints = req.blueprints
         names = (None, *reversed(blueprints)) if blueprints else _APP_ONLY
@@ -1228,7 +1228,7 @@ class App(ServerEntryPoints, Scaffold):
         view_args = req.view_args
         view = self.view_functions[rule.endpoint]
         # The view called here instead of through _call: one coroutine less per
-        # request, ~0.3 us (bench mem.py, flask hello).
+        # request, ~0.3 us (in memory, flask hello).
         rv = view(**view_args) if view_args else view()
         if _is_awaitable(rv):
             rv = await rv
@@ -1276,7 +1276,7 @@ class App(ServerEntryPoints, Scaffold):
         ctx = _cv_request.get(None) or _current_request_ctx()
         for func in ctx._after_request_functions:
             response = await _call(func, response)
-        # As in preprocess_request, no loop over empty hooks: ~1 us per hello (bench mem.py).
+        # As in preprocess_request, no loop over empty hooks: ~1 us per hello (in memory).
         after = self.after_request_funcs
         if after:
             blueprints = ctx.request.blueprints
@@ -1388,7 +1388,7 @@ class App(ServerEntryPoints, Scaffold):
         """
         if exc is _SENTINEL:
             exc = sys.exc_info()[1]
-        # Nothing registered, nothing to look up: ~0.5 us per hello (bench mem.py).
+        # Nothing registered, nothing to look up: ~0.5 us per hello (in memory).
         teardown = self.teardown_request_funcs
         if teardown:
             ctx = _cv_request.get(None)
@@ -1470,11 +1470,11 @@ def _scope_of(exchange: Exchange) -> dict[str, Any]:
     extra = info.extra
     raw_path = exchange.path
     # Without a "%" decoding changes nothing (the UTF-8 round trip of the text
-    # is the text): ~0.4 us per request (bench mem.py).
+    # is the text): ~0.4 us per request (in memory).
     path = unquote_to_bytes(raw_path).decode("utf-8", "replace") if "%" in raw_path else raw_path
     if type(exchange) is Exchange:
         # What root_path_of finds for a plain exchange, without its getattr
-        # misses: ~0.4 us per request (bench mem.py).
+        # misses: ~0.4 us per request (in memory).
         root_path = str((extra.get("root_path", "") if extra else "") or "").rstrip("/")
     else:
         root_path = root_path_of(exchange)
