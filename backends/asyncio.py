@@ -101,6 +101,11 @@ class _Protocol(asyncio.Protocol):
         self._reading_paused = False
         self._close_callback: Callable[[], None] | None = None
         self.info = _NO_INFO  # until connection_made knows the addresses
+        # The driver refers back to this protocol (its transport): the link
+        # is cut when the connection is done, so that both are freed at once
+        # instead of by the cyclic garbage collector.  Left to the collector,
+        # every Connection: close request left ~15 objects in cycles, and on
+        # wrk's close scenario full collections of 20-27 ms set the p99.
         self.driver: ConnectionDriver | None = None
         #: connection_made starts the driver's task (else _serve runs it).
         self.starts_task = False
@@ -457,6 +462,7 @@ class _Server:
     def _connection_done(self, protocol: _Protocol | None) -> None:
         if protocol is not None:
             self.connections.discard(protocol)
+            protocol.driver = None  # see _Protocol.driver
         self._active -= 1
         self._resume_accepting()
         if self._stopping and not self.connections:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import types
 
 import pytest
-from crosswind.backends.asyncio import _CORK_LIMIT, _HeldWrites, _Protocol
+from crosswind.backends.asyncio import _CORK_LIMIT, _HeldWrites, _Protocol, start_server
 from crosswind.driver import ConnectionDriver
 from crosswind.exchange import Exchange
 from crosswind.testing import parse_responses
@@ -267,3 +268,38 @@ def test_a_connection_closed_with_nothing_held_closes_at_once() -> None:
         return transport.closed
 
     assert asyncio.run(run())
+
+
+def test_a_finished_connection_leaves_nothing_of_crosswind_to_the_cycle_collector() -> None:
+    # Left to the collector, every short connection's driver and protocol piled
+    # up between collections, and full collections set the tail latency.
+    class Whole:
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.respond(200, [(b"Content-Type", b"text/plain")], b"hello")
+
+    async def run() -> list[bytes]:
+        server = await start_server(Whole(), port=0)
+        port = server.sock.getsockname()[1]
+        answers = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+            answers.append(await reader.read())
+            writer.close()
+            await writer.wait_closed()
+        await server.shutdown()
+        return answers
+
+    gc.collect()
+    gc.disable()
+    try:
+        answers = asyncio.run(run())
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, ConnectionDriver | _Protocol)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert [a.endswith(b"hello") for a in answers] == [True] * 3
+    assert left == []
