@@ -342,6 +342,9 @@ class ThreadedServer:
             _close_now(transport)
             with self._changed:
                 self.connections.discard(transport)
+                # The driver refers back to the transport: cut the link so
+                # both are freed now, not by the cyclic garbage collector.
+                transport.driver = None
                 self._changed.notify_all()
 
     def _open(self, transport: _SocketTransport, address: Any) -> bool:
