@@ -324,7 +324,6 @@ class _Server:
     def start(self) -> None:
         self._resume_accepting()
 
-
     # -- accepting ---------------------------------------------------------
     #
     # The listening socket stays registered with the loop while accepting is
