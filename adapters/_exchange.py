@@ -1,6 +1,6 @@
-"""The driver side of a real :class:`~crosswind.exchange.Exchange`, for a request a server parsed.
+"""The driver side of a real :class:`~crosswind.protocol.exchange.Exchange`, for a request a server parsed.
 
-An :class:`~crosswind.exchange.Exchange` talks to its driver through a narrow
+An :class:`~crosswind.protocol.exchange.Exchange` talks to its driver through a narrow
 surface: ``driver.conn`` (body limit, ``send_response``/``send_data``/
 ``send_end`` returning bytes to send), ``driver.send(bytes)``,
 ``driver.next_event()`` (body events), ``driver.disconnected``,
@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from crosswind.errors import LocalProtocolError, RequestError
-from crosswind.events import Data, EndOfMessage, Request
-from crosswind.exchange import Application, ClientDisconnected, Exchange, ResponseHeaders
-from crosswind.limits import Limits
-from crosswind.transport import ConnectionInfo
+from crosswind.protocol.events import Data, EndOfMessage, Request
+from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange, ResponseHeaders
+from crosswind.protocol.limits import Limits
+from crosswind.protocol.transport import ConnectionInfo
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",

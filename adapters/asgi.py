@@ -2,7 +2,7 @@
 
 :func:`to_asgi` turns any crosswind application into an ASGI 3 callable
 (``http`` and ``lifespan`` scopes).  Each request gets a real
-:class:`~crosswind.exchange.Exchange` fed by an adapter driver (see
+:class:`~crosswind.protocol.exchange.Exchange` fed by an adapter driver (see
 :mod:`crosswind.adapters._exchange`): reading the body pulls one
 ``http.request`` message at a time, so a handler that reads slowly slows the
 client down; output goes out as ``http.response.start`` and
@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from crosswind.errors import RequestError
-from crosswind.events import Request
-from crosswind.exchange import Application, ClientDisconnected, Exchange
-from crosswind.transport import ConnectionInfo, TLSInfo
+from crosswind.protocol.events import Request
+from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange
+from crosswind.protocol.transport import ConnectionInfo, TLSInfo
 
 from ._exchange import (
     DEFAULT_MAX_BODY_SIZE,

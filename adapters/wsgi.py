@@ -1,7 +1,7 @@
 """WSGI (PEP 3333) both ways: crosswind apps under WSGI servers, WSGI apps under crosswind.
 
 :func:`to_wsgi` turns any crosswind application into a WSGI callable.  Each
-request gets a real :class:`~crosswind.exchange.Exchange` fed by an adapter
+request gets a real :class:`~crosswind.protocol.exchange.Exchange` fed by an adapter
 driver (see :mod:`crosswind.adapters._exchange`), and the application's
 coroutine runs as a task on an asyncio event loop private to the calling
 worker thread.  That loop only runs while the WSGI server is waiting for
@@ -39,10 +39,10 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from crosswind.errors import RequestError
-from crosswind.events import Request
-from crosswind.exchange import Application, ClientDisconnected, Exchange
-from crosswind.status import reason_phrase
-from crosswind.transport import ConnectionInfo, TLSInfo
+from crosswind.protocol.events import Request
+from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange
+from crosswind.protocol.status import reason_phrase
+from crosswind.protocol.transport import ConnectionInfo, TLSInfo
 
 from ._exchange import (
     DEFAULT_MAX_BODY_SIZE,

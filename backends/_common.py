@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crosswind.transport import TLSInfo
+from crosswind.protocol.transport import TLSInfo
 
 __all__ = [
     "ServerHandle",

@@ -24,10 +24,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from crosswind.driver import AccessLog, ConnectionDriver
-from crosswind.exchange import Application
-from crosswind.limits import Limits
-from crosswind.transport import ConnectionInfo, TransportClosed
+from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.exchange import Application
+from crosswind.protocol.limits import Limits
+from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
 from ._common import (
     ServerHandle,
@@ -166,7 +166,7 @@ class _Protocol(asyncio.Protocol):
             self._waiter = None
             waiter.set_result(b"")
 
-    # -- crosswind.transport.Transport --------------------------------
+    # -- crosswind.protocol.transport.Transport --------------------------------
 
     def receive(self, deadline: float | None) -> Awaitable[bytes]:
         """The next bytes: a plain call that returns the future it waits on.

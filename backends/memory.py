@@ -14,11 +14,11 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Iterable
 
-from crosswind.driver import ConnectionDriver
-from crosswind.exchange import Application
-from crosswind.limits import Limits
+from crosswind.protocol.driver import ConnectionDriver
+from crosswind.protocol.exchange import Application
+from crosswind.protocol.limits import Limits
+from crosswind.protocol.transport import ConnectionInfo
 from crosswind.testing.client import MemoryTransport
-from crosswind.transport import ConnectionInfo
 
 __all__ = ["run_in_memory"]
 

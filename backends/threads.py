@@ -27,10 +27,10 @@ from types import FrameType
 from typing import Any
 
 from crosswind._sync import EventLoopRequired
-from crosswind.driver import AccessLog, ConnectionDriver
-from crosswind.exchange import Application
-from crosswind.limits import Limits
-from crosswind.transport import ConnectionInfo, TransportClosed
+from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.exchange import Application
+from crosswind.protocol.limits import Limits
+from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
 from ._common import ServerHandle, announce, bind_socket, peer_name, server_log, tls_info
 
@@ -47,7 +47,7 @@ _ACCEPT_RETRY_DELAY = 0.1
 
 
 class _SocketTransport:
-    """One connection: a :class:`~crosswind.transport.Transport` over a blocking socket.
+    """One connection: a :class:`~crosswind.protocol.transport.Transport` over a blocking socket.
 
     The accept thread may interrupt it (``shutdown``) while a worker uses
     it; the lock keeps that from hitting a file descriptor the worker has
@@ -222,7 +222,7 @@ class ThreadedServer:
         no progress.
     :param shutdown_timeout: seconds busy connections get to finish once a
         shutdown starts.
-    :param engine: the protocol engine's name (``None``: :data:`crosswind.engine.DEFAULT_ENGINE`).
+    :param engine: the protocol engine's name (``None``: :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`).
     :param access_log: ``access_log(exchange, seconds)`` after each exchange.
     """
 

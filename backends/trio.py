@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
-from crosswind.driver import AccessLog, ConnectionDriver
-from crosswind.exchange import Application
-from crosswind.limits import Limits
-from crosswind.transport import ConnectionInfo, TransportClosed
+from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.exchange import Application
+from crosswind.protocol.limits import Limits
+from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
 from ._common import (
     ServerHandle,
@@ -42,7 +42,7 @@ _CLOSE_GRACE = 1.0
 
 
 class _StreamTransport:
-    """A :class:`~crosswind.transport.Transport` over a trio stream."""
+    """A :class:`~crosswind.protocol.transport.Transport` over a trio stream."""
 
     __slots__ = ("_closed", "info", "stream")
 
@@ -102,7 +102,7 @@ class TrioServer:
     :param limits: connection limits (``max_connections`` bounds accepting).
     :param shutdown_timeout: seconds busy connections get to finish once a
         shutdown starts.
-    :param engine: the protocol engine's name (``None``: :data:`crosswind.engine.DEFAULT_ENGINE`).
+    :param engine: the protocol engine's name (``None``: :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`).
     :param access_log: ``access_log(exchange, seconds)`` after each exchange.
     """
 

@@ -34,8 +34,8 @@ import h11
 sys.path.insert(0, str(Path(__file__).resolve().parent / "servers"))
 
 import crosswind.web  # noqa: E402
-from crosswind.connection import ServerConnection  # noqa: E402
-from crosswind.events import EndOfMessage, Request  # noqa: E402
+from crosswind.protocol.events import EndOfMessage, Request  # noqa: E402
+from crosswind.protocol.http1.connection import ServerConnection  # noqa: E402
 from crosswind.testing import serve_bytes  # noqa: E402
 from handlers import routes  # noqa: E402
 from scenarios import FORM_FIELD_COUNT, HELLO_BODY, PARAMS_TARGET, form_body  # noqa: E402

@@ -8,15 +8,15 @@ built from.  The programming models live in their own modules:
 helpers in :mod:`crosswind.testing`.
 """
 
-from .connection import ServerConnection
-from .driver import ConnectionDriver
 from .errors import CrosswindError, LocalProtocolError, RemoteProtocolError, RequestError
-from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Request
-from .exchange import Application, ClientDisconnected, Exchange
 from .forms import MultiDict
 from .headers import Headers
-from .limits import Limits
-from .transport import ConnectionInfo, TLSInfo, Transport, TransportClosed
+from .protocol.driver import ConnectionDriver
+from .protocol.events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Request
+from .protocol.exchange import Application, ClientDisconnected, Exchange
+from .protocol.http1.connection import ServerConnection
+from .protocol.limits import Limits
+from .protocol.transport import ConnectionInfo, TLSInfo, Transport, TransportClosed
 
 __version__ = "0.1.0"
 

@@ -1,10 +1,10 @@
-"""``python -m crosswind``: runs the command line of :mod:`crosswind.cli`."""
+"""``python -m crosswind``: runs the command line of :mod:`crosswind.serving.cli`."""
 
 from __future__ import annotations
 
 import sys
 
-from .cli import main
+from .serving.cli import main
 
 __all__: list[str] = []
 

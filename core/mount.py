@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .entrypoints import ServerEntryPoints
-from .exchange import Application, Exchange
+from .protocol.exchange import Application, Exchange
 from .routing import NotFound
+from .serving.entrypoints import ServerEntryPoints
 
 __all__ = ["Mount", "MountedExchange", "match_prefix", "root_path_of"]
 

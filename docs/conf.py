@@ -39,8 +39,8 @@ autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 # Type hints are linked by their short names, and a few short names belong to two
-# public classes (crosswind.exchange.Application, the protocol every application meets,
-# and crosswind.web.Application; crosswind.events.Request and crosswind.app.Request).
+# public classes (crosswind.protocol.exchange.Application, the protocol every application meets,
+# and crosswind.web.Application; crosswind.protocol.events.Request and crosswind.app.Request).
 # Where a hint cannot be resolved to its module, Sphinx reports the ambiguity and links
 # the first; that is the only warning silenced here.  Unresolved references do not warn
 # (nitpicky is off), so nothing else is hidden by it.

@@ -1,10 +1,10 @@
 """Differential checks of the native protocol engine against h11, on the same request bytes.
 
-Importable by the Hypothesis suite (``tests/test_engine_differential.py``) and by the
+Importable by the Hypothesis suite (``tests/protocol/test_engine_differential.py``) and by the
 atheris target ``fuzz/targets/engines.py``, which run the same two comparisons:
 
 * :func:`compare_engines` -- one stream, cut into the same reads, through
-  :class:`~crosswind.connection.ServerConnection` with ``engine="native"`` and with
+  :class:`~crosswind.protocol.http1.connection.ServerConnection` with ``engine="native"`` and with
   ``engine="h11"``.  Everything must agree: which requests are accepted; the method,
   target, version, header fields, body and trailers of each; keep-alive after each; the
   status of the refusal, if any.  Both engines sit behind the same policy layer, so any
@@ -27,10 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import h11
-from crosswind.connection import ServerConnection
 from crosswind.errors import RequestError
-from crosswind.events import NEED_DATA, Data, EndOfMessage, Request
-from crosswind.limits import Limits
+from crosswind.protocol.events import NEED_DATA, Data, EndOfMessage, Request
+from crosswind.protocol.http1.connection import ServerConnection
+from crosswind.protocol.limits import Limits
 
 __all__ = [
     "H11_CLOSED",

@@ -11,7 +11,7 @@ Then every code block of every page (``docs/**/*.md`` and ``docs/**/*.rst``) is 
   directory (an example may write files there and import modules it wrote) and whose
   import path starts with the repository root (for ``examples``).
 * An example that serves (``app.listen(...)``, ``app.run(...)``, or any backend's
-  ``serve`` reached through :func:`crosswind.cli.load_backend`) really serves: it is
+  ``serve`` reached through :func:`crosswind.serving.cli.load_backend`) really serves: it is
   bound to a free port instead of the one written, the runner makes one real HTTP (or
   HTTPS) request to it, then shuts it down, and the page fails unless it answered.
 * Shell blocks (``sh``, ``bash``, ``shell``, ``console``) are not run, and each must
@@ -137,7 +137,7 @@ def test_sphinx_build_has_no_warnings(tmp_path: Path) -> None:
                  "protocol", "rpc", "api/index"):
         assert f'href="{page}.html' in index, f"{page} is not in the table of contents"
     api = (tmp_path / "html" / "api" / "protocol.html").read_text(encoding="utf-8")
-    assert 'id="crosswind.connection.ServerConnection.receive_data"' in api
+    assert 'id="crosswind.protocol.http1.connection.ServerConnection.receive_data"' in api
 
 
 def test_every_block_is_classified() -> None:
@@ -159,9 +159,9 @@ RUNNER = r'''
 import json, socket, ssl, sys, threading
 
 def _install_serve_probe(report):
-    import crosswind.cli
+    import crosswind.serving.cli
 
-    real_load_backend = crosswind.cli.load_backend
+    real_load_backend = crosswind.serving.cli.load_backend
 
     def probe(handle, tls, backend):
         outcome = {"backend": backend}
@@ -200,7 +200,7 @@ def _install_serve_probe(report):
 
         return serve_on_a_free_port
 
-    crosswind.cli.load_backend = load_backend
+    crosswind.serving.cli.load_backend = load_backend
 
 
 def _main():

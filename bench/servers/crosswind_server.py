@@ -24,7 +24,7 @@ import time
 
 import crosswind.app
 import crosswind.web
-from crosswind.cli import load_app
+from crosswind.serving.cli import load_app
 from flask_views import create_app
 from handlers import routes
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument(
-        "--engine", default=None, help="protocol engine (default crosswind.engine.DEFAULT_ENGINE)"
+        "--engine", default=None, help="protocol engine (default crosswind.protocol.http1.engine.DEFAULT_ENGINE)"
     )
     parser.add_argument("--app", default="web", help="web, flask or MODULE:ATTR (default web)")
     parser.add_argument("--profile", metavar="FILE", help="profile and write a report to FILE")

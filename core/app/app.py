@@ -33,10 +33,10 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .. import routing
 from .._sync import run_sync
-from ..entrypoints import ServerEntryPoints
 from ..errors import RequestError
-from ..exchange import Exchange
 from ..mount import MountedExchange, match_prefix, root_path_of
+from ..protocol.exchange import Exchange
+from ..serving.entrypoints import ServerEntryPoints
 from . import signals
 from .ctx import (
     AppContext,
@@ -1442,7 +1442,7 @@ class App(ServerEntryPoints, Scaffold):
             for views that block).
         :param options: passed to the backend's ``serve`` (``limits``, ``ssl_context``...).
         """
-        from ..cli import load_backend
+        from ..serving.cli import load_backend
 
         options.pop("debug", None)
         options.pop("load_dotenv", None)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ..cookies import parse_cookie_header
-from ..exchange import Exchange
 from ..httpdate import parse_http_date
+from ..protocol.exchange import Exchange
+from ..protocol.transport import ConnectionInfo
 from ..testing.client import parse_responses
-from ..transport import ConnectionInfo
 from .wrappers import FileStorage, Headers, Request, Response
 
 if TYPE_CHECKING:
@@ -464,7 +464,7 @@ class AppClient:
         port = 443 if built.scheme == "https" else 80
         info = ConnectionInfo(peer=(built.remote_addr, 50000), local=("127.0.0.1", port))
         if built.scheme == "https":
-            from ..transport import TLSInfo
+            from ..protocol.transport import TLSInfo
 
             info = ConnectionInfo(peer=info.peer, local=info.local, tls=TLSInfo())
         raw = run_in_memory(capture, [built.to_bytes()], info=info)

@@ -1,6 +1,6 @@
 """An in-memory client that drives the real connection driver, no sockets.
 
-Every request goes through :class:`~crosswind.driver.ConnectionDriver`, the
+Every request goes through :class:`~crosswind.protocol.driver.ConnectionDriver`, the
 same code the backends run, over a transport that reads from and writes to
 byte buffers.  Handlers run synchronously (see :func:`crosswind._sync.run_sync`),
 so an ``async`` handler works as long as it awaits only crosswind's own
@@ -18,11 +18,11 @@ import h11
 
 from .._sync import run_sync
 from ..cookies import parse_cookie_header
-from ..driver import ConnectionDriver
-from ..exchange import Application
 from ..headers import Headers
-from ..limits import Limits
-from ..transport import ConnectionInfo
+from ..protocol.driver import ConnectionDriver
+from ..protocol.exchange import Application
+from ..protocol.limits import Limits
+from ..protocol.transport import ConnectionInfo
 
 __all__ = ["Client", "MemoryTransport", "Response"]
 
@@ -63,7 +63,7 @@ def serve_bytes(
 ) -> bytes:
     """Run one connection that receives *chunks* then EOF; return what it sent.
 
-    :param engine: the protocol engine (default :data:`crosswind.engine.DEFAULT_ENGINE`).
+    :param engine: the protocol engine (default :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`).
     """
     transport = MemoryTransport(chunks)
     driver = ConnectionDriver(

@@ -40,7 +40,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "crosswind.testing.strategies needs Hypothesis: pip install crosswind[test]"
     ) from exc
 
-from ..converters import (
+from ..protocol.limits import Limits
+from ..routing import Map, Rule
+from ..routing.converters import (
     AnyConverter,
     BaseConverter,
     FloatConverter,
@@ -50,8 +52,6 @@ from ..converters import (
     UUIDConverter,
     ValidationError,
 )
-from ..limits import Limits
-from ..routing import Map, Rule
 
 __all__ = [
     "HOSTILE_FAMILIES",
@@ -949,7 +949,7 @@ def hostile_requests(
 
     :param families: keys of :data:`HOSTILE_FAMILIES` to draw from (default all).
     :param limits: the server's limits, which the size families exceed (default
-        :class:`~crosswind.limits.Limits`).
+        :class:`~crosswind.protocol.limits.Limits`).
     :raises ValueError: for an unknown family name.
     """
     chosen = tuple(families) if families is not None else tuple(_FAMILIES)

@@ -8,8 +8,8 @@ exceptions a target's API documents for bad input are caught inside the target.
 from __future__ import annotations
 
 import h11
-from crosswind.exchange import Exchange
-from crosswind.limits import Limits
+from crosswind.protocol.exchange import Exchange
+from crosswind.protocol.limits import Limits
 
 __all__ = ["LIMITS", "EchoApp", "FuzzFinding", "check_responses", "split_by"]
 

@@ -18,7 +18,6 @@ import re
 from urllib.parse import unquote
 
 from _common import FuzzFinding
-from crosswind.converters import ValidationError
 from crosswind.routing import (
     BuildError,
     HandlerTable,
@@ -29,6 +28,7 @@ from crosswind.routing import (
     Rule,
     URLSpec,
 )
+from crosswind.routing.converters import ValidationError
 
 _METHODS = ("GET", "POST", "DELETE")
 

@@ -1,0 +1,437 @@
+"""The server side of one HTTP/1.1 connection, without I/O.
+
+Rules this module keeps:
+
+* It never touches a socket, a clock or a random source of its own: bytes
+  come in through :meth:`ServerConnection.receive_data`, bytes to send come
+  back from the ``send_*`` methods, and time is read from the ``clock``
+  passed in.  Timeouts are *deadlines* in that clock's terms; the caller
+  only arms a timer and calls :meth:`ServerConnection.timeout_error`.
+* Every HTTP decision that is not parsing lives here: limits, keep-alive,
+  ``100 Continue``, error responses, and writing responses
+  (:mod:`crosswind.protocol.http1.writer`).  Parsing requests is the engine's job
+  (:mod:`crosswind.protocol.http1.engine`), and the engine only ever sees vetted input: a
+  complete head that :func:`~crosswind.protocol.http1.head.screen_head` accepted (its bytes,
+  or for a screened engine such as the native one, the parse itself), and
+  the body up to the end of the current message.  Bytes of a pipelined request
+  wait here until their turn, so responses always go out in request order.
+* After a rejected request nothing more is read: the error response is the
+  last thing the connection sends, and any request smuggled behind the bad
+  one is never parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ...errors import LocalProtocolError, RemoteProtocolError, RequestError
+from ..events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Event, RawHeaders
+from ..limits import Limits
+from ..status import reason_phrase
+from . import engine as engines
+from .chunked import ChunkedScanner
+from .engine import Engine
+from .head import Head, find_head_end, screen_head
+from .writer import CONTINUE, ResponseWriter
+
+__all__ = ["ServerConnection"]
+
+_HEAD, _BODY, _REQUEST_DONE, _CLOSED = range(4)
+
+
+class ServerConnection:
+    """Policy and state of one server connection.
+
+    :param limits: the limits to enforce.
+    :param clock: monotonic seconds; deadlines are in the same terms.
+    :param engine: name of the protocol engine (``"native"``, ``"h11"``), an
+        instance, or ``None`` for :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE` as it
+        is when the connection is made.
+    """
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        clock: Callable[[], float],
+        engine: str | Engine | None = None,
+    ) -> None:
+        self.limits = limits or Limits()
+        self._clock = clock
+        if engine is None:
+            engine = engines.DEFAULT_ENGINE
+        self._engine = engines.make_engine(engine) if isinstance(engine, str) else engine
+        # A screened engine takes the Head and de-chunked data (crosswind.protocol.http1.engine).
+        self._screened = getattr(self._engine, "parses_head", True) is False
+        self._buffer = bytearray()
+        self._eof = False
+        self._state = _HEAD
+        self._cycle_start = clock()
+        self._head_start: float | None = None
+        self._last_progress = self._cycle_start
+        #: The screened head of the current request, once it has arrived.
+        self.head: Head | None = None
+        self._scanner: ChunkedScanner | None = None
+        self._body_left = 0  # bytes of a Content-Length body not yet handed on
+        self._body_seen = 0
+        self._body_complete = True
+        #: Body size allowed for the current request; a route may change it
+        #: before it reads the body.
+        self.max_body_size = self.limits.max_body_size
+        self._continue_sent = False
+        self._response_started = False
+        self._response_done = False
+        self._head_only = False
+        self._keep_alive = True
+        self._shutting_down = False
+        self._writer = ResponseWriter(head_request=False, http10=False)
+
+    # -- input -----------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes from the peer; ``b""`` means the peer closed its side."""
+        if data:
+            self._buffer += data
+            now = self._clock()
+            self._last_progress = now
+            if self._state == _HEAD and self._head_start is None:
+                self._head_start = now
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | object:
+        """Return the next event, :data:`~crosswind.protocol.events.NEED_DATA` or
+        :data:`~crosswind.protocol.events.PAUSED`.
+
+        :raises RemoteProtocolError: the request is refused; answer with
+            :meth:`send_error` and close.
+        :raises RequestError: the body exceeds :attr:`max_body_size` (413).
+        """
+        try:
+            if self._state == _BODY:
+                return self._next_body_event()
+            if self._state == _HEAD:
+                if not self._buffer and not self._eof:
+                    # The driver asks once before each read: no second call then.
+                    return NEED_DATA
+                return self._next_head_event()
+            if self._state == _REQUEST_DONE:
+                return PAUSED
+            return ConnectionClosed()
+        except RequestError:
+            self._keep_alive = False
+            raise
+
+    def _next_head_event(self) -> Event | object:
+        buffer = self._buffer
+        if buffer and buffer[0] == 13:  # an int, not a one-byte slice to compare
+            while buffer[:2] == b"\r\n":  # RFC 9112 section 2.2: tolerate stray CRLFs
+                del buffer[:2]
+        if not buffer:
+            if self._eof:
+                self._state = _CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        # Known before the head is vetted, so that an error answering a
+        # refused HEAD request carries no body either.
+        self._head_only = buffer.startswith(b"HEAD ")
+        end = find_head_end(buffer, self.limits)
+        if end < 0:
+            if self._eof:
+                self._state = _CLOSED
+                raise RemoteProtocolError("connection closed inside the request head", 400)
+            return NEED_DATA
+        if end == len(buffer):  # the usual case: one read, one request
+            raw = bytes(buffer)
+            buffer.clear()
+        else:
+            raw = bytes(buffer[:end])
+            del buffer[:end]
+        head = screen_head(raw, self.limits)
+        self.head = head
+        self._keep_alive = head.keep_alive
+        # One writer per connection, reset per response (no object each time).
+        self._writer.reset(self._head_only, head.http_version == b"1.0", head.method == b"CONNECT")
+        engine = self._engine
+        if self._screened:
+            event = engine.receive_head(head)  # type: ignore[attr-defined]
+        else:
+            line_end = raw.index(b"\r\n")
+            if raw[line_end - 3 : line_end] != head.http_version:
+                # An HTTP/1.x above 1.1 goes to the engine as the 1.1 it is served as.
+                raw = raw[: line_end - 3] + head.http_version + raw[line_end:]
+            engine.receive_data(raw)
+            event = engine.next_event()
+        if head.chunked:
+            self._scanner = ChunkedScanner(
+                self.limits.max_chunk_line, self.limits.max_head_size, decode=self._screened
+            )
+            self._body_complete = False
+        elif head.content_length:
+            self._body_left = head.content_length
+            self._body_complete = False
+        else:
+            self._body_complete = True
+            if self._screened:
+                engine.receive_end(())  # type: ignore[attr-defined]
+        # The body's deadline runs from the read that completed the head,
+        # which receive_data() already recorded as the last progress.
+        self._state = _BODY
+        return event
+
+    def _next_body_event(self) -> Event | object:
+        head = self.head
+        assert head is not None
+        if head.content_length is not None and head.content_length > self.max_body_size:
+            raise RequestError("request body too large", 413)
+        while True:
+            event = self._engine.next_event()
+            if event is not NEED_DATA:
+                if type(event) is Data:
+                    self._body_seen += len(event.data)
+                    if self._body_seen > self.max_body_size:
+                        raise RequestError("request body too large", 413)
+                elif type(event) is EndOfMessage:
+                    self._state = _REQUEST_DONE
+                    self._body_complete = True
+                return event
+            if not self._feed_body():
+                if self._eof:
+                    raise RemoteProtocolError("connection closed inside the request body", 400)
+                return NEED_DATA
+
+    def _feed_body(self) -> bool:
+        """Hand the engine the buffered bytes that belong to this body."""
+        buffer = self._buffer
+        if not buffer:
+            return False
+        scanner = self._scanner
+        if scanner is not None:
+            take = scanner.scan(buffer)
+            del buffer[:take]
+            chunk = scanner.take_output()
+            if chunk:
+                self._engine.receive_data(chunk)
+            if self._screened and scanner.done:
+                self._engine.receive_end(scanner.trailers)  # type: ignore[attr-defined]
+            return take > 0
+        take = min(self._body_left, len(buffer))
+        self._body_left -= take
+        if take == 0:
+            return False
+        if take == len(buffer):
+            chunk = bytes(buffer)
+            buffer.clear()
+        else:
+            chunk = bytes(buffer[:take])
+            del buffer[:take]
+        self._engine.receive_data(chunk)
+        if self._screened and not self._body_left:
+            self._engine.receive_end(())  # type: ignore[attr-defined]
+        return True
+
+    # -- time ------------------------------------------------------------
+
+    @property
+    def deadline(self) -> float | None:
+        """When the current wait for the peer times out, in clock terms."""
+        limits = self.limits
+        if self._state == _HEAD:
+            if self._head_start is not None and self._buffer:
+                return self._head_start + limits.header_timeout
+            return self._cycle_start + limits.idle_timeout
+        if self._state == _BODY:
+            return self._last_progress + limits.body_timeout
+        return None
+
+    def timeout_error(self) -> RequestError | None:
+        """The error to answer a missed :attr:`deadline` with.
+
+        ``None`` means the connection was idle between requests and should
+        just be closed.
+        """
+        self._keep_alive = False
+        if self._state == _HEAD and not self._buffer:
+            self._state = _CLOSED
+            return None
+        where = "head" if self._state == _HEAD else "body"
+        self._state = _CLOSED
+        return RequestError(f"timed out reading the request {where}", 408)
+
+    # -- output ----------------------------------------------------------
+
+    @property
+    def response_started(self) -> bool:
+        return self._response_started
+
+    @property
+    def request_complete(self) -> bool:
+        """Whether the whole request body has been read."""
+        return self._body_complete
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection will be reused after this response."""
+        return self._keep_alive and not self._shutting_down
+
+    @property
+    def wants_continue(self) -> bool:
+        """The client waits for ``100 Continue`` before sending the body."""
+        head = self.head
+        return (
+            head is not None
+            and head.expect_continue
+            and not self._continue_sent
+            and not self._response_started
+            and not self._body_complete
+            # A body already known to be refused is not asked for: the 413
+            # goes out instead, before the client sends it.
+            and not (head.content_length is not None and head.content_length > self.max_body_size)
+        )
+
+    def send_continue(self) -> bytes:
+        """Bytes of ``100 Continue`` if the client waits for it, else ``b""``."""
+        if not self.wants_continue:
+            return b""
+        self._continue_sent = True
+        return CONTINUE
+
+    def send_response(
+        self,
+        status: int,
+        headers: RawHeaders | Iterable[tuple[str, str]],
+        reason: bytes = b"",
+        length: int | None = None,
+    ) -> bytes:
+        """Serialize the response head.
+
+        :param headers: ``(name, value)`` pairs, all ``bytes`` or all latin-1
+            ``str``; names in any case.
+        :param length: the whole body's length when known: ``Content-Length``
+            is added unless the headers frame the body themselves.
+        :raises LocalProtocolError: a response was already started, or the
+            headers are not valid HTTP.
+        """
+        if self._response_started:
+            raise LocalProtocolError("a response was already started for this request")
+        if self.head is None:
+            raise LocalProtocolError("no request to respond to")
+        if not 200 <= status <= 999:
+            raise LocalProtocolError(f"status {status} is not a final response status")
+        keep = self._keep_alive and not self._shutting_down and not (
+            not self._body_complete
+            and (
+                (self.head.expect_continue and not self._continue_sent)
+                or self._body_left > self.limits.drain_limit
+            )
+        )
+        # (The client may never send a body we did not ask for, and a huge
+        # unread one is not worth draining: close after such a response.)
+        if status < 300 and self.head.method == b"CONNECT":
+            # The client takes a 2xx to CONNECT as an open tunnel and sends raw
+            # bytes next; reading them as requests would smuggle them past it.
+            keep = False
+        data, self._keep_alive = self._writer.head(status, headers, reason, keep, length)
+        self._response_started = True
+        return data
+
+    def send_data(self, data: bytes) -> bytes:
+        """Serialize body bytes (nothing for a response to ``HEAD``)."""
+        if not self._response_started or self._response_done:
+            raise LocalProtocolError("body data sent outside a response")
+        if self._head_only or not data:
+            return b""
+        return self._writer.data(data)
+
+    def send_end(self) -> bytes:
+        """Serialize the end of the response."""
+        if not self._response_started or self._response_done:
+            raise LocalProtocolError("response ended twice or never started")
+        self._response_done = True
+        return self._writer.end()
+
+    @property
+    def response_done(self) -> bool:
+        return self._response_done
+
+    def send_error(self, error: RequestError) -> bytes:
+        """A complete plain-text error response that closes the connection.
+
+        Written here rather than by the engine because the engine may never
+        have seen a request it could answer (the head was refused first).
+        """
+        self._keep_alive = False
+        self._state = _CLOSED
+        if self._response_started:
+            return b""
+        self._response_started = True
+        self._response_done = True
+        body = (error.reason + "\n").encode("utf-8", "replace")
+        status = error.status_code
+        return b"".join(
+            (
+                b"HTTP/1.1 %d %s\r\n" % (status, reason_phrase(status)),
+                b"Content-Type: text/plain; charset=utf-8\r\n",
+                b"Content-Length: %d\r\n" % len(body),
+                b"Connection: close\r\n\r\n",
+                b"" if self._head_only else body,
+            )
+        )
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start_shutdown(self) -> None:
+        """Finish the current exchange, then close instead of keeping alive."""
+        self._shutting_down = True
+
+    @property
+    def idle(self) -> bool:
+        """Between requests with nothing buffered: safe to close for shutdown."""
+        return self._state == _HEAD and not self._buffer and not self._response_started
+
+    def start_next_cycle(self) -> bool:
+        """Prepare for the next request; ``False`` means close instead.
+
+        The request body must have been read to its end (the driver drains
+        it) and the response completed.
+        """
+        if not (
+            self._response_done
+            and self._body_complete
+            and self._keep_alive
+            and not self._shutting_down
+        ):
+            self._state = _CLOSED
+            return False
+        self._engine.start_next_cycle()
+        now = self._clock()
+        self._state = _HEAD
+        self._cycle_start = now
+        self._last_progress = now
+        self._head_start = now if self._buffer else None
+        self.head = None
+        self._scanner = None
+        self._body_left = 0
+        self._body_seen = 0
+        self._body_complete = True
+        self.max_body_size = self.limits.max_body_size
+        self._continue_sent = False
+        self._response_started = False
+        self._response_done = False
+        self._head_only = False
+        self._keep_alive = True
+        return True
+
+    @property
+    def reading_body(self) -> bool:
+        """The current request's body (or its end) has events still to come."""
+        return self._state == _BODY
+
+    @property
+    def closed(self) -> bool:
+        return self._state == _CLOSED
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes received but not yet handed to any request."""
+        return bytes(self._buffer)

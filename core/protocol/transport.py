@@ -1,0 +1,94 @@
+"""The boundary between the connection driver and a runtime backend.
+
+A backend provides one :class:`Transport` per accepted connection; the
+driver (:mod:`crosswind.protocol.driver`) does everything else.  Deadlines are in the
+terms of the clock the backend handed to the driver (``time.monotonic`` for
+the built-in backends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["ConnectionInfo", "TLSInfo", "Transport", "TransportClosed"]
+
+
+class TransportClosed(ConnectionError):
+    """The peer went away; nothing more can be sent or received."""
+
+
+@dataclass(frozen=True, slots=True)
+class TLSInfo:
+    """What the TLS layer knows about a connection.
+
+    :param peer_certificate: the verified client certificate as returned by
+        :meth:`ssl.SSLSocket.getpeercert` (``None`` without one).
+    """
+
+    version: str | None = None
+    cipher: str | None = None
+    alpn_protocol: str | None = None
+    peer_certificate: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """Addresses and security of a connection.
+
+    :param peer: ``(host, port)`` of the client, or a path for Unix sockets.
+    :param local: the server's own address.
+    """
+
+    peer: tuple[str, int] | str | None = None
+    local: tuple[str, int] | str | None = None
+    tls: TLSInfo | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+
+class Transport(Protocol):
+    """What the driver needs from a backend for one connection.
+
+    A transport may also offer ``send_nowait(data)``, a plain function that writes
+    *data* at once (or buffers it) and returns ``None``, or an awaitable the
+    driver awaits before sending more while the peer is slow to read; it
+    raises :class:`TransportClosed` as ``send`` does.
+
+    ``send`` and ``send_nowait`` may hold bytes back, but only until the
+    event loop next gets control, and ``close`` writes what is held first:
+    the asyncio backend writes every connection's bytes once per turn of its
+    loop, so a busy client wakes once for many responses, and the pieces of
+    a response produced in one go leave in one ``writelines``.
+    """
+
+    info: ConnectionInfo
+
+    async def receive(self, deadline: float | None) -> bytes:
+        """Return the next bytes from the peer; ``b""`` once it closed.
+
+        :raises TimeoutError: *deadline* passed with nothing received.
+        """
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Send *data*, waiting while the peer is slow to read it.
+
+        :raises TransportClosed: the peer has gone away.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Close the connection; further calls do nothing."""
+        ...
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Ask to be told when the peer disconnects while nothing is reading.
+
+        Backends that cannot notice this without a read may ignore it.
+        """
+        ...

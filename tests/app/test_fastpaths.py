@@ -1,0 +1,417 @@
+"""crosswind.app's shortcuts on the request path keep Flask's behaviour.
+
+URL matches are remembered (by the routing map), request headers are
+built on first use, a response's status line and wire headers take shortcuts
+in the usual case: each test here sends requests that would tell if a
+shortcut answered differently from the full path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from crosswind.app import App, Response, request
+from crosswind.app.wrappers import Request
+from crosswind.routing import Rule
+from crosswind.testing import parse_responses, serve_bytes
+
+
+def get(path: str, method: str = "GET", host: str = "example.com", extra: str = "") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode("latin-1")
+
+
+def serve(app: App, *requests: bytes) -> list[Any]:
+    methods = [raw.split(b" ", 1)[0] for raw in requests]
+    return parse_responses(serve_bytes(app, list(requests)), methods)
+
+
+# -- remembered matches (crosswind.routing.Map.match) --------------------------------
+
+
+def test_view_args_changed_by_a_preprocessor_do_not_reach_the_next_request() -> None:
+    app = App(__name__)
+
+    @app.url_value_preprocessor
+    def take_lang(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values is not None:
+            request.environ["lang"] = values.pop("lang", None)
+
+    @app.get("/", defaults={"lang": "en"})
+    def index() -> str:
+        return f"lang={request.environ['lang']}"
+
+    responses = serve(app, get("/"), get("/"), get("/"))
+    assert [r.content for r in responses] == [b"lang=en"] * 3
+
+
+def test_a_rule_added_after_requests_is_matched() -> None:
+    app = App(__name__)
+    app.add_url_rule("/thing", "read", lambda: "read", methods=["GET"])
+    first = serve(app, get("/thing"), get("/thing", "POST"))
+    assert [r.status_code for r in first] == [200, 405]
+
+    # Flask refuses add_url_rule once serving; the map itself still takes rules.
+    app.url_map.add(Rule("/thing", endpoint="write", methods=["POST"]))
+    app.view_functions["write"] = lambda: "written"
+    second = serve(app, get("/thing"), get("/thing", "POST"))
+    assert [(r.status_code, r.content) for r in second] == [(200, b"read"), (200, b"written")]
+
+
+def test_method_decides_each_time() -> None:
+    app = App(__name__)
+    app.add_url_rule("/m", "get_it", lambda: "got", methods=["GET"])
+    app.add_url_rule("/m", "post_it", lambda: "posted", methods=["POST"])
+    responses = serve(app, get("/m"), get("/m", "POST"), get("/m"), get("/m", "DELETE"))
+    assert [(r.status_code, r.content) for r in responses[:3]] == [
+        (200, b"got"),
+        (200, b"posted"),
+        (200, b"got"),
+    ]
+    assert responses[3].status_code == 405
+
+
+def test_redirects_and_misses_are_answered_every_time() -> None:
+    app = App(__name__)
+    app.add_url_rule("/dir/", "directory", lambda: "dir")
+    responses = serve(app, *[get("/dir")] * 2, *[get("/nope")] * 2, *[get("/dir/")] * 2)
+    assert [r.status_code for r in responses] == [308, 308, 404, 404, 200, 200]
+    assert [r.headers.get("Location") for r in responses[:2]] == ["http://example.com/dir/"] * 2
+
+
+def test_redirects_keep_host_and_query_whether_remembered_or_not() -> None:
+    app = App(__name__)
+    app.add_url_rule("/dir/", "directory", lambda: "dir")
+    app.add_url_rule("/", "index", lambda: "index")
+    requests = [get("/dir?x=1&y", host="h.example:8080"), get("/"), get("/dir?x=1&y", host="h.example:8080")]
+    responses = serve(app, *requests)
+    assert [r.status_code for r in responses] == [308, 200, 308]
+    assert responses[0].headers["Location"] == "http://h.example:8080/dir/?x=1&y"
+    assert responses[2].headers["Location"] == responses[0].headers["Location"]
+
+
+def test_the_host_is_read_for_a_redirect_only() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    app.add_url_rule("/dir/", "directory", lambda: "dir")
+
+    def routed(path: str) -> tuple[Any, Any]:
+        # A Host the headers refuse (a NUL): a connection never hands one over.
+        req = Request({"method": "GET", "path": path, "headers": [(b"host", b"a\0b")]})
+        with app.request_context(req):
+            return req.url_rule, type(req.routing_exception)
+
+    assert [routed("/")[0].endpoint for _ in range(2)] == ["index", "index"]  # type: ignore[union-attr]
+    assert [routed("/dir") for _ in range(2)] == [(None, ValueError)] * 2
+    assert [routed("/nope")[1].__name__ for _ in range(2)] == ["NotFound"] * 2
+
+
+def test_many_spellings_of_one_path_all_match() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    paths = ["/" * n for n in range(1, 600)]
+    responses = serve(app, *[get(path) for path in paths])
+    assert {(r.status_code, r.content) for r in responses} == {(200, b"index")}
+
+
+def test_host_matching_picks_the_rule_of_each_host() -> None:
+    app = App(__name__, host_matching=True, static_host="static.example.com")
+    app.add_url_rule("/", "a", lambda: "a", host="a.example.com")
+    app.add_url_rule("/", "b", lambda: "b", host="b.example.com")
+    hosts = ["a.example.com", "b.example.com", "a.example.com", "c.example.com"]
+    responses = serve(app, *[get("/", host=host) for host in hosts])
+    assert [r.status_code for r in responses] == [200, 200, 200, 404]
+    assert [r.content for r in responses[:3]] == [b"a", b"b", b"a"]
+
+
+def test_subdomain_matching_picks_the_rule_of_each_subdomain() -> None:
+    app = App(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.com"
+    app.add_url_rule("/", "root", lambda: "root")
+    app.add_url_rule("/", "api", lambda: "api", subdomain="api")
+    hosts = ["example.com", "api.example.com", "example.com", "api.example.com"]
+    responses = serve(app, *[get("/", host=host) for host in hosts])
+    assert [r.content for r in responses] == [b"root", b"api", b"root", b"api"]
+
+
+def test_variables_are_converted_for_each_request() -> None:
+    app = App(__name__)
+    app.add_url_rule("/n/<int:n>", "n", lambda n: str(n * 2))
+    responses = serve(app, get("/n/1"), get("/n/2"), get("/n/x"))
+    assert [(r.status_code, r.content) for r in responses[:2]] == [(200, b"2"), (200, b"4")]
+    assert responses[2].status_code == 404
+
+
+# -- request headers built on first use ---------------------------------------------------
+
+
+def test_headers_are_there_when_a_view_reads_them() -> None:
+    app = App(__name__)
+
+    @app.get("/")
+    def show() -> str:
+        return f"{request.host}|{request.headers.get('X-Thing')}|{request.headers['host']}"
+
+    (response,) = serve(app, get("/", extra="X-Thing: yes\r\n"))
+    assert response.content == b"example.com|yes|example.com"
+
+
+def test_host_from_a_scope_of_text_pairs_and_odd_case() -> None:
+    text = Request({"headers": [("HOST", "Example.org:80")], "scheme": "http"})
+    assert text.host == "Example.org"
+    raw = Request({"headers": [(b"Host", b"example.net:443")], "scheme": "https"})
+    assert raw.host == "example.net"
+    server = Request({"headers": [], "server": ("10.0.0.1", 8080)})
+    assert server.host == "10.0.0.1:8080"
+
+
+def test_a_header_value_with_a_line_break_is_still_refused() -> None:
+    req = Request({"headers": [(b"host", b"a\r\nb")]})
+    with pytest.raises(ValueError):
+        _ = req.host
+    with pytest.raises(ValueError):
+        _ = req.headers
+
+
+def test_headers_may_be_replaced() -> None:
+    from crosswind.app.wrappers import Headers
+
+    req = Request({"headers": [(b"host", b"one.example")]})
+    req.headers = Headers({"Host": "two.example"})
+    assert req.host == "two.example"
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        (None, "200 OK"),
+        (201, "201 CREATED"),
+        (299, "299 UNKNOWN"),
+        ("404", "404 NOT FOUND"),
+        ("299 Fine", "299 Fine"),
+        (b"418", "418 I'M A TEAPOT"),
+    ],
+)
+def test_status_lines(status: Any, line: str) -> None:
+    response = Response("x", status=status)
+    assert response.status == line
+    assert response.status_code == int(line.split()[0])
+
+
+def test_status_code_setter_spells_the_line() -> None:
+    response = Response()
+    response.status_code = 503
+    assert response.status == "503 SERVICE UNAVAILABLE"
+    response.status_code = 599
+    assert response.status == "599 UNKNOWN"
+
+
+def test_wire_headers_as_sent() -> None:
+    app = App(__name__)
+
+    @app.get("/empty")
+    def empty() -> Any:
+        return Response("ignored", status=204)
+
+    @app.get("/stream")
+    def stream() -> Any:
+        return Response(iter([b"a", b"b"]))
+
+    @app.get("/nolength")
+    def nolength() -> Any:
+        response = Response("abc")
+        del response.headers["Content-Length"]
+        return response
+
+    @app.get("/text")
+    def text() -> Any:
+        return Response("héllo", content_type="text/plain; charset=utf-8")
+
+    responses = serve(app, get("/empty"), get("/stream"), get("/nolength"), get("/text"))
+    headers = [r.headers for r in responses]
+    assert responses[0].status_code == 204 and "Content-Length" not in headers[0]
+    assert responses[1].content == b"ab" and "Content-Length" not in headers[1]
+    assert headers[2].get("Content-Length") == "3" and responses[2].content == b"abc"
+    assert responses[3].content == "héllo".encode() and headers[3].get("Content-Length") == "6"
+
+
+def test_a_subclass_wire_headers_is_used() -> None:
+    class Tagged(Response):
+        def wire_headers(self) -> Any:
+            headers = super().wire_headers()
+            headers["X-Tagged"] = "1"
+            return headers
+
+    app = App(__name__)
+    app.response_class = Tagged
+    app.add_url_rule("/", "index", lambda: "hi")
+    (response,) = serve(app, get("/"))
+    assert response.headers.get("X-Tagged") == "1"
+
+
+def test_head_gets_the_length_without_the_body() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "hello")
+    (response,) = serve(app, get("/", "HEAD"))
+    assert response.status_code == 200
+    assert response.headers.get("Content-Length") == "5"
+    assert response.content == b""
+
+
+def test_untouched_session_sends_no_cookie() -> None:
+    app = App(__name__)
+    app.secret_key = "fastpaths"
+    app.add_url_rule("/", "index", lambda: "hello")
+    (response,) = serve(app, get("/"))
+    assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+
+
+# -- jsonify --------------------------------------------------------------------------------
+
+
+def _jsonify_body(module: Any, debug: bool, provider: Any = None, **data: Any) -> bytes:
+    app = module.Flask(__name__)
+    if provider is not None:
+        app.json = provider(app)
+    app.debug = debug
+    with app.test_request_context("/"):
+        return module.jsonify(data).get_data()  # type: ignore[no-any-return]
+
+
+PAYLOAD = {"b": [1, 2.5, None], "a": {"z": "é<>", "y": True}}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_jsonify_writes_what_flask_writes(debug: bool) -> None:
+    import crosswind.app
+    import flask
+
+    ours = _jsonify_body(crosswind.app, debug, **PAYLOAD)
+    assert ours == _jsonify_body(flask, debug, **PAYLOAD)
+
+
+def test_jsonify_follows_the_provider_as_it_changes() -> None:
+    import crosswind.app
+
+    app = App(__name__)
+    with app.test_request_context("/"):
+        compact = crosswind.app.jsonify(PAYLOAD).get_data()
+        app.json.sort_keys = False  # type: ignore[attr-defined]
+        unsorted = crosswind.app.jsonify(PAYLOAD).get_data()
+        app.json.compact = False  # type: ignore[attr-defined]
+        indented = crosswind.app.jsonify(PAYLOAD).get_data()
+        app.json.default = lambda value: "set!"  # type: ignore[attr-defined]
+        defaulted = crosswind.app.jsonify({"s": {1}}).get_data()
+    assert compact.startswith(b'{"a":{"y":true')
+    assert unsorted.startswith(b'{"b":[1,2.5,null]')
+    assert indented.startswith(b'{\n  "b": [\n')
+    assert defaulted == b'{\n  "s": "set!"\n}\n'
+
+
+def test_jsonify_uses_a_provider_that_overrides_dumps() -> None:
+    import crosswind.app
+    from crosswind.app.json import DefaultJSONProvider
+
+    class Shouting(DefaultJSONProvider):
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return super().dumps(obj, **kwargs).upper()
+
+    assert _jsonify_body(crosswind.app, False, Shouting, a="x") == b'{"A":"X"}\n'
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+def _session_app() -> App:
+    from crosswind.app import session
+
+    app = App(__name__)
+    app.secret_key = "first"
+
+    @app.get("/set/<name>")
+    def set_name(name: str) -> str:
+        session["name"] = name
+        return "set"
+
+    @app.get("/name")
+    def get_name() -> str:
+        return str(session.get("name"))
+
+    return app
+
+
+def _cookie_of(response: Any) -> str:
+    return str(response.headers["Set-Cookie"].split(";", 1)[0])
+
+
+def test_a_changed_secret_key_is_used_at_once() -> None:
+    app = _session_app()
+    (login,) = serve(app, get("/set/ann"))
+    cookie = f"Cookie: {_cookie_of(login)}\r\n"
+    (before,) = serve(app, get("/name", extra=cookie))
+    app.secret_key = "second"
+    (after,) = serve(app, get("/name", extra=cookie))
+    app.config["SECRET_KEY_FALLBACKS"] = ["first"]
+    (fallback,) = serve(app, get("/name", extra=cookie))
+    assert [before.content, after.content, fallback.content] == [b"ann", b"None", b"ann"]
+
+
+def test_cookies_of_several_cookie_fields_are_all_read() -> None:
+    app = _session_app()
+    (login,) = serve(app, get("/set/bob"))
+    extra = f"Cookie: theme=dark\r\nCookie: {_cookie_of(login)}\r\n"
+    (response,) = serve(app, get("/name", extra=extra))
+    assert response.content == b"bob"
+    assert "Set-Cookie" not in response.headers and response.headers["Vary"] == "Cookie"
+
+
+def test_an_empty_cookie_field_gives_no_cookies() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: str(dict(request.cookies)))
+    (response,) = serve(app, get("/", extra="Cookie: \r\n"))
+    assert response.content == b"{}"
+
+
+def test_a_custom_converter_runs_for_every_request() -> None:
+    from crosswind.routing.converters import BaseConverter, ValidationError
+
+    allowed = {"ann"}
+
+    class Member(BaseConverter):
+        def to_python(self, value: str) -> str:
+            if value not in allowed:
+                raise ValidationError()
+            return value
+
+    app = App(__name__)
+    app.url_map.converters["member"] = Member
+    app.add_url_rule("/m/<member:name>", "member", lambda name: f"hi {name}")
+    app.add_url_rule("/n/<int:n>", "number", lambda n: str(n))
+    first = serve(app, get("/n/7"), get("/m/ann"), get("/m/ann"), get("/m/bob"))
+    allowed.add("bob")
+    allowed.discard("ann")
+    second = serve(app, get("/n/7"), get("/m/ann"), get("/m/bob"))
+    assert [r.status_code for r in first] == [200, 200, 200, 404]
+    assert [r.status_code for r in second] == [200, 404, 200]
+    assert second[0].content == b"7" and second[2].content == b"hi bob"
+
+
+def test_each_request_gets_its_own_variables() -> None:
+    app = App(__name__)
+    seen: list[Any] = []
+
+    @app.url_value_preprocessor
+    def take(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values is not None:
+            seen.append(values.pop("n", None))
+
+    @app.get("/n/<int:n>")
+    def number() -> str:
+        return "ok"
+
+    responses = serve(app, get("/n/5"), get("/n/5"), get("/n/6"), get("/n/5"))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert seen == [5, 5, 6, 5]

@@ -1,0 +1,253 @@
+"""``python -m crosswind serve``: starting, logging, errors, workers and signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from crosswind._sync import run_sync
+from crosswind.protocol.driver import ConnectionDriver
+from crosswind.serving.cli import (
+    CLIError,
+    format_access_line,
+    import_target,
+    load_app,
+    load_backend,
+)
+from crosswind.testing.client import MemoryTransport
+
+from tests.support.cli_process import CLIProcess
+from tests.support.servers import self_signed_certificate
+
+pytestmark = [pytest.mark.network, pytest.mark.timeout(90)]
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 10.0
+SERVING = re.compile(r"^Serving on (https?)://127\.0\.0\.1:(\d+) \((\w+)\)$")
+ACCESS = re.compile(r'^127\.0\.0\.1 "GET /\?q=1 HTTP/1\.1" 200 11 \d+\.\d\dms$')
+
+
+class Server(CLIProcess):
+    """``python -m crosswind ARGS`` from the project root."""
+
+    def port(self) -> int:
+        return int(self.wait_for(SERVING).group(2))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crosswind", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def cli_servers():
+    started: list[Server] = []
+
+    def start(*args: str) -> Server:
+        server = Server(*args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+# -- serving -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio", "threads"])
+def test_serves_logs_each_request_and_exits_cleanly_on_sigterm(cli_servers, backend: str) -> None:
+    server = cli_servers("serve", "tests.support.apps:app", "--port", "0", "--backend", backend)
+    match = server.wait_for(SERVING)
+    assert match.group(1, 3) == ("http", backend)
+    port = int(match.group(2))
+    response = httpx.get(f"http://127.0.0.1:{port}/?q=1", timeout=TIMEOUT)
+    assert response.text == "hello world"
+    server.wait_for(ACCESS)
+    assert server.stop(signal.SIGTERM) == 0
+    assert not any("Traceback" in line for line in server.lines)
+
+
+def test_sigint_also_exits_cleanly(cli_servers) -> None:
+    server = cli_servers("serve", "tests.support.apps:app", "--port", "0")
+    port = server.port()
+    assert httpx.get(f"http://127.0.0.1:{port}/", timeout=TIMEOUT).status_code == 200
+    assert server.stop(signal.SIGINT) == 0
+
+
+def test_no_access_log(cli_servers) -> None:
+    server = cli_servers("serve", "tests.support.apps:app", "--port", "0", "--no-access-log")
+    port = server.port()
+    assert httpx.get(f"http://127.0.0.1:{port}/?q=1", timeout=TIMEOUT).status_code == 200
+    assert server.stop() == 0
+    assert server.lines[0].startswith("Serving on ")
+    assert not any('"GET' in line for line in server.lines)
+
+
+def test_https_with_certificate_files(cli_servers, tmp_path) -> None:
+    pytest.importorskip("cryptography")
+    cert, key = self_signed_certificate(tmp_path)
+    server = cli_servers(
+        "serve", "tests.support.apps:app", "--port", "0", "--certfile", str(cert), "--keyfile", str(key)
+    )
+    match = server.wait_for(SERVING)
+    assert match.group(1) == "https"
+    context = ssl.create_default_context(cafile=str(cert))
+    response = httpx.get(f"https://127.0.0.1:{match.group(2)}/info", verify=context, timeout=TIMEOUT)
+    assert response.json()["scheme"] == "https"
+    assert server.stop() == 0
+
+
+def test_unix_socket(cli_servers, tmp_path) -> None:
+    path = str(tmp_path / "cli.sock")
+    server = cli_servers("serve", "tests.support.apps:app", "--unix-socket", path, "--backend", "threads")
+    server.wait_for(re.compile(rf"^Serving on unix:{re.escape(path)} \(threads\)$"))
+    with httpx.Client(transport=httpx.HTTPTransport(uds=path), timeout=TIMEOUT) as client:
+        assert client.get("http://localhost/").text == "hello world"
+    assert server.stop() == 0
+
+
+# -- workers -------------------------------------------------------------------
+
+
+def collect_pids(port: int, wanted: int, tries: int = 200) -> set[int]:
+    """Ask ``/pid`` on fresh connections until *wanted* distinct answers (or give up)."""
+    pids: set[int] = set()
+    for _ in range(tries):
+        # A new client each time: a new connection, which the kernel may
+        # hand to any of the listening workers.
+        with httpx.Client(timeout=TIMEOUT) as client:
+            pids.add(int(client.get(f"http://127.0.0.1:{port}/pid").text))
+        if len(pids) >= wanted:
+            break
+    return pids
+
+
+def test_workers_share_one_port_and_are_restarted(cli_servers) -> None:
+    server = cli_servers("serve", "tests.support.apps:app", "--port", "0", "--workers", "2")
+    port = server.port()
+    assert int(server.wait_for(SERVING).group(2)) == port  # the second worker, same port
+    workers = collect_pids(port, 2)
+    assert len(workers) == 2
+    assert server.proc.pid not in workers
+
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    server.wait_for(re.compile(rf"^WARNING: worker {victim} exited with SIGKILL; restarting"))
+    server.wait_for(SERVING)
+    survivors = workers - {victim}
+    current = collect_pids(port, 2)
+    assert len(current) == 2
+    assert victim not in current and survivors < current
+
+    assert server.stop(signal.SIGTERM) == 0
+    for pid in current:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+# -- errors --------------------------------------------------------------------
+
+
+def test_module_that_cannot_be_imported() -> None:
+    result = run_cli("serve", "tests.no_such_module:app")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "crosswind: error: cannot import module 'tests.no_such_module': "
+        "no module named 'tests.no_such_module'"
+    ]
+
+
+def test_missing_attribute_and_non_application() -> None:
+    missing = run_cli("serve", "tests.support.apps:nothing.here")
+    assert missing.returncode == 2
+    assert "module 'tests.support.apps' has no attribute 'nothing.here'" in missing.stderr
+    wrong = run_cli("serve", "tests.support.apps:not_an_app")
+    assert wrong.returncode == 2
+    assert "tests.support.apps:not_an_app is not a crosswind application" in wrong.stderr
+    assert "Traceback" not in missing.stderr + wrong.stderr
+
+
+def test_unknown_backend_lists_the_available_ones() -> None:
+    result = run_cli("serve", "tests.support.apps:app", "--backend", "gevent")
+    assert result.returncode == 2
+    assert "unknown backend 'gevent'; available: asyncio, threads, trio" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_port_in_use(workers: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "tests.support.apps:app", "--port", str(port), "--workers", workers)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"crosswind: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+def test_unreadable_certificate(tmp_path) -> None:
+    result = run_cli("serve", "tests.support.apps:app", "--certfile", str(tmp_path / "missing.pem"))
+    assert result.returncode == 2
+    assert "cannot load TLS certificate" in result.stderr
+    assert "missing.pem" in result.stderr
+
+
+# -- the pieces, in process ----------------------------------------------------
+
+
+def test_import_target_follows_dotted_attributes() -> None:
+    assert import_target("os:path.join") is os.path.join
+    with pytest.raises(CLIError, match="expected MODULE:ATTR"):
+        import_target("os.path")
+    with pytest.raises(CLIError, match="cannot import module 'os.nowhere'") as info:
+        import_target("os.nowhere:x")
+    assert info.value.exit_code == 2
+
+
+def test_import_error_inside_the_module_names_both(tmp_path, monkeypatch) -> None:
+    (tmp_path / "broken_app_mod.py").write_text("import missing_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(CLIError) as info:
+        load_app("broken_app_mod:app")
+    assert info.value.message == (
+        "cannot import module 'broken_app_mod': No module named 'missing_dependency_xyz'"
+    )
+
+
+def test_backends_come_from_entry_points() -> None:
+    from crosswind.backends import threads
+
+    assert load_backend("threads") is threads.serve
+    with pytest.raises(CLIError, match="unknown backend 'nope'; available: asyncio, threads, trio"):
+        load_backend("nope")
+
+
+def test_access_line_for_a_real_exchange() -> None:
+    now = [100.0]
+
+    class App:
+        async def handle(self, exchange) -> None:
+            now[0] += 0.00042  # the handler takes 0.42 ms
+            await exchange.respond(201, [], b"created!")
+
+    lines: list[str] = []
+    transport = MemoryTransport([b"POST /items?id=7 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"])
+    driver = ConnectionDriver(
+        transport, App(), clock=lambda: now[0],
+        access_log=lambda exchange, seconds: lines.append(format_access_line(exchange, seconds)),
+    )
+    run_sync(driver.run())
+    assert lines == ['127.0.0.1 "POST /items?id=7 HTTP/1.1" 201 8 0.42ms']
