@@ -8,6 +8,7 @@ built from.  The programming models live in their own modules:
 helpers in :mod:`crosswind.testing`.
 """
 
+from ._version import __version__ as __version__
 from .errors import CrosswindError, LocalProtocolError, RemoteProtocolError, RequestError
 from .forms import MultiDict
 from .headers import Headers
@@ -17,8 +18,6 @@ from .protocol.exchange import Application, ClientDisconnected, Exchange
 from .protocol.http1.connection import ServerConnection
 from .protocol.limits import Limits
 from .protocol.transport import ConnectionInfo, TLSInfo, Transport, TransportClosed
-
-__version__ = "0.1.0"
 
 __all__ = [
     "NEED_DATA",

@@ -40,7 +40,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from .. import __version__
+from .._version import __version__
 from ..errors import RequestError
 from ..mediatype import parse_content_type
 from ..web import Application, RequestHandler

@@ -29,8 +29,9 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
-from .. import __version__, escape, xsrf
+from .. import escape, xsrf
 from .. import locale as locale_module
+from .._version import __version__
 from ..cookies import format_set_cookie
 from ..errors import RequestError
 from ..etag import compute_etag, parse_etag, parse_etag_list
