@@ -218,7 +218,7 @@ class MultiDict(MutableMapping[str, V], Generic[V]):
         self._lists[key] = [default]
         return default
 
-    def update(self, other: Any = (), /, **kwargs: V) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: V) -> None:
         """Add the values of *other* and *kwargs*, keeping existing values (Flask semantics).
 
         :param other: anything the constructor accepts.

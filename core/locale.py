@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = [
@@ -262,7 +262,7 @@ class Locale:
             return self.translate("%(weekday)s, %(month_name)s %(day)s") % values
         return self.translate("%(month_name)s %(day)s") % values
 
-    def list(self, parts: Any) -> str:
+    def list(self, parts: Sequence[str]) -> str:
         """Join *parts* as "A, B and C".
 
         :param parts: a sequence of strings.

@@ -177,7 +177,8 @@ class MultipartParser:
         self._max_file_size = max_file_size
         self._max_total_size = max_total_size
         self._spool_threshold = spool_threshold
-        self._tempdir = tempdir
+        # SpooledTemporaryFile takes only a str directory, though it hands it on unchanged.
+        self._tempdir = None if tempdir is None else os.fspath(tempdir)
         self._charset = charset
         self._total = 0
         # The opening boundary is checked here, before python-multipart sees

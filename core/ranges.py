@@ -109,10 +109,10 @@ def parse_range_header(
             return None
         first, last = match.groups()
         if first:
-            start, stop = _position(first), (_position(last) if last else None)
-            if stop is not None and stop < start:
+            low, high = _position(first), (_position(last) if last else None)
+            if high is not None and high < low:
                 return None
-            parsed.append((start, stop))
+            parsed.append((low, high))
         elif last:
             parsed.append((None, _position(last)))
         else:

@@ -17,6 +17,7 @@ import datetime
 import decimal
 import hashlib
 import json
+import math
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
@@ -187,7 +188,10 @@ class SessionSerializer:
         if key_derivation not in ("concat", "django-concat", "hmac", "none"):
             raise ValueError(f"unknown key_derivation {key_derivation!r}")
         # itsdangerous signs with the last key and tries all of them when reading.
-        self._keys: list[str | bytes] = [*fallback_keys, secret_key]
+        # itsdangerous takes the keys all str or all bytes; it encodes str as UTF-8, as here.
+        self._keys = [
+            key.encode() if isinstance(key, str) else key for key in [*fallback_keys, secret_key]
+        ]
         self._salt = salt
         self._digest = digest
         self._key_derivation = key_derivation
@@ -233,7 +237,10 @@ class SessionSerializer:
             tampered with, signed by another key, or expired.
         """
         try:
-            data = self._serializer(clock).loads(cookie, max_age=max_age)
+            # itsdangerous compares a whole-second age with max_age: flooring keeps every
+            # verdict and gives it the int it is typed for.
+            whole_age = None if max_age is None else math.floor(max_age)
+            data = self._serializer(clock).loads(cookie, max_age=whole_age)
         except (
             BadData,
             ValueError,
