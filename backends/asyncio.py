@@ -103,9 +103,8 @@ class _Protocol(asyncio.Protocol):
         self.info = _NO_INFO  # until connection_made knows the addresses
         # The driver refers back to this protocol (its transport): the link
         # is cut when the connection is done, so that both are freed at once
-        # instead of by the cyclic garbage collector.  Left to the collector,
-        # every Connection: close request left ~15 objects in cycles, and on
-        # wrk's close scenario full collections of 20-27 ms set the p99.
+        # instead of by the cyclic garbage collector, whose full collections
+        # set the p99 of Connection: close traffic (see bench/NOTES.md).
         self.driver: ConnectionDriver | None = None
         #: connection_made starts the driver's task (else _serve runs it).
         self.starts_task = False
@@ -211,10 +210,8 @@ class _Protocol(asyncio.Protocol):
 
         Returns an awaitable to wait on while the peer is slow to read.
 
-        Writing every response at once woke the client once per response.  wrk,
-        32 connections, hello, 3 alternating runs: wrk's voluntary context
-        switches per request 0.87 -> 0.10, server CPU per request (median)
-        57 -> 41 us, the kernel's share of it 16 -> 8 us; 17,400 -> 24,600 req/s.
+        Writing every response at once woke the client once per response; held
+        writes wake it once per turn (what that saves: ``bench/NOTES.md``).
         """
         transport = self._transport
         if transport is None or transport.is_closing():
@@ -255,10 +252,8 @@ class _Protocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             if self._pending:
                 # Closed once the held bytes are written, with the other
-                # connections' writes at the end of the turn (see send_nowait):
-                # wrk with Connection: close, 3 alternating runs, wrk's voluntary
-                # context switches per request 0.54 -> 0.08, server CPU per
-                # request (median) 117 -> 101 us, 8,500 -> 9,900 req/s.
+                # connections' writes at the end of the turn (see send_nowait and
+                # bench/NOTES.md).
                 self._close_when_written = True
             else:
                 transport.close()
@@ -330,8 +325,7 @@ class _Server:
     # allowed, and clients are accepted in the readiness callback itself.  An
     # accept loop in a task that registered and unregistered a reader around
     # each wait cost two epoll_ctl calls, a future and a second task per
-    # client: wrk with Connection: close, a minimal application, 5 alternating
-    # runs, median server CPU per connection 124 -> 118 us.
+    # client (see bench/NOTES.md).
     # Nothing awaits between accept() and creating the task that serves the
     # client, so a shutdown cannot come in between and lose one.
 
@@ -422,9 +416,9 @@ class _Server:
     # -- deadlines ---------------------------------------------------------
     #
     # One timer for the whole server instead of one per connection: it checks
-    # every connection waiting for bytes each tick.  A call_at and a cancel per
-    # connection cost ~8 us of server CPU per Connection: close request (wrk,
-    # 126 -> 118 us); a deadline now fires up to one tick late.
+    # every connection waiting for bytes each tick, cheaper than a call_at and a
+    # cancel per connection (see bench/NOTES.md); a deadline now fires up to one
+    # tick late.
 
     def _start_sweeping(self) -> None:
         if self._sweeper is None:

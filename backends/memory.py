@@ -44,7 +44,7 @@ def run_in_memory(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        # A fresh loop per connection (~0.15 ms) leaves nothing behind; its
+        # A fresh loop per connection leaves nothing behind; its
         # task runs in a copy of the caller's context, so what one request
         # sets is never seen by the next.
         asyncio.run(driver.run())
