@@ -13,8 +13,8 @@ Why always a loop rather than :func:`crosswind._sync.run_sync` when the
 handler happens not to suspend: a handler that merely *looks up* the
 running loop (``asyncio.sleep(0.1)`` does) fails without one, so there is
 no safe way to start without it, and a coroutine cannot move to a loop
-half-way.  The loop costs about 40 microseconds a request (60 against 23 for
-``run_sync`` on a trivial handler), small next to any WSGI server's own work.
+half-way.  What the loop costs a request (``bench/NOTES.md``) is small next to
+any WSGI server's own work.
 The loop is kept per thread (a ``threading.local``), so threaded WSGI servers
 get one loop per worker thread and requests never share one concurrently.
 
