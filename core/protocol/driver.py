@@ -112,7 +112,7 @@ class ConnectionDriver:
                 exchange = Exchange(self, event, self.clock())
                 self._exchange = exchange
                 # The application is awaited here, not in a coroutine of its
-                # own: one coroutine less per request (~0.3 us, bench_h11_cycle).
+                # own: one coroutine less per request (see bench/NOTES.md).
                 try:
                     await self.app.handle(exchange)
                 except ClientDisconnected:
@@ -130,7 +130,7 @@ class ConnectionDriver:
                 if not conn.response_done:
                     break
                 # A request whose body is complete (a GET, say) has nothing to
-                # drain: no coroutine for it (~0.3 us per request).
+                # drain: no coroutine for it (see bench/NOTES.md).
                 if not conn.request_complete and not await self._drain():
                     break
                 if not conn.start_next_cycle():
@@ -188,8 +188,8 @@ class ConnectionDriver:
 
         Returns ``None`` once *data* is written (or queued by the transport
         with room to spare); otherwise an awaitable that finishes the job,
-        to be awaited before sending more.  Awaiting :meth:`send` would cost
-        two coroutines per response: ~0.8 µs per hello (bench_h11_cycle).
+        to be awaited before sending more.  The hot path thereby skips the two
+        coroutines of awaiting :meth:`send` (see ``bench/NOTES.md``).
 
         :raises ClientDisconnected: the client has gone away.
         """

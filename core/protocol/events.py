@@ -46,8 +46,8 @@ PAUSED = _Sentinel("PAUSED")
 class Request(NamedTuple):
     """A request head: the request line and the header section.
 
-    A named tuple rather than a frozen dataclass: as immutable, and built in
-    ~0.2 instead of ~0.5 µs, once per request (bench_h11_cycle hello).
+    A named tuple rather than a frozen dataclass: as immutable, and cheaper to
+    build, once per request (see ``bench/NOTES.md``).
     """
 
     method: bytes

@@ -59,5 +59,5 @@ class H11Engine:
         # h11 only ever sees one request per connection object: the next
         # request's bytes are held back by the policy layer, and responses
         # are written by crosswind.protocol.http1.writer, so h11's response-side state never
-        # advances.  A fresh parser costs about 1 µs.
+        # advances.  A fresh parser is cheap (see bench/NOTES.md).
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_NO_H11_LIMIT)

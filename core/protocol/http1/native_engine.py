@@ -15,11 +15,9 @@ already de-chunked by the scanner (``decode=True``).
 It is therefore exactly as strict as the policy layer, which refuses
 everything h11 refuses and more (see "Native engine vs h11" in
 ``docs/protocol.md``; ``fuzz/differential.py`` checks the two engines
-agree).  Per request it saves what h11 cost on top of screening: a hello
-cycle through :class:`~crosswind.protocol.http1.connection.ServerConnection` takes 8 us
-instead of 27 us, a form POST 12 us instead of 41 us, and the whole in-memory
-path with the web application 29 us instead of 63 us (hello; min of 8
-interleaved runs, the cases of ``bench/bench_h11_cycle.py``).
+agree).  Per request it saves what h11 cost on top of screening, most of a
+cycle through :class:`~crosswind.protocol.http1.connection.ServerConnection`
+(the figures, and the command that measures them, are in ``bench/NOTES.md``).
 """
 
 from __future__ import annotations
@@ -34,8 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["NativeEngine"]
 
 _IN_BODY, _ENDED, _DONE = range(3)
-# Events are frozen: one end without trailers serves every request (a new
-# EndOfMessage per request cost 0.5 us).
+# Events are frozen: one end without trailers serves every request, rather
+# than a new EndOfMessage each (see bench/NOTES.md).
 _END = EndOfMessage(())
 
 
