@@ -195,8 +195,8 @@ class Application(ServerEntryPoints):
 
         :param request: the request.
         """
-        # X-Real-Ip matters only with a default host; not looking it up otherwise
-        # saves ~0.2 µs per request (bench_h11_cycle hello).
+        # X-Real-Ip matters only with a default host, so only then is it looked up
+        # (deliberate: see bench/NOTES.md).
         found = self.router.find(
             request.path,
             request.host,
@@ -204,8 +204,8 @@ class Application(ServerEntryPoints):
             and request._header("X-Real-Ip") is not None,
         )
         if found is not None:
-            # The spec's attributes directly, not through two properties: ~0.1 µs per
-            # request (bench_h11_cycle hello).
+            # The spec's attributes directly, not through two properties (hot path,
+            # see bench/NOTES.md).
             spec = found.spec
             return self.get_handler_delegate(
                 request,
@@ -239,7 +239,7 @@ class Application(ServerEntryPoints):
         :param path_kwargs: keyword arguments for the verb method (bytes).
         """
         # Fresh containers (a handler may change what it gets), but no copies
-        # of empty ones: ~0.3 µs per request (bench_h11_cycle hello).
+        # of empty ones (hot path, see bench/NOTES.md).
         return HandlerDelegate(
             target_class,
             dict(target_kwargs) if target_kwargs else {},
@@ -282,7 +282,7 @@ class Application(ServerEntryPoints):
         ):
             request.body = await exchange.read_body()
         handler = handler_class(self, request, **delegate.handler_kwargs)
-        # An empty comprehension still costs a call: ~0.3 µs per request (bench_h11_cycle hello).
+        # An empty comprehension still costs a call (see bench/NOTES.md).
         transforms = [transform(request) for transform in self.transforms] if self.transforms else []
         await handler._execute(transforms, *delegate.path_args, **delegate.path_kwargs)
 

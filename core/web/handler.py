@@ -141,7 +141,7 @@ class RequestHandler:
         self.path_kwargs = {}
         self._ui: dict[str, Any] | None = None
         self.clear()
-        # The class test first: it is false for most handlers (~0.03 µs per request).
+        # The class test first: it is false for most handlers (see bench/NOTES.md).
         if (
             self._stream_request_body
             or type(self).on_connection_close is not RequestHandler.on_connection_close
@@ -210,8 +210,7 @@ class RequestHandler:
 
     def clear(self) -> None:
         """Reset the headers, the status and the unsent output to their defaults."""
-        # Literal fields instead of copy() + add(): saves ~1 µs per request
-        # (bench_h11_cycle hello).
+        # Literal fields instead of copy() + add(), deliberately: see bench/NOTES.md.
         date = self.application._date_header()
         self._headers = Headers._checked(
             [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)],
@@ -220,7 +219,7 @@ class RequestHandler:
         self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200
-        self._reason = _OK  # not looked up in http.client each time: ~0.05 µs per request
+        self._reason = _OK  # not looked up in http.client each time
 
     def set_default_headers(self) -> None:
         """Override to set headers on every response, error pages included."""
@@ -256,7 +255,7 @@ class RequestHandler:
         """
         if type(value) is str and _VALID_HEADER_CHARS.fullmatch(value) is not None:
             # Text, the usual value: checked once here rather than again in
-            # Headers (~0.5 µs per call, three per hello; bench_h11_cycle).
+            # Headers (three calls per hello; see bench/NOTES.md).
             self._headers._set_valid(name, value)
         else:
             self._headers._set_valid(name, self._convert_header_value(value))
@@ -279,8 +278,8 @@ class RequestHandler:
 
     def _convert_header_value(self, value: _HeaderValue) -> str:
         if type(value) is int:
-            # Before the Integral check, which is slow for an ABC: saves ~0.3 µs per
-            # Content-Length (bench_h11_cycle hello).
+            # Before the Integral check, which is slow for an ABC (every
+            # Content-Length comes here; see bench/NOTES.md).
             return str(value)
         if isinstance(value, str):
             text = value
@@ -373,7 +372,7 @@ class RequestHandler:
             if isinstance(value, str):
                 if not value.isprintable():
                     # Every character the pattern removes is unprintable: the usual
-                    # value skips the substitution (~0.2 us per argument).
+                    # value skips the substitution (see bench/NOTES.md).
                     value = _REMOVE_CONTROL.sub(" ", value)
                 if strip:
                     value = value.strip()
@@ -619,7 +618,7 @@ class RequestHandler:
             raise RuntimeError("Cannot write() after finish()")
         if type(chunk) is bytes:
             # The usual chunk: no type tests (``bytes | str | dict`` alone builds
-            # a union object per call), ~0.2 us per write.
+            # a union object per call; see bench/NOTES.md).
             self._write_buffer.append(chunk)
             return
         if not isinstance(chunk, _WRITABLE):
@@ -1215,8 +1214,8 @@ class RequestHandler:
 
     def check_etag_header(self) -> bool:
         """Whether the request's ``If-None-Match`` matches our ``Etag`` (weakly)."""
-        # Reading the one header raw skips building request.headers:
-        # saves ~2 µs per GET (bench_h11_cycle hello).
+        # Reading the one header raw skips building request.headers (see
+        # bench/NOTES.md).
         header = self.request._header("If-None-Match")
         if not header:
             return False
@@ -1248,14 +1247,14 @@ class RequestHandler:
         try:
             if self.request.method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            # No call for a bodiless request: ~0.1 µs per request (bench_h11_cycle hello).
+            # No call for a bodiless request (hot path, see bench/NOTES.md).
             if not self._stream_request_body and self.request.body:
                 try:
                     self.request._parse_body()
                 except RequestError as error:
                     raise HTTPError(error.status_code, "Invalid body: %s", error.reason) from error
             # A comprehension costs a call even when empty, and most routes have no
-            # groups: the shortcut saves ~0.5 µs per request (bench_h11_cycle hello).
+            # groups: the shortcut is deliberate (see bench/NOTES.md).
             self.path_args = (
                 [self.decode_argument(arg) for arg in args] if args else []  # type: ignore[arg-type]
             )
@@ -1298,8 +1297,7 @@ class RequestHandler:
             exchange = connection.exchange if connection is not None else None
             if len(queue) == 1 and queue[0][0] == "respond" and exchange is not None:
                 # The usual case, a response finished in one go: sent with a plain
-                # call, no coroutines of _send_queued and respond (~1 µs per hello,
-                # bench_h11_cycle).
+                # call, no coroutines of _send_queued and respond (see bench/NOTES.md).
                 operation = queue.pop()
                 waiter = exchange.respond_nowait(
                     operation[1], operation[2], operation[3], operation[4]

@@ -172,8 +172,8 @@ def _tolerant(raw: str | bytes, charset: str | None = None) -> dict[str, list[by
     :param charset: the body's charset; ``None`` parses *raw* as a query string.
     """
     if charset is None or charset.lower() in _UTF8_NAMES:
-        # Parsing UTF-8 fields straight into bytes saves ~110 µs per 40-field form
-        # (bench_h11_cycle form).
+        # UTF-8 fields are parsed straight into bytes, not decoded and encoded back
+        # (the saving is in bench/NOTES.md).
         data = raw.encode("utf-8") if isinstance(raw, str) else raw
         fields = _utf8_fields(data) if type(data) is bytes else None
         if fields is not None:
@@ -230,7 +230,7 @@ class HTTPServerRequest:
         self.uri = uri
         self.version = version
         # Without headers, request.headers is built on first use from _raw_headers
-        # (which from_exchange fills in): saves ~1 µs per request (bench_h11_cycle params).
+        # (which from_exchange fills in), deliberately: see bench/NOTES.md.
         self._headers: Headers | None = headers
         self._raw_headers: RawHeaders = ()
         self.body = body
@@ -238,7 +238,7 @@ class HTTPServerRequest:
         self.protocol = protocol
         self.host = host or self._header("Host") or "127.0.0.1"
         # host_name is worked out on first use (the router needs it only with host
-        # tables): ~0.3 µs per request (bench_h11_cycle hello).
+        # tables; see bench/NOTES.md).
         self._host_name: str | None = None
         self.connection = connection
         self.files: dict[str, list[HTTPFile]] = {}
@@ -248,10 +248,10 @@ class HTTPServerRequest:
             query = raw_query if query is None else query
         self.path = path
         self.query = query
-        # Most requests have no query: skipping the parser for them saves another
-        # ~1 µs per request (bench_h11_cycle hello).
+        # Most requests have no query: the parser is skipped for them (see
+        # bench/NOTES.md).
         self.query_arguments: dict[str, list[bytes]] = _tolerant(query) if query else {}
-        # An empty comprehension is still a call: ~0.15 µs per request (bench_h11_cycle hello).
+        # An empty comprehension is still a call (see bench/NOTES.md).
         self.arguments: dict[str, list[bytes]] = (
             {k: list(v) for k, v in self.query_arguments.items()} if query else {}
         )
@@ -297,7 +297,7 @@ class HTTPServerRequest:
             scheme = scheme.split(",")[-1].strip().lower()
             if scheme in ("http", "https"):
                 protocol = scheme
-        # The loop of exchange.get_header inline: ~0.15 µs per request (bench_h11_cycle hello).
+        # The loop of exchange.get_header, deliberately inline (see bench/NOTES.md).
         host = None
         for name, value in exchange.headers:
             if name == b"host":
