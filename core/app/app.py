@@ -85,7 +85,7 @@ _NEVER_AWAITABLE = frozenset({str, bytes, dict, list, tuple, type(None), Respons
 
 def _is_awaitable(value: Any) -> bool:
     # inspect.isawaitable ends in an ABC check; the common results are told apart
-    # by their exact type first: 0.22 -> 0.06 us per view or hook call (timeit).
+    # by their exact type first (hot path, see bench/NOTES.md).
     cls = type(value)
     if cls is types.CoroutineType:
         return True
@@ -95,8 +95,8 @@ def _is_awaitable(value: Any) -> bool:
 
 
 def _current_request_ctx() -> RequestContext:
-    # The context variable directly rather than through the request_ctx proxy:
-    # ~0.5 us per hello over its three uses (in memory).
+    # The context variable directly rather than through the request_ctx proxy
+    # (hot path, see bench/NOTES.md).
     ctx = _cv_request.get(None)
     if ctx is None:
         return request_ctx._get_current_object()  # type: ignore[attr-defined, no-any-return]
@@ -334,7 +334,7 @@ class URLAdapter:
         self.subdomain = subdomain
 
     # The host and the query string of a request are read only when a redirect or
-    # a URL needs them: ~13k instructions per hello (bench/instructions.py app-hello).
+    # a URL needs them (deliberately lazy: see bench/NOTES.md).
     @property
     def host(self) -> str | None:
         """The host the request went to (or ``SERVER_NAME``)."""
@@ -1088,8 +1088,8 @@ class App(ServerEntryPoints, Scaffold):
                 return
         self._got_first_request = True
         if exchange.body_complete:
-            # No body to wait for (a GET): no coroutine for _read_body, ~1 us
-            # per hello (in memory).
+            # No body to wait for (a GET): no coroutine for _read_body (see
+            # bench/NOTES.md).
             body, body_error = b"", None
         else:
             body, body_error = await self._read_body(exchange)
@@ -1151,8 +1151,8 @@ class App(ServerEntryPoints, Scaffold):
                 if bodiless:
                     body = b""
                 elif type(pieces) is list and len(pieces) == 1 and type(pieces[0]) is bytes:
-                    # What set_data leaves: the body without a generator, ~0.5 us
-                    # per response (in memory, flask hello).
+                    # What set_data leaves: the body without a generator (see
+                    # bench/NOTES.md).
                     body = pieces[0]
                 else:
                     body = b"".join(response.iter_encoded())
@@ -1179,7 +1179,7 @@ class App(ServerEntryPoints, Scaffold):
         """Run the hooks and the view, handle errors, and finalize the response."""
         try:
             # Signals without receivers are not called, here and at the five other
-            # sends of every request: ~7.0k instructions per hello (bench/instructions.py app-hello).
+            # sends of every request (see bench/NOTES.md).
             if signals.request_started._receivers:
                 signals.request_started.send(self)
             rv = await self.preprocess_request()
@@ -1194,14 +1194,14 @@ class App(ServerEntryPoints, Scaffold):
         (application first, then the blueprints outside in); the first hook
         that returns something ends the request with that."""
         # The context variable itself, _current_request_ctx only to raise outside a
-        # request; here, in dispatch_request and process_response: ~1.5k instructions
-        # per hello (bench/instructions.py app-hello).
+        # request; here, in dispatch_request and process_response (hot path, see
+        # bench/NOTES.md).
         req = (_cv_request.get(None) or _current_request_ctx()).request
         preprocessors = self.url_value_preprocessors
         before = self.before_request_funcs
         if not preprocessors and not before:
-            # Empty hook dicts: no blueprint names to work out, no loops: ~1 us per
-            # hello (in memory), and ~2.3k instructions (bench/instructions.py app-hello).
+            # Empty hook dicts: no blueprint names to work out, no loops (see
+            # bench/NOTES.md).
             return None
         blueprints = req.blueprints
         names = (None, *reversed(blueprints)) if blueprints else _APP_ONLY
@@ -1228,7 +1228,7 @@ class App(ServerEntryPoints, Scaffold):
         view_args = req.view_args
         view = self.view_functions[rule.endpoint]
         # The view called here instead of through _call: one coroutine less per
-        # request, ~0.3 us (in memory, flask hello).
+        # request (see bench/NOTES.md).
         rv = view(**view_args) if view_args else view()
         if _is_awaitable(rv):
             rv = await rv
@@ -1276,7 +1276,7 @@ class App(ServerEntryPoints, Scaffold):
         ctx = _cv_request.get(None) or _current_request_ctx()
         for func in ctx._after_request_functions:
             response = await _call(func, response)
-        # As in preprocess_request, no loop over empty hooks: ~1 us per hello (in memory).
+        # As in preprocess_request, no loop over empty hooks.
         after = self.after_request_funcs
         if after:
             blueprints = ctx.request.blueprints
@@ -1388,7 +1388,7 @@ class App(ServerEntryPoints, Scaffold):
         """
         if exc is _SENTINEL:
             exc = sys.exc_info()[1]
-        # Nothing registered, nothing to look up: ~0.5 us per hello (in memory).
+        # Nothing registered, nothing to look up (see bench/NOTES.md).
         teardown = self.teardown_request_funcs
         if teardown:
             ctx = _cv_request.get(None)
@@ -1460,8 +1460,7 @@ def _tojson_filter(value: Any, indent: int | None = None) -> Any:
 
 
 #: The reason phrase of status lines sent before (the first 64 distinct ones), so
-#: that each response does not split and encode its line: ~1.2k instructions per
-#: hello (bench/instructions.py app-hello).
+#: that each response does not split and encode its line (see bench/NOTES.md).
 _REASONS: dict[str, bytes] = {}
 
 
@@ -1470,11 +1469,11 @@ def _scope_of(exchange: Exchange) -> dict[str, Any]:
     extra = info.extra
     raw_path = exchange.path
     # Without a "%" decoding changes nothing (the UTF-8 round trip of the text
-    # is the text): ~0.4 us per request (in memory).
+    # is the text), so it is skipped (see bench/NOTES.md).
     path = unquote_to_bytes(raw_path).decode("utf-8", "replace") if "%" in raw_path else raw_path
     if type(exchange) is Exchange:
         # What root_path_of finds for a plain exchange, without its getattr
-        # misses: ~0.4 us per request (in memory).
+        # misses.
         root_path = str((extra.get("root_path", "") if extra else "") or "").rstrip("/")
     else:
         root_path = root_path_of(exchange)

@@ -125,7 +125,7 @@ class DefaultJSONProvider(JSONProvider):
 
     def _encoder(self, indent: bool) -> _json.JSONEncoder:
         # The encoder json.dumps would build for these options, kept while they
-        # stay the same: ~1 us per jsonify (in memory, flask params).
+        # stay the same (see bench/NOTES.md).
         key = (self.default, self.ensure_ascii, self.sort_keys, indent)
         cached = self.__dict__.get("_cached_encoder")
         if cached is not None and cached[0] == key:
@@ -194,8 +194,8 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
     :param kwargs: an object's members.
     :raises RuntimeError: outside an application context.
     """
-    # The context variable read here, not an import and a proxy per call:
-    # ~1 us per jsonify (in memory, flask params).
+    # The context variable read here, not an import and a proxy per call (see
+    # bench/NOTES.md).
     ctx = _cv_app.get(None)
     app = ctx.app if ctx is not None else current_app._get_current_object()  # type: ignore[attr-defined]
     return app.json.response(*args, **kwargs)  # type: ignore[no-any-return]

@@ -253,7 +253,7 @@ class SecureCookieSessionInterface(SessionInterface):
             return None
         fallbacks: Iterable[str | bytes] = app.config.get("SECRET_KEY_FALLBACKS") or ()
         # A serializer holds nothing but these settings, so one is kept while they
-        # stay the same: ~1 us per request with a secret key (in memory).
+        # stay the same (see bench/NOTES.md).
         settings = (secret_key, tuple(fallbacks), self.salt, self.digest_method, self.key_derivation)
         cached = self.__dict__.get("_cached_serializer")
         if cached is not None and cached[0] == settings:
@@ -282,7 +282,7 @@ class SecureCookieSessionInterface(SessionInterface):
     def save_session(self, app: App, session: SessionMixin, response: Response) -> None:
         if not session.accessed and not session.modified and not session:
             # Untouched and empty: nothing to send or vary on, so no cookie
-            # settings to look up, ~1.5 us per request (in memory).
+            # settings to look up.
             return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)

@@ -364,7 +364,7 @@ class _RequestDict(MultiDict[Any]):
 
 def _adopt(parsed: MultiDict[Any]) -> _RequestDict:
     # A multi-dict the parser just made belongs to nobody else: its lists are
-    # taken over rather than copied, ~0.5 us per request.args (in memory).
+    # taken over rather than copied (see bench/NOTES.md).
     adopted = _RequestDict()
     adopted._lists = parsed._lists
     return adopted
@@ -555,7 +555,7 @@ class FileStorage(UploadedFile):
 
 def _header_list(scope: Mapping[str, Any]) -> Headers:
     # Byte pairs from a connection are checked in one pass by _from_wire (anything
-    # else falls back to the checking constructor): ~1.5 us per hello (in memory).
+    # else falls back to the checking constructor; see bench/NOTES.md).
     return Headers._from_wire([(name, value) for name, value in scope.get("headers", ())])
 
 
@@ -628,7 +628,7 @@ class Request:
     def _header_values(self, name: bytes) -> list[str]:
         # The fields called *name* (lowercase) without building the headers, where
         # the scope holds byte pairs as a connection hands them over; the URL
-        # adapter reads Host on every request: ~1.5 us per hello (in memory).
+        # adapter reads Host on every request (see bench/NOTES.md).
         if self._headers is None:
             found = []
             for key, value in self.scope.get("headers", ()):
@@ -833,8 +833,8 @@ class Request:
     def cookies(self) -> _RequestDict:
         """The cookies the client sent."""
         if self._cookies is None:
-            # Read without building the headers (sessions look on every request):
-            # ~2 us per request with a secret key (in memory).
+            # Read without building the headers, since sessions look on every
+            # request (see bench/NOTES.md).
             header = "; ".join(self._header_values(b"cookie"))
             values = parse_cookie_header(header) if header else {}
             self._cookies = _RequestDict({key: _utf8(value) for key, value in values.items()})
@@ -1222,8 +1222,8 @@ class Response:
                 content_type = get_content_type(mimetype, self.charset)
         if content_type is not None:
             if headers is None and content_type in _CHECKED_CONTENT_TYPES:
-                # A value set before needs none of the checks again: ~4.4k
-                # instructions per hello (bench/instructions.py app-hello).
+                # A value set before needs none of the checks again (see
+                # bench/NOTES.md).
                 self.headers._set_trusted("Content-Type", content_type)
             else:
                 self.headers["Content-Type"] = content_type
@@ -1233,8 +1233,7 @@ class Response:
             status = self.default_status
         line = _STATUS_LINES.get(status) if type(status) is int else None
         if line is not None:
-            # A known int status skips the setter's parsing: ~0.5 us per response
-            # (in memory, flask hello).
+            # A known int status skips the setter's parsing (see bench/NOTES.md).
             self._status_code = status
             self._status = line
         else:
@@ -1342,8 +1341,7 @@ class Response:
         value = value.encode(self.charset) if isinstance(value, str) else bytes(value)
         self.response = [value]
         if self.automatically_set_content_length:
-            # A decimal length needs none of the checks a header value gets:
-            # ~0.5 us per response (in memory, flask hello).
+            # A decimal length needs none of the checks a header value gets.
             self.headers._set_trusted("Content-Length", str(len(value)))
 
     data = property(get_data, set_data, doc="The body as bytes.")
@@ -1369,8 +1367,8 @@ class Response:
 
     def close(self) -> None:
         """Close the body iterable and run the :meth:`call_on_close` functions."""
-        # A list body (set_data's) has nothing to close; getattr's miss costs
-        # ~0.3 us per response (in memory).
+        # A list body (set_data's) has nothing to close, so it is spared
+        # getattr's miss (see bench/NOTES.md).
         close = getattr(self.response, "close", None) if type(self.response) is not list else None
         if close is not None:
             close()
@@ -1731,8 +1729,7 @@ class Response:
 
     def _wire_fields(self) -> list[tuple[bytes, bytes]]:
         # wire_headers().raw() without copying the headers when nothing is to be
-        # added or removed (the usual 200 with a known length): ~1.5 us per
-        # response (in memory, flask hello).
+        # added or removed (the usual 200 with a known length; see bench/NOTES.md).
         status = self._status_code
         if (
             type(self).wire_headers is Response.wire_headers
