@@ -339,8 +339,7 @@ def _parse_pairs(
     if b"%" in data and _ESCAPED_SEPARATOR.search(data) is None:
         # No escape decodes to "&" or "=", and none can span one (neither is a hex
         # digit): unescaping the whole body is unescaping every part, in one call
-        # instead of one per part (a 40-field form: 1.24M -> 0.71M instructions per
-        # request, bench/instructions.py app-form).  "+" first, as per part.
+        # instead of one per part (see bench/NOTES.md).  "+" first, as per part.
         data = unquote_to_bytes(data.replace(b"+", b" ") if b"+" in data else data)
         decode = _decode_plain
     elif b"%" not in data:
