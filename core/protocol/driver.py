@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ..errors import RequestError
-from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Request
+from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Event, Request
 from .exchange import Application, ClientDisconnected, DetachedStream, Exchange
 from .http1.connection import ServerConnection
 from .http1.engine import Engine
@@ -144,14 +143,14 @@ class ConnectionDriver:
 
     # -- used by Exchange ------------------------------------------------
 
-    async def next_event(self) -> Any:
+    async def next_event(self) -> Event | object:
         """The next event of the connection, reading from the transport as needed."""
         event = self.conn.next_event()
         if event is not NEED_DATA:
             return event
         return await self._read_event()
 
-    async def _read_event(self) -> Any:
+    async def _read_event(self) -> Event | object:
         """Read until the connection has an event (it just said NEED_DATA)."""
         conn = self.conn
         while True:

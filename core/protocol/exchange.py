@@ -127,10 +127,9 @@ class Exchange:
             await driver.send(conn.send_continue())
         while True:
             event = await driver.next_event()
-            kind = type(event)
-            if kind is Data:
-                return event.data  # type: ignore[union-attr]
-            if kind is EndOfMessage:
+            if type(event) is Data:
+                return event.data
+            if type(event) is EndOfMessage:
                 return b""
 
     async def read_body(self) -> bytes:

@@ -8,8 +8,9 @@ arrives in one read or one byte at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict, Unpack
 
-__all__ = ["Limits"]
+__all__ = ["LimitChanges", "Limits"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -61,6 +62,24 @@ class Limits:
         if self.max_request_line > self.max_head_size:
             raise ValueError("max_request_line cannot exceed max_head_size")
 
-    def replace(self, **changes: float) -> Limits:
-        """Return a copy with some limits changed."""
+    def replace(self, **changes: Unpack[LimitChanges]) -> Limits:
+        """Return a copy with some limits changed.
+
+        :param changes: the limits to change, by field name.
+        """
         return replace(self, **changes)
+
+
+class LimitChanges(TypedDict, total=False):
+    """What :meth:`Limits.replace` takes: any of the limits, each with its field's type."""
+
+    max_request_line: int
+    max_head_size: int
+    max_header_count: int
+    max_body_size: int
+    idle_timeout: float
+    header_timeout: float
+    body_timeout: float
+    drain_limit: int
+    max_connections: int
+    max_chunk_line: int

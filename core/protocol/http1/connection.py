@@ -23,14 +23,15 @@ Rules this module keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from ...errors import LocalProtocolError, RemoteProtocolError, RequestError
-from ..events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Event, RawHeaders
+from ..events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Event
 from ..limits import Limits
 from ..status import reason_phrase
 from . import engine as engines
 from .chunked import ChunkedScanner
-from .engine import Engine
+from .engine import Engine, ScreenedEngine
 from .head import Head, find_head_end, screen_head
 from .writer import CONTINUE, ResponseWriter
 
@@ -61,8 +62,12 @@ class ServerConnection:
         if engine is None:
             engine = engines.DEFAULT_ENGINE
         self._engine = engines.make_engine(engine) if isinstance(engine, str) else engine
-        # A screened engine takes the Head and de-chunked data (crosswind.protocol.http1.engine).
-        self._screened = getattr(self._engine, "parses_head", True) is False
+        # A screened engine takes the Head and de-chunked data (crosswind.protocol.http1.engine);
+        # it is kept a second time under that type, for the calls only such an engine answers.
+        self._screened_engine: ScreenedEngine | None = None
+        if getattr(self._engine, "parses_head", True) is False:
+            self._screened_engine = cast(ScreenedEngine, self._engine)
+        self._screened = self._screened_engine is not None
         self._buffer = bytearray()
         self._eof = False
         self._state = _HEAD
@@ -153,8 +158,10 @@ class ServerConnection:
         # One writer per connection, reset per response (no object each time).
         self._writer.reset(self._head_only, head.http_version == b"1.0", head.method == b"CONNECT")
         engine = self._engine
-        if self._screened:
-            event = engine.receive_head(head)  # type: ignore[attr-defined]
+        screened = self._screened_engine
+        event: Event | object
+        if screened is not None:
+            event = screened.receive_head(head)
         else:
             line_end = raw.index(b"\r\n")
             if raw[line_end - 3 : line_end] != head.http_version:
@@ -172,8 +179,8 @@ class ServerConnection:
             self._body_complete = False
         else:
             self._body_complete = True
-            if self._screened:
-                engine.receive_end(())  # type: ignore[attr-defined]
+            if screened is not None:
+                screened.receive_end(())
         # The body's deadline runs from the read that completed the head,
         # which receive_data() already recorded as the last progress.
         self._state = _BODY
@@ -212,8 +219,8 @@ class ServerConnection:
             chunk = scanner.take_output()
             if chunk:
                 self._engine.receive_data(chunk)
-            if self._screened and scanner.done:
-                self._engine.receive_end(scanner.trailers)  # type: ignore[attr-defined]
+            if self._screened_engine is not None and scanner.done:
+                self._screened_engine.receive_end(scanner.trailers)
             return take > 0
         take = min(self._body_left, len(buffer))
         self._body_left -= take
@@ -226,8 +233,8 @@ class ServerConnection:
             chunk = bytes(buffer[:take])
             del buffer[:take]
         self._engine.receive_data(chunk)
-        if self._screened and not self._body_left:
-            self._engine.receive_end(())  # type: ignore[attr-defined]
+        if self._screened_engine is not None and not self._body_left:
+            self._screened_engine.receive_end(())
         return True
 
     # -- time ------------------------------------------------------------
@@ -299,7 +306,7 @@ class ServerConnection:
     def send_response(
         self,
         status: int,
-        headers: RawHeaders | Iterable[tuple[str, str]],
+        headers: Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]],
         reason: bytes = b"",
         length: int | None = None,
     ) -> bytes:

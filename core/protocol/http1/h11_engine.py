@@ -40,18 +40,17 @@ class H11Engine:
             # h11's message quotes the offending bytes; the client gets a
             # short fixed reason instead of its own input reflected back.
             raise RemoteProtocolError("malformed request", exc.error_status_hint) from exc
-        kind = type(event)
-        if kind is h11.Data:
+        if type(event) is h11.Data:
             return Data(bytes(event.data))
-        if kind is h11.Request:
+        if type(event) is h11.Request:
             return Request(event.method, event.target, event.headers, event.http_version)
-        if kind is h11.EndOfMessage:
+        if type(event) is h11.EndOfMessage:
             return EndOfMessage(event.headers)
         if event is h11.NEED_DATA:
             return NEED_DATA
         if event is h11.PAUSED:
             return PAUSED
-        if kind is h11.ConnectionClosed:
+        if type(event) is h11.ConnectionClosed:
             return ConnectionClosed()
         raise AssertionError(f"unexpected h11 event {event!r}")  # pragma: no cover
 
