@@ -27,6 +27,7 @@ from .exceptions import NotFound, abort
 from .wrappers import Headers, _FileBody
 
 if TYPE_CHECKING:
+    from .app import App
     from .wrappers import Response
 
 __all__ = [
@@ -95,7 +96,9 @@ def _redirect_response(
     location: str, code: int = 302, response_class: type[Response] | None = None
 ) -> Response:
     if response_class is None:
-        from .wrappers import Response as response_class  # noqa: N813 - Flask's parameter name
+        from .wrappers import Response as default_class
+
+        response_class = default_class
     html = escape(location)
     body = (
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
@@ -272,7 +275,7 @@ def send_file(
     :raises TypeError: the media type cannot be guessed, or an attachment has no name.
     :raises ValueError: a text-mode file was given.
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: App = current_app._get_current_object()  # type: ignore[attr-defined]
     if max_age is None:
         max_age = app.get_send_file_max_age
     path: str | None = None

@@ -9,7 +9,7 @@ the application's clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +28,12 @@ __all__ = [
 ]
 
 
-class SessionMixin:
-    """What every session object offers on top of being a dict."""
+class SessionMixin(MutableMapping[str, Any]):
+    """What every session object offers on top of being a dict.
+
+    A mutable mapping of ``str`` keys, as Flask's is, so ``session["seen"] = True``
+    type-checks wherever a session is expected.
+    """
 
     #: Some interfaces can tell whether a session was just created; the
     #: signed-cookie one cannot and always says ``False``, as Flask's does.
@@ -42,11 +46,11 @@ class SessionMixin:
     @property
     def permanent(self) -> bool:
         """Whether the cookie outlives the browser session (``_permanent`` key)."""
-        return bool(self.get("_permanent", False))  # type: ignore[attr-defined]
+        return bool(self.get("_permanent", False))
 
     @permanent.setter
     def permanent(self, value: bool) -> None:
-        self["_permanent"] = bool(value)  # type: ignore[index]
+        self["_permanent"] = bool(value)
 
 
 class SecureCookieSession(dict[str, Any], SessionMixin):
@@ -113,7 +117,7 @@ class NullSession(SecureCookieSession):
             " secret_key on the application to something unique and secret."
         )
 
-    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
     del _fail
 
 
@@ -310,7 +314,7 @@ class SecureCookieSessionInterface(SessionInterface):
             return
         serializer = self.get_signing_serializer(app)
         assert serializer is not None
-        value = serializer.dumps(dict(session), clock=app.clock)  # type: ignore[call-overload]
+        value = serializer.dumps(dict(session), clock=app.clock)
         response.set_cookie(
             name,
             value,
