@@ -42,7 +42,8 @@ class BadRequestKeyError(KeyError, RequestError):
 
     def __init__(self, key: str) -> None:
         RequestError.__init__(self, f"missing required field {key!r}", 400)
-        self.key = key
+        # crosswind.app's Flask-style subclass may be raised without a key.
+        self.key: str | None = key
 
     def __str__(self) -> str:
         return self.reason

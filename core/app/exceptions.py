@@ -111,7 +111,7 @@ class HTTPException(RequestError):
         RequestError.__init__(self, self.name, self.code or 500)
 
     @property
-    def status_code(self) -> int:  # type: ignore[override]
+    def status_code(self) -> int:
         """The status to answer with (500 for a bare response carrier)."""
         return self.code or 500
 

@@ -198,7 +198,7 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
     # bench/NOTES.md).
     ctx = _cv_app.get(None)
     app = ctx.app if ctx is not None else current_app._get_current_object()  # type: ignore[attr-defined]
-    return app.json.response(*args, **kwargs)  # type: ignore[no-any-return]
+    return app.json.response(*args, **kwargs)
 
 
 def htmlsafe_dumps(obj: Any, **kwargs: Any) -> str:

@@ -37,16 +37,17 @@ def get_root_path(import_name: str) -> str:
 
     :param import_name: usually ``__name__`` of the module creating the app.
     """
-    module = sys.modules.get(import_name)
-    if module is not None and getattr(module, "__file__", None):
-        return os.path.dirname(os.path.abspath(module.__file__))  # type: ignore[arg-type,type-var]
+    # Built-in modules have no __file__ at all, and namespace packages a None one.
+    filename: str | None = getattr(sys.modules.get(import_name), "__file__", None)
+    if filename:
+        return os.path.dirname(os.path.abspath(filename))
     try:
         spec = importlib.util.find_spec(import_name)
     except (ImportError, ValueError):
         spec = None
     if spec is None or spec.origin in (None, "namespace", "built-in", "frozen"):
         return os.getcwd()
-    return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]
+    return os.path.dirname(os.path.abspath(spec.origin))
 
 
 class Scaffold:
@@ -70,7 +71,7 @@ class Scaffold:
         root_path: str | None = None,
     ) -> None:
         self.import_name = import_name
-        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_folder = static_folder
         self.static_url_path = static_url_path
         self.template_folder = template_folder
         self.root_path = root_path if root_path is not None else get_root_path(import_name)

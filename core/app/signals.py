@@ -90,7 +90,7 @@ class Signal:
         if weak:
             try:
                 ref = (
-                    weakref.WeakMethod(receiver)  # type: ignore[arg-type]
+                    weakref.WeakMethod(receiver)
                     if hasattr(receiver, "__self__") and hasattr(receiver, "__func__")
                     else weakref.ref(receiver)
                 )

@@ -54,7 +54,7 @@ class DispatchingJinjaLoader(BaseLoader):
         self.app = app
 
     def _loaders(self) -> list[BaseLoader]:
-        loaders = []
+        loaders: list[BaseLoader] = []
         if self.app.jinja_loader is not None:
             loaders.append(self.app.jinja_loader)
         for blueprint in self.app.iter_blueprints():

@@ -102,7 +102,10 @@ def _encode_multipart(
         quoted_name = name.replace("\\", "\\\\").replace('"', '\\"')
         out.write(f"--{boundary}\r\n".encode())
         if _is_file(value):
-            content_type = None
+            # A tuple's parts are whatever the test passed: a file, bytes or text.
+            stream: Any
+            filename: str | None
+            content_type: str | None = None
             if isinstance(value, FileStorage):
                 stream, filename, content_type = value.stream, value.filename, value.content_type
             elif isinstance(value, tuple):
@@ -136,7 +139,7 @@ def _encode_multipart(
 
 def _form_items(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
     items = data.items(multi=True) if hasattr(data, "lists") else data.items()  # type: ignore[call-arg]
-    pairs = []
+    pairs: list[tuple[str, Any]] = []
     for key, value in items:
         if isinstance(value, list):
             pairs.extend((key, item) for item in value)
@@ -315,7 +318,7 @@ class TestResponse(Response):
         history: tuple[TestResponse, ...] = (),
     ) -> None:
         self.headers = Headers(headers)
-        self.status = status  # type: ignore[assignment]
+        self.status = status
         self.response = [body]
         self.direct_passthrough = False
         self._on_close = []

@@ -87,8 +87,9 @@ class MethodView(View):
         if "methods" not in cls.__dict__:
             methods: set[str] = set()
             for base in cls.__bases__:
-                if getattr(base, "methods", None):
-                    methods.update(base.methods)  # type: ignore[arg-type]
+                inherited = getattr(base, "methods", None)
+                if inherited:
+                    methods.update(inherited)
             for key in http_method_funcs:
                 if hasattr(cls, key):
                     methods.add(key.upper())
