@@ -6,6 +6,12 @@ application runs on crosswind's asyncio, trio and threads backends, with
 ``async def`` views, and can share a server with Tornado-style handlers
 (:meth:`App.mount`, :func:`mount`).  ``docs/porting-from-flask.md`` lists
 what differs.
+
+The contract: this layer builds on the building blocks, the protocol, routing,
+serving (:meth:`App.run`), :mod:`crosswind.testing` (the test client's parser)
+and :mod:`crosswind.mount`.  It never imports the Tornado-style layer
+(:mod:`crosswind.web`); its test client runs the app on the in-memory backend,
+which it imports only when a request is made.
 """
 
 from __future__ import annotations

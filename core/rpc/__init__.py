@@ -8,6 +8,9 @@ Server side (pure, no I/O): :class:`Service`, :func:`S_OK`, :func:`S_ERROR`,
 Client side: :class:`Client` (blocking) and :class:`AsyncClient` (asyncio)
 live in :mod:`crosswind.backends.rpc_client`, with the sockets and TLS, and
 are loaded from there on first use of the names below.  See ``docs/rpc.md``.
+
+The contract: services are Tornado-style applications, so this layer builds on
+:mod:`crosswind.web` and everything below it, never on :mod:`crosswind.app`.
 """
 
 from __future__ import annotations

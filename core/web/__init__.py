@@ -18,6 +18,14 @@ their job and are gathered here:
 * :mod:`crosswind.web.transforms` -- :class:`OutputTransform`, :class:`GZipContentEncoding`
 * :mod:`crosswind.web.sessions` -- ``self.session`` stores
 * :mod:`crosswind.web.registry` -- :func:`route` and :func:`make_app`
+* :mod:`crosswind.web.iostream` -- the stream of a detached connection
+* :mod:`crosswind.web.autoreload` -- restarting the process when a module changes
+
+The contract: this layer builds on the building blocks, the protocol
+(:class:`~crosswind.protocol.exchange.Exchange`), routing and serving
+(:meth:`Application.listen`).  It never imports the Flask-style layer
+(:mod:`crosswind.app`), nor a runtime; :mod:`crosswind.mount` serves both
+models side by side.
 """
 
 from __future__ import annotations
