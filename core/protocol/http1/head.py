@@ -50,7 +50,7 @@ _TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
 # which has no raw bytes above 0x7E); h11 refuses the same.
 _REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
 # One findall over the whole header block instead of a match per line
-# (hello: 5.4 -> 3.1 us, a 12-field browser head: 22 -> 9 us).  Anchored at
+# (deliberate: see bench/NOTES.md).  Anchored at
 # line starts, a line that is not `token ":" OWS value` yields no match at
 # all, so as many matches as lines proves every line well formed.  The value
 # ends at its last non-blank byte; the trailing `[ \t]*` never needs to give
@@ -61,7 +61,7 @@ _FIELD = re.compile(
 # Every byte a head may hold outside its line ends (HTAB, visible ASCII,
 # space, obs-text): deleting them leaves exactly one CRLF per header line, or
 # the head has a control character or a bare CR or LF.  One C-level pass
-# instead of a regex search and three counts (12-field browser head 13 -> 10 us).
+# instead of a regex search and three counts (see bench/NOTES.md).
 _HEAD_BYTES = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
@@ -169,7 +169,7 @@ def screen_head(head: bytes, limits: Limits) -> Head:
         headers = [(name.lower(), value) for name, value in found]
 
     # Lists only for the framing fields a request has (most have none of
-    # them): with the search from line_end above, hello 2.5 -> 2.0 us.
+    # them; see bench/NOTES.md).
     hosts = 0
     lengths: list[bytes] | None = None
     codings: list[bytes] | None = None
@@ -238,7 +238,7 @@ def _list_items(value: bytes, lower: bool = True) -> list[bytes]:
     """The comma-separated items of a field value (already stripped as a whole)."""
     if b"," not in value:
         # One item, the usual case ("close", "chunked", a length): no split and
-        # no comprehension, Connection: close 3.2 -> 2.7 us.
+        # no comprehension (see bench/NOTES.md).
         return [value.lower() if lower else value]
     return [part.strip().lower() if lower else part.strip() for part in value.split(b",")]
 
