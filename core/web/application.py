@@ -312,7 +312,7 @@ class Application(ServerEntryPoints):
 
         :param handler: the handler.
         """
-        return self.session_store.load(handler)  # type: ignore[no-any-return]
+        return self.session_store.load(handler)
 
     def save_session(self, handler: RequestHandler) -> None:
         """Store *handler*'s session if it was loaded (``finish`` calls this).

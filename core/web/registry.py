@@ -87,7 +87,9 @@ class RouteRegistry:
             names.add(loaded.__name__)
         chosen = [e for e in self.entries if getattr(e.handler, "__module__", None) in names]
         if application_class is None:
-            from .application import Application as application_class
+            from .application import Application
+
+            application_class = Application
         wildcard = [URLSpec(e.pattern, e.handler, e.kwargs, e.name) for e in chosen if not e.host]
         app = application_class(wildcard, **{**(settings or {}), **extra_settings})
         hosts: dict[str, list[URLSpec]] = {}

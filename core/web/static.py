@@ -82,14 +82,14 @@ class StaticFileHandler(RequestHandler):
         """Forget cached version hashes (``static_hash_cache=False`` does this per request)."""
         cls._static_hashes = {}
 
-    def head(self, path: str) -> Any:  # type: ignore[override]
+    def head(self, path: str) -> Any:
         """Answer as :meth:`get` would, without the body.
 
         :param path: the captured file path.
         """
         return self.get(path, include_body=False)
 
-    async def get(self, path: str, include_body: bool = True) -> None:  # type: ignore[override]
+    async def get(self, path: str, include_body: bool = True) -> None:
         """Serve the file at *path* (whole, in ranges, or as a 304).
 
         :param path: the captured file path, relative to the root.
@@ -368,7 +368,8 @@ class StaticFileHandler(RequestHandler):
         :param path: the file, relative to ``static_path``.
         :param include_version: add the version query.
         """
-        url = settings.get("static_url_prefix", "/static/") + path
+        prefix: str = settings.get("static_url_prefix", "/static/")
+        url = prefix + path
         if not include_version:
             return url
         version = cls.get_version(settings, path)
@@ -402,7 +403,7 @@ class StaticFileHandler(RequestHandler):
             hashes[abs_path] = version
             return version or None
         try:
-            version: str | None = cls.get_content_version(abs_path)
+            version = cls.get_content_version(abs_path)
         except Exception as exc:
             gen_log.error("Could not open static file %r: %s", abs_path, exc)
             version = None

@@ -138,7 +138,7 @@ class FallbackHandler(RequestHandler):
     def initialize(self, fallback: Any) -> None:  # type: ignore[override]
         self.fallback = fallback
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         exchange = self.request.exchange
         if exchange is None:
             raise RuntimeError("FallbackHandler needs a request served over a connection")

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
 from .. import escape
+
+if TYPE_CHECKING:
+    from .handler import RequestHandler
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -155,7 +158,7 @@ class UIModule:
     :param handler: the handler rendering the page.
     """
 
-    def __init__(self, handler: Any) -> None:
+    def __init__(self, handler: RequestHandler) -> None:
         self.handler = handler
         self.request = handler.request
         self.ui = handler.ui
@@ -200,17 +203,17 @@ class UIModule:
         :param path: the template name.
         :param kwargs: values for the template.
         """
-        return self.handler.render_string(path, **kwargs)  # type: ignore[no-any-return]
+        return self.handler.render_string(path, **kwargs)
 
 
 class _Linkify(UIModule):
-    def render(self, text: str, **kwargs: Any) -> str:  # type: ignore[override]
+    def render(self, text: str, **kwargs: Any) -> str:
         return escape.linkify(text, **kwargs)
 
 
 class _XSRFFormHTML(UIModule):
-    def render(self) -> str:  # type: ignore[override]
-        return self.handler.xsrf_form_html()  # type: ignore[no-any-return]
+    def render(self) -> str:
+        return self.handler.xsrf_form_html()
 
 
 class TemplateModule(UIModule):
@@ -220,12 +223,12 @@ class TemplateModule(UIModule):
     to ask for page resources, once per template file.
     """
 
-    def __init__(self, handler: Any) -> None:
+    def __init__(self, handler: RequestHandler) -> None:
         super().__init__(handler)
         self._resource_list: list[dict[str, Any]] = []
         self._resource_dict: dict[str, dict[str, Any]] = {}
 
-    def render(self, path: str, **kwargs: Any) -> bytes:  # type: ignore[override]
+    def render(self, path: str, **kwargs: Any) -> bytes:
         def set_resources(**resources: Any) -> str:
             known = self._resource_dict.get(path)
             if known is None:
