@@ -38,7 +38,7 @@ def _normalize_entry(entry: object, where: str) -> tuple[type, ...]:
         if kind not in JSON_TYPES:
             names = ", ".join(_type_name(t) for t in JSON_TYPES)
             raise TypeError(f"{where} names {option!r}; a JSON argument can only be {names}")
-        accepted.append(kind)  # type: ignore[arg-type]
+        accepted.append(kind)
     return tuple(accepted)
 
 

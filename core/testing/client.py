@@ -99,7 +99,7 @@ def parse_responses(data: bytes, methods: Iterable[bytes] = ()) -> list[Response
     :param methods: the request methods, in order (``HEAD`` responses have no body).
     """
     methods = list(methods)
-    responses = []
+    responses: list[Response] = []
     conn = h11.Connection(h11.CLIENT)
     conn.receive_data(data)
     conn.receive_data(b"")

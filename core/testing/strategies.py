@@ -995,7 +995,7 @@ def cookie_headers() -> st.SearchStrategy[tuple[str, dict[str, str]]]:
 # Characters a form encoder may leave as they are; everything else gets percent-encoded.
 _FORM_SAFE = _UNRESERVED + "!$'()*,/:;?@"
 _form_text = st.text(
-    st.characters(exclude_categories=("Cs",), max_codepoint=0x10FFFF), max_size=12
+    st.characters(exclude_categories=["Cs"], max_codepoint=0x10FFFF), max_size=12
 )
 
 
@@ -1113,7 +1113,7 @@ def multipart_bodies() -> st.SearchStrategy[tuple[str, bytes, list[MultipartFiel
 # -- routes --------------------------------------------------------------------------------
 
 _segment_text = st.text(
-    st.characters(exclude_categories=("Cs",), exclude_characters="/"), min_size=1, max_size=10
+    st.characters(exclude_categories=["Cs"], exclude_characters="/"), min_size=1, max_size=10
 ).filter(lambda s: s not in (".", ".."))
 _UNICODE_RE = re.compile(r"\[\^/\]\{(\d+)(?:,(\d*))?\}")
 
@@ -1142,7 +1142,7 @@ def _converter_values(converter: BaseConverter) -> st.SearchStrategy[Any]:
             elif match.group(2):
                 high = int(match.group(2))
         text = st.text(
-            st.characters(exclude_categories=("Cs",), exclude_characters="/"),
+            st.characters(exclude_categories=["Cs"], exclude_characters="/"),
             min_size=low,
             max_size=high if high is not None else max(low, 10),
         )
