@@ -135,6 +135,7 @@ class _Caller:
         self.endpoint = _Endpoint(url)
         if ssl_context is not None and (cert is not None or ca_file is not None):
             raise ValueError("pass either ssl_context or cert/ca_file, not both")
+        self.ssl_context: ssl.SSLContext | None
         if self.endpoint.tls:
             self.ssl_context = ssl_context or make_client_context(ca_file=ca_file, cert=cert)
         elif cert is not None or ssl_context is not None:

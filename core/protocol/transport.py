@@ -8,7 +8,7 @@ the built-in backends).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,8 +68,11 @@ class Transport(Protocol):
 
     info: ConnectionInfo
 
-    async def receive(self, deadline: float | None) -> bytes:
+    def receive(self, deadline: float | None) -> Awaitable[bytes]:
         """Return the next bytes from the peer; ``b""`` once it closed.
+
+        Any awaitable will do: an ``async def``, or a future the backend resolves
+        when data arrives (the asyncio backend's, which saves a coroutine per read).
 
         :raises TimeoutError: *deadline* passed with nothing received.
         """
