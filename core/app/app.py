@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from itertools import chain
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
 from .. import routing
@@ -64,6 +64,9 @@ from .scaffold import Scaffold, _endpoint_from_view_func
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .templating import Environment, default_template_context, select_jinja_autoescape
 from .wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from .testing import AppClient
 
 __all__ = ["App", "Config", "URLAdapter"]
 
@@ -341,7 +344,7 @@ class URLAdapter:
         host = self._host
         if host is _SENTINEL:
             host = self._host = self._request.host  # type: ignore[union-attr]
-        return host  # type: ignore[no-any-return]
+        return host
 
     @host.setter
     def host(self, value: str | None) -> None:
@@ -354,7 +357,7 @@ class URLAdapter:
         if query is _SENTINEL:
             query = self._request.query_string.decode("latin-1")  # type: ignore[union-attr]
             self._query_string = query
-        return query  # type: ignore[no-any-return]
+        return query
 
     @query_string.setter
     def query_string(self, value: str) -> None:
@@ -508,7 +511,7 @@ class App(ServerEntryPoints, Scaffold):
     session_interface: SessionInterface = SecureCookieSessionInterface()
     jinja_environment = Environment
     jinja_options: dict[str, Any] = {}
-    test_client_class: type[Any] | None = None
+    test_client_class: type[AppClient] | None = None
     default_config = _DEFAULT_CONFIG
 
     def __init__(
@@ -572,7 +575,7 @@ class App(ServerEntryPoints, Scaffold):
     def name(self) -> str:  # type: ignore[override]
         """The application's name: the import name, or the script's for ``__main__``."""
         if self.import_name == "__main__":
-            filename = getattr(sys.modules["__main__"], "__file__", None)
+            filename: str | None = getattr(sys.modules["__main__"], "__file__", None)
             if filename is None:
                 return "__main__"
             return os.path.splitext(os.path.basename(filename))[0]
@@ -863,7 +866,7 @@ class App(ServerEntryPoints, Scaffold):
 
         return self.request_context(make_request(self, *args, **kwargs))
 
-    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> Any:
+    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> AppClient:
         """A client that sends requests to this application in memory.
 
         :param use_cookies: keep cookies between requests.
@@ -969,14 +972,15 @@ class App(ServerEntryPoints, Scaffold):
         else:
             app_ctx = _cv_app.get(None)
             adapter = app_ctx.url_adapter if app_ctx is not None else self.create_url_adapter(None)
-            if adapter is None:
-                raise RuntimeError(
-                    "Unable to build URLs outside an active request without 'SERVER_NAME'"
-                    " configured. Also configure 'APPLICATION_ROOT' and"
-                    " 'PREFERRED_URL_SCHEME' as needed."
-                )
             if _external is None:
                 _external = True
+        # A request whose host was refused has no adapter either: Flask says this then too.
+        if adapter is None:
+            raise RuntimeError(
+                "Unable to build URLs outside an active request without 'SERVER_NAME'"
+                " configured. Also configure 'APPLICATION_ROOT' and"
+                " 'PREFERRED_URL_SCHEME' as needed."
+            )
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
         self.inject_url_defaults(endpoint, values)
@@ -1066,14 +1070,15 @@ class App(ServerEntryPoints, Scaffold):
                     " must be a string, dict, list, tuple with headers or status,"
                     f" Response instance, or iterator, but it was a {type(rv).__name__}."
                 )
+        response: Response = rv
         if status is not None:
             if isinstance(status, str | bytes | bytearray):
-                rv.status = status
+                response.status = status
             else:
-                rv.status_code = status
+                response.status_code = status
         if headers:
-            rv.headers.update(headers)
-        return rv
+            response.headers.update(headers)
+        return response
 
     # -- the request pipeline -------------------------------------------------------
 
@@ -1283,8 +1288,9 @@ class App(ServerEntryPoints, Scaffold):
             for name in (*blueprints, None) if blueprints else _APP_ONLY:
                 for func in reversed(after.get(name, ())):
                     response = await _call(func, response)
-        if not self.session_interface.is_null_session(ctx._session):
-            self.session_interface.save_session(self, ctx._session, response)
+        session = ctx._session  # not ctx.session, which would mark it accessed
+        if session is not None and not self.session_interface.is_null_session(session):
+            self.session_interface.save_session(self, session, response)
         return response
 
     def trap_http_exception(self, e: Exception) -> bool:

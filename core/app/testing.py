@@ -31,6 +31,7 @@ from .wrappers import FileStorage, Headers, Request, Response
 
 if TYPE_CHECKING:
     from .app import App
+    from .sessions import SessionMixin
 
 __all__ = ["AppClient", "Cookie", "FlaskClient", "TestResponse", "make_request"]
 
@@ -522,7 +523,7 @@ class AppClient:
         pass
 
     @contextmanager
-    def session_transaction(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    def session_transaction(self, *args: Any, **kwargs: Any) -> Iterator[SessionMixin]:
         """Open the session the client's cookies carry, let the block change it,
         and store it back in the cookie jar.
 

@@ -1271,8 +1271,8 @@ class Response:
         return self._status
 
     @status.setter
-    def status(self, value: int | str | bytes) -> None:
-        if isinstance(value, bytes):
+    def status(self, value: int | str | bytes | bytearray) -> None:
+        if isinstance(value, bytes | bytearray):
             value = value.decode("latin-1")
         if isinstance(value, int):
             self.status_code = value

@@ -193,6 +193,8 @@ def test_headers_may_be_replaced() -> None:
         ("404", "404 NOT FOUND"),
         ("299 Fine", "299 Fine"),
         (b"418", "418 I'M A TEAPOT"),
+        # make_response hands a view's bytearray status over as it does bytes.
+        (bytearray(b"202 Later"), "202 Later"),
     ],
 )
 def test_status_lines(status: Any, line: str) -> None:
