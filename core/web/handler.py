@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import hmac
 import http.client
+import http.cookies
 import inspect
 import logging
 import numbers
@@ -24,7 +25,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
@@ -61,6 +62,7 @@ class _ArgDefault:
 
 
 _ARG_DEFAULT: Any = _ArgDefault()
+_T = TypeVar("_T")
 _REMOVE_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 # RFC 9110 field-value characters; anything else (CR, LF, NUL) could split a header.
 _VALID_HEADER_CHARS = re.compile(r"[\x09\x20-\x7e\x80-\xff]*")
@@ -297,6 +299,12 @@ class RequestHandler:
 
     # -- arguments ----------------------------------------------------------
 
+    # Without a default a missing argument raises, so the value is a str; with one, it
+    # may be the default instead (get_argument("page", None) is str | None).
+    @overload
+    def get_argument(self, name: str, *, strip: bool = True) -> str: ...
+    @overload
+    def get_argument(self, name: str, default: _T, strip: bool = True) -> str | _T: ...
     def get_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
         """The last value of query or body argument *name*.
 
@@ -315,6 +323,10 @@ class RequestHandler:
         """
         return self._get_arguments(name, self.request.arguments, strip)
 
+    @overload
+    def get_body_argument(self, name: str, *, strip: bool = True) -> str: ...
+    @overload
+    def get_body_argument(self, name: str, default: _T, strip: bool = True) -> str | _T: ...
     def get_body_argument(
         self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
     ) -> Any:
@@ -334,6 +346,10 @@ class RequestHandler:
         """
         return self._get_arguments(name, self.request.body_arguments, strip)
 
+    @overload
+    def get_query_argument(self, name: str, *, strip: bool = True) -> str: ...
+    @overload
+    def get_query_argument(self, name: str, default: _T, strip: bool = True) -> str | _T: ...
     def get_query_argument(
         self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
     ) -> Any:
@@ -398,7 +414,7 @@ class RequestHandler:
     # -- cookies ----------------------------------------------------------
 
     @property
-    def cookies(self) -> dict[str, Any]:
+    def cookies(self) -> dict[str, http.cookies.Morsel[str]]:
         """The request's cookies (:class:`http.cookies.Morsel` values)."""
         return self.request.cookies
 
