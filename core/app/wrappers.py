@@ -21,7 +21,7 @@ import json as _json
 import re
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 from urllib.parse import quote, unquote_to_bytes
 
 from ..accept import parse_accept
@@ -892,9 +892,23 @@ class Request:
     def _is_form(self) -> bool:
         return self.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
 
+    @overload
+    def get_data(
+        self, cache: bool = True, as_text: Literal[False] = False, parse_form_data: bool = False
+    ) -> bytes: ...
+    @overload
+    def get_data(self, cache: bool, as_text: Literal[True], parse_form_data: bool = False) -> str: ...
+    @overload
+    def get_data(
+        self, cache: bool = True, *, as_text: Literal[True], parse_form_data: bool = False
+    ) -> str: ...
+    @overload
     def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
-    ) -> Any:
+    ) -> bytes | str: ...
+    def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> bytes | str:
         """The body, as bytes (or text with *as_text*).
 
         Like Flask, once the form has been parsed from a form body, the raw
@@ -912,7 +926,7 @@ class Request:
     @property
     def data(self) -> bytes:
         """The body, unless it was a form (then ``b""``, as in Flask)."""
-        return self.get_data(parse_form_data=True)  # type: ignore[no-any-return]
+        return self.get_data(parse_form_data=True)
 
     def _load_form_data(self) -> None:
         if self._form is not None:
@@ -1208,7 +1222,7 @@ class Response:
     def __init__(
         self,
         response: Any = None,
-        status: int | str | None = None,
+        status: int | str | bytes | bytearray | None = None,
         headers: Any = None,
         mimetype: str | None = None,
         content_type: str | None = None,
@@ -1231,13 +1245,12 @@ class Response:
                     _CHECKED_CONTENT_TYPES.add(content_type)
         if status is None:
             status = self.default_status
-        line = _STATUS_LINES.get(status) if type(status) is int else None
-        if line is not None:
+        if type(status) is int and (line := _STATUS_LINES.get(status)) is not None:
             # A known int status skips the setter's parsing (see bench/NOTES.md).
             self._status_code = status
             self._status = line
         else:
-            self.status = status  # type: ignore[assignment]
+            self.status = status
         self.direct_passthrough = direct_passthrough
         self._on_close: list[Callable[[], Any]] = []
         self.response: Any
@@ -1324,7 +1337,13 @@ class Response:
             if close is not None:
                 self.call_on_close(close)
 
-    def get_data(self, as_text: bool = False) -> Any:
+    @overload
+    def get_data(self, as_text: Literal[False] = False) -> bytes: ...
+    @overload
+    def get_data(self, as_text: Literal[True]) -> str: ...
+    @overload
+    def get_data(self, as_text: bool = False) -> bytes | str: ...
+    def get_data(self, as_text: bool = False) -> bytes | str:
         """The whole body (a streamed one is read into memory first).
 
         :param as_text: decode it as UTF-8.
@@ -1349,7 +1368,7 @@ class Response:
     @property
     def text(self) -> str:
         """The body as text."""
-        return self.get_data(as_text=True)  # type: ignore[no-any-return]
+        return self.get_data(as_text=True)
 
     def calculate_content_length(self) -> int | None:
         """The body length if it is in memory, else ``None``."""
@@ -1696,7 +1715,7 @@ class Response:
     def _read_range(self, start: int, end: int) -> bytes:
         if isinstance(self.response, _FileBody):
             return self.response.read_range(start, end)
-        return self.get_data()[start:end]  # type: ignore[no-any-return]
+        return self.get_data()[start:end]
 
     def _serve_ranges(
         self, ranges: tuple[tuple[int, int], ...], extra: tuple[tuple[str, str], ...], size: int
