@@ -127,9 +127,11 @@ class DefaultJSONProvider(JSONProvider):
         # The encoder json.dumps would build for these options, kept while they
         # stay the same (see bench/NOTES.md).
         key = (self.default, self.ensure_ascii, self.sort_keys, indent)
-        cached = self.__dict__.get("_cached_encoder")
+        cached: tuple[tuple[Any, ...], _json.JSONEncoder] | None = self.__dict__.get(
+            "_cached_encoder"
+        )
         if cached is not None and cached[0] == key:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         encoder = _json.JSONEncoder(
             default=self.default,
             ensure_ascii=self.ensure_ascii,

@@ -186,7 +186,8 @@ class SessionInterface:
 
         :param app: the application.
         """
-        return app.config["SESSION_COOKIE_SAMESITE"]  # type: ignore[no-any-return]
+        samesite: str | None = app.config["SESSION_COOKIE_SAMESITE"]
+        return samesite
 
     def get_cookie_partitioned(self, app: App) -> bool:
         """``SESSION_COOKIE_PARTITIONED``.
@@ -259,9 +260,11 @@ class SecureCookieSessionInterface(SessionInterface):
         # A serializer holds nothing but these settings, so one is kept while they
         # stay the same (see bench/NOTES.md).
         settings = (secret_key, tuple(fallbacks), self.salt, self.digest_method, self.key_derivation)
-        cached = self.__dict__.get("_cached_serializer")
+        cached: tuple[tuple[Any, ...], SessionSerializer] | None = self.__dict__.get(
+            "_cached_serializer"
+        )
         if cached is not None and cached[0] == settings:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         serializer = SessionSerializer(
             secret_key,
             salt=self.salt,
