@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
-from typing import Any
+from typing import Any, Self, TypeVar, overload
 
 __all__ = ["Headers", "HeaderValue"]
 
@@ -12,6 +12,7 @@ __all__ = ["Headers", "HeaderValue"]
 HeaderValue = str | bytes | int
 
 _MISSING: Any = object()
+_T = TypeVar("_T")
 
 
 def _name(name: str | bytes) -> str:
@@ -108,7 +109,7 @@ class Headers:
     @classmethod
     def _checked(
         cls, pairs: list[tuple[str, str]], index: dict[str, list[str]] | None = None
-    ) -> Headers:
+    ) -> Self:
         """Wrap fields that are known to be valid, skipping every check and copy.
 
         For the web layer's per-request paths only: *pairs* must be ``str`` fields
@@ -132,7 +133,7 @@ class Headers:
         return headers
 
     @classmethod
-    def _from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    def _from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Self:
         """``Headers(raw)`` for ``bytes`` fields as a connection hands them over, only faster.
 
         Bytes decoded as latin-1 are always latin-1 text, so the one thing left to
@@ -232,6 +233,10 @@ class Headers:
             self._pairs = kept
         index[key] = [value]
 
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: _T) -> str | _T: ...
     def get(self, name: str, default: Any = None) -> Any:
         """Return the first value of *name*, or *default* if there is none.
 
@@ -292,7 +297,7 @@ class Headers:
         self.pop(name)
 
     def __contains__(self, name: object) -> bool:
-        key = _KNOWN_NAMES.get(name) if type(name) is str else None  # type: ignore[arg-type]
+        key = _KNOWN_NAMES.get(name) if type(name) is str else None
         if key is not None:
             # A name seen before needs no lower() (hot path, see bench/NOTES.md).
             return key in self._map
@@ -385,7 +390,9 @@ class Headers:
         return f"{type(self).__name__}({self._pairs!r})"
 
 
-def _pairs_of(source: Any) -> Iterable[tuple[Any, Any]]:
+def _pairs_of(
+    source: Mapping[Any, HeaderValue] | Iterable[tuple[str | bytes, HeaderValue]],
+) -> Iterable[tuple[Any, Any]]:
     if isinstance(source, Mapping):
         return source.items()
     if isinstance(source, str | bytes):

@@ -21,7 +21,7 @@ import json as _json
 import re
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import IO, Any, Literal, overload
+from typing import IO, Any, Literal, TypeVar, overload
 from urllib.parse import quote, unquote_to_bytes
 
 from ..accept import parse_accept
@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 _MISSING: Any = object()
+_T = TypeVar("_T")
+_D = TypeVar("_D")
 
 
 def _clock() -> Callable[[], float] | None:
@@ -82,7 +84,16 @@ class Headers(_BaseHeaders):
     def __len__(self) -> int:
         return len(self.items())
 
-    def get(self, name: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:  # type: ignore[override]
+    # The value is text, or what *type* makes of it; *default* when absent (or refused).
+    @overload
+    def get(self, name: str, *, type: None = None) -> str | None: ...
+    @overload
+    def get(self, name: str, default: _D, type: None = None) -> str | _D: ...
+    @overload
+    def get(self, name: str, *, type: Callable[[str], _T]) -> _T | None: ...
+    @overload
+    def get(self, name: str, default: _D, type: Callable[[str], _T]) -> _T | _D: ...
+    def get(self, name: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:
         """The first value of *name*, optionally converted by *type*.
 
         :param name: the header name, any case.
@@ -118,7 +129,7 @@ class Headers(_BaseHeaders):
 
     get_all = getlist
 
-    def add(self, name: str | bytes, value: Any, **options: Any) -> None:  # type: ignore[override]
+    def add(self, name: str | bytes, value: Any, **options: Any) -> None:
         """Add a field; *options* become ``; key=value`` parameters.
 
         :param name: the header name.
@@ -127,7 +138,7 @@ class Headers(_BaseHeaders):
         """
         super().add(name, _with_options(value, options))
 
-    def set(self, name: str | bytes, value: Any, **options: Any) -> None:  # type: ignore[override]
+    def set(self, name: str | bytes, value: Any, **options: Any) -> None:
         """Replace every field called *name*; *options* as in :meth:`add`.
 
         :param name: the header name.
@@ -298,6 +309,8 @@ class ResponseCacheControl:
         "stale_if_error": "stale-if-error",
     }
     _NUMERIC = frozenset({"max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"})
+    # Set past __setattr__, which writes directives; declared so it is not read as one.
+    _headers: Headers
 
     def __init__(self, headers: Headers) -> None:
         object.__setattr__(self, "_headers", headers)

@@ -346,7 +346,7 @@ class HTTPServerRequest:
     def _header(self, name: str) -> str | None:
         """The first value of header *name*, without building :attr:`headers`."""
         if self._headers is not None:
-            return self._headers.get(name)  # type: ignore[no-any-return]
+            return self._headers.get(name)
         key = name.lower().encode("latin-1")
         for raw_name, value in self._raw_headers:
             if raw_name == key:
