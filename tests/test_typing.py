@@ -73,10 +73,10 @@ def check_greet() -> None:
     assert status == 200 and "ADA" in text
 """
 
-# Two mistakes mypy can see only through real types: an optional argument used as
-# if it were always there, and a status code taken for text.
+# Mistakes mypy can see only through real types: an optional argument or header used
+# as if it were always there, and a status code taken for text.
 MISTAKES = """
-from crosswind.app import App
+from crosswind.app import App, request
 from crosswind.web import RequestHandler
 
 
@@ -84,6 +84,10 @@ class Shout(RequestHandler):
     def get(self) -> None:
         nickname = self.get_argument("nickname", None)
         self.write(nickname.upper())
+
+
+def shout_header() -> str:
+    return request.headers.get("X-Name").upper()
 
 
 def check_status(app: App) -> None:
@@ -132,5 +136,6 @@ def test_user_program_type_checks(mypy_errors: dict[str, list[str]], program: st
 def test_mistakes_are_reported(mypy_errors: dict[str, list[str]]) -> None:
     assert mypy_errors["mistakes"] == [
         ':8: error: Item "None" of "str | None" has no attribute "upper"  [union-attr]',
-        ':12: error: "int" has no attribute "upper"  [attr-defined]',
+        ':12: error: Item "None" of "str | None" has no attribute "upper"  [union-attr]',
+        ':16: error: "int" has no attribute "upper"  [attr-defined]',
     ]
