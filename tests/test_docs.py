@@ -11,7 +11,7 @@ Then every code block of every page (``docs/**/*.md`` and ``docs/**/*.rst``) is 
   directory (an example may write files there and import modules it wrote) and whose
   import path starts with the repository root (for ``examples``).
 * An example that serves (``app.listen(...)``, ``app.run(...)``, or any backend's
-  ``serve`` reached through :func:`crosswind.serving.cli.load_backend`) really serves: it is
+  ``serve`` reached through :func:`crosswind.serving.backends.load_backend`) really serves: it is
   bound to a free port instead of the one written, the runner makes one real HTTP (or
   HTTPS) request to it, then shuts it down, and the page fails unless it answered.
 * Shell blocks (``sh``, ``bash``, ``shell``, ``console``) are not run, and each must
@@ -159,9 +159,9 @@ RUNNER = r'''
 import json, socket, ssl, sys, threading
 
 def _install_serve_probe(report):
-    import crosswind.serving.cli
+    import crosswind.serving.backends
 
-    real_load_backend = crosswind.serving.cli.load_backend
+    real_load_backend = crosswind.serving.backends.load_backend
 
     def probe(handle, tls, backend):
         outcome = {"backend": backend}
@@ -200,7 +200,7 @@ def _install_serve_probe(report):
 
         return serve_on_a_free_port
 
-    crosswind.serving.cli.load_backend = load_backend
+    crosswind.serving.backends.load_backend = load_backend
 
 
 def _main():

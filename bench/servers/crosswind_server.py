@@ -24,7 +24,7 @@ import time
 
 import crosswind.app
 import crosswind.web
-from crosswind.serving.cli import load_app
+from crosswind.serving.loading import load_app
 from flask_views import create_app
 from handlers import routes
 

@@ -1448,7 +1448,7 @@ class App(ServerEntryPoints, Scaffold):
             for views that block).
         :param options: passed to the backend's ``serve`` (``limits``, ``ssl_context``...).
         """
-        from ..serving.cli import load_backend
+        from ..serving.backends import load_backend
 
         options.pop("debug", None)
         options.pop("load_dotenv", None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..protocol.exchange import Application
 
 __all__ = ["ServerEntryPoints"]
 
@@ -17,7 +20,7 @@ class ServerEntryPoints:
     """
 
     @property
-    def wsgi(self) -> Any:
+    def wsgi(self: Application) -> Any:
         """This application as a PEP 3333 callable (see ``crosswind.adapters.to_wsgi``)."""
         adapter = self.__dict__.get("_wsgi_adapter")
         if adapter is None:
@@ -27,7 +30,7 @@ class ServerEntryPoints:
         return adapter
 
     @property
-    def asgi(self) -> Any:
+    def asgi(self: Application) -> Any:
         """This application as an ASGI 3 callable (see ``crosswind.adapters.to_asgi``)."""
         adapter = self.__dict__.get("_asgi_adapter")
         if adapter is None:

@@ -346,7 +346,7 @@ class Application(ServerEntryPoints):
         :param kwargs: options for the backend's ``serve`` (``ssl_context``,
             ``limits``, ``reuse_port``, ``started``, ...).
         """
-        from ..serving.cli import load_backend
+        from ..serving.backends import load_backend
 
         serve = load_backend(backend)
 

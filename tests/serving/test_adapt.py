@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from crosswind.adapters import ASGIContainer, WSGIContainer, to_asgi, to_wsgi
-from crosswind.serving.cli import CLIError, detect_app_kind, load_app
+from crosswind.serving.errors import CLIError
+from crosswind.serving.loading import detect_app_kind, load_app
 
 from tests.support.cli_process import CLIProcess
 

@@ -13,16 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from crosswind._sync import run_sync
-from crosswind.protocol.driver import ConnectionDriver
-from crosswind.serving.cli import (
-    CLIError,
-    format_access_line,
-    import_target,
-    load_app,
-    load_backend,
-)
-from crosswind.testing.client import MemoryTransport
 
 from tests.support.cli_process import CLIProcess
 from tests.support.servers import self_signed_certificate
@@ -203,51 +193,3 @@ def test_unreadable_certificate(tmp_path) -> None:
     assert result.returncode == 2
     assert "cannot load TLS certificate" in result.stderr
     assert "missing.pem" in result.stderr
-
-
-# -- the pieces, in process ----------------------------------------------------
-
-
-def test_import_target_follows_dotted_attributes() -> None:
-    assert import_target("os:path.join") is os.path.join
-    with pytest.raises(CLIError, match="expected MODULE:ATTR"):
-        import_target("os.path")
-    with pytest.raises(CLIError, match="cannot import module 'os.nowhere'") as info:
-        import_target("os.nowhere:x")
-    assert info.value.exit_code == 2
-
-
-def test_import_error_inside_the_module_names_both(tmp_path, monkeypatch) -> None:
-    (tmp_path / "broken_app_mod.py").write_text("import missing_dependency_xyz\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(CLIError) as info:
-        load_app("broken_app_mod:app")
-    assert info.value.message == (
-        "cannot import module 'broken_app_mod': No module named 'missing_dependency_xyz'"
-    )
-
-
-def test_backends_come_from_entry_points() -> None:
-    from crosswind.backends import threads
-
-    assert load_backend("threads") is threads.serve
-    with pytest.raises(CLIError, match="unknown backend 'nope'; available: asyncio, threads, trio"):
-        load_backend("nope")
-
-
-def test_access_line_for_a_real_exchange() -> None:
-    now = [100.0]
-
-    class App:
-        async def handle(self, exchange) -> None:
-            now[0] += 0.00042  # the handler takes 0.42 ms
-            await exchange.respond(201, [], b"created!")
-
-    lines: list[str] = []
-    transport = MemoryTransport([b"POST /items?id=7 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"])
-    driver = ConnectionDriver(
-        transport, App(), clock=lambda: now[0],
-        access_log=lambda exchange, seconds: lines.append(format_access_line(exchange, seconds)),
-    )
-    run_sync(driver.run())
-    assert lines == ['127.0.0.1 "POST /items?id=7 HTTP/1.1" 201 8 0.42ms']

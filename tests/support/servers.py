@@ -22,7 +22,7 @@ from typing import Any
 
 from crosswind.backends._common import ServerHandle
 from crosswind.protocol.exchange import Application
-from crosswind.serving.cli import load_backend
+from crosswind.serving.backends import load_backend
 
 __all__ = ["BACKENDS", "running_server", "self_signed_certificate"]
 

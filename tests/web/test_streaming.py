@@ -430,7 +430,7 @@ def test_listen_serves_on_the_chosen_backend(backend):
 
 
 def test_listen_with_unknown_backend_fails():
-    from crosswind.serving.cli import CLIError
+    from crosswind.serving.errors import CLIError
 
     with pytest.raises(CLIError, match="unknown backend"):
         make_app([]).listen(0, backend="no-such-backend")
