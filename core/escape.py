@@ -11,7 +11,7 @@ import html
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, unquote_to_bytes
 
 __all__ = [
@@ -31,6 +31,11 @@ __all__ = [
 ]
 
 
+# Only None passes through as None: text or bytes always come back converted.
+@overload
+def utf8(value: str | bytes) -> bytes: ...
+@overload
+def utf8(value: None) -> None: ...
 def utf8(value: str | bytes | None) -> bytes | None:
     """Encode *value* as UTF-8; bytes and ``None`` pass through.
 
@@ -44,6 +49,10 @@ def utf8(value: str | bytes | None) -> bytes | None:
     return value.encode("utf-8")
 
 
+@overload
+def to_unicode(value: str | bytes) -> str: ...
+@overload
+def to_unicode(value: None) -> None: ...
 def to_unicode(value: str | bytes | None) -> str | None:
     """Decode *value* from UTF-8; text and ``None`` pass through.
 

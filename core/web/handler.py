@@ -171,7 +171,9 @@ class RequestHandler:
     def ui(self) -> dict[str, Any]:
         """The UI methods (bound to this handler) and ``modules``, as templates see them."""
         if self._ui is None:
-            ui = {name: self._ui_method(f) for name, f in self.application.ui_methods.items()}
+            ui: dict[str, Any] = {
+                name: self._ui_method(f) for name, f in self.application.ui_methods.items()
+            }
             modules = UIModuleNamespace(self._render_ui_module, self.application.ui_modules)
             ui["_tt_modules"] = modules
             ui["modules"] = modules
@@ -1110,7 +1112,7 @@ class RequestHandler:
             elif timestamp is None:
                 timestamp = int(self.application.clock())  # version 1 has no timestamp
             self._raw_xsrf_token = (version, token, float(timestamp))
-        return self._raw_xsrf_token  # type: ignore[return-value]
+        return self._raw_xsrf_token
 
     def check_xsrf_cookie(self) -> None:
         """Check that the submitted ``_xsrf`` value matches the cookie.
@@ -1191,7 +1193,9 @@ class RequestHandler:
         self.require_setting("static_path", "static_url")
         from .static import StaticFileHandler
 
-        handler_class = self.settings.get("static_handler_class", StaticFileHandler)
+        handler_class: type[StaticFileHandler] = self.settings.get(
+            "static_handler_class", StaticFileHandler
+        )
         if include_host is None:
             include_host = getattr(self, "include_host", False)
         base = self.request.protocol + "://" + self.request.host if include_host else ""
