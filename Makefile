@@ -37,10 +37,14 @@ docs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
 
+# `make bench BASELINE=HEAD~5` also serves the crosswind rows from that commit, in the same
+# run, and reports the working tree's ratio to each (bench/README.md).
+BASELINE ?=
+
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py$(if $(BASELINE), --baseline '$(BASELINE)')
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info

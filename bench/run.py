@@ -5,7 +5,9 @@ another; each (server, scenario) pair is warmed up, then measured once per
 round, and the server order alternates between rounds so drift (thermal,
 page cache, other tenants) does not always favour the same server.  The
 median over rounds is reported as requests/s, its ratio to the ceiling, and
-the p99 latency.
+the p99 latency.  With ``--baseline REF`` each row running crosswind code is
+followed by the same row served from that commit's export, and the report
+gives the working tree's ratio to it.
 
 Run ``python bench/run.py --help``; ``bench/README.md`` explains the table.
 """
@@ -28,8 +30,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,12 +58,17 @@ from scenarios import (  # noqa: E402  (lives beside the server scripts)
 __all__ = [
     "SCENARIOS",
     "SERVERS",
+    "Baseline",
+    "BaselineMismatch",
     "Scenario",
     "Server",
     "WrkResult",
+    "baseline_server",
+    "compare_to_baseline",
     "main",
     "parse_latency",
     "parse_wrk",
+    "prepare_baseline",
     "render_targets_text",
     "target_lines",
     "target_rows",
@@ -143,6 +152,10 @@ SCENARIOS: tuple[Scenario, ...] = (
 # -- who is measured ---------------------------------------------------------
 
 
+#: Given a tree's ``bench/servers`` folder, the command of a row served from it.
+Launch = Callable[[Path], Callable[[int], list[str]]]
+
+
 @dataclass(frozen=True)
 class Server:
     """One row of the table.
@@ -153,33 +166,43 @@ class Server:
         with a message instead of failing obscurely.
     :param smoke_check: whether its answers must match the scenarios (the
         ceiling answers every request with the same canned bytes).
+    :param served_from: for rows that run crosswind code, the same command
+        taken from another tree's ``bench/servers`` (how a baseline row is made).
+    :param baseline: set on a baseline row: the commit whose crosswind it must import.
     """
 
     name: str
     argv: Callable[[int], list[str]]
     needs: tuple[str, ...] = ()
     smoke_check: bool = True
+    served_from: Launch | None = None
+    baseline: Baseline | None = None
 
 
-def _script(name: str, *args: str) -> Callable[[int], list[str]]:
-    return lambda port: [sys.executable, str(SERVERS_DIR / name), *args, "--port", str(port)]
+def _script(name: str, *args: str, servers: Path = SERVERS_DIR) -> Callable[[int], list[str]]:
+    return lambda port: [sys.executable, str(servers / name), *args, "--port", str(port)]
 
 
 def _crosswind(
     backend: str, app: str = "web", name: str | None = None, engine: str | None = None
 ) -> Server:
     needs = {"web": "crosswind.web", "flask": "crosswind.app"}.get(app, "crosswind.adapters")
-    engine_args = ("--engine", engine) if engine else ()
-    return Server(
+    args = ("--backend", backend, "--app", app, *(("--engine", engine) if engine else ()))
+    return _crosswind_row(
         name or f"crosswind-{backend}",
-        _script("crosswind_server.py", "--backend", backend, "--app", app, *engine_args),
+        lambda servers: _script("crosswind_server.py", *args, servers=servers),
         needs=(needs, f"crosswind.backends.{backend}"),
     )
 
 
-def _uvicorn(app: str, *options: str) -> Callable[[int], list[str]]:
+def _crosswind_row(name: str, launch: Launch, needs: tuple[str, ...]) -> Server:
+    """A row running crosswind code, so one that a baseline commit can serve too."""
+    return Server(name, launch(SERVERS_DIR), needs=needs, served_from=launch)
+
+
+def _uvicorn(app: str, *options: str, servers: Path = SERVERS_DIR) -> Callable[[int], list[str]]:
     return lambda port: [
-        sys.executable, "-m", "uvicorn", app, "--app-dir", str(SERVERS_DIR),
+        sys.executable, "-m", "uvicorn", app, "--app-dir", str(servers),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--no-access-log", "--log-level", "warning", *options,
     ]
@@ -202,9 +225,11 @@ def _hypercorn(worker_class: str) -> Callable[[int], list[str]]:
 GUNICORN_WORKER: tuple[str, ...] = ("--worker-class", "gthread", "--threads", "4")
 
 
-def _gunicorn(app: str, worker: Sequence[str]) -> Callable[[int], list[str]]:
+def _gunicorn(
+    app: str, worker: Sequence[str], servers: Path = SERVERS_DIR
+) -> Callable[[int], list[str]]:
     return lambda port: [
-        sys.executable, "-m", "gunicorn", "--chdir", str(SERVERS_DIR), *worker,
+        sys.executable, "-m", "gunicorn", "--chdir", str(servers), *worker,
         "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app,
     ]
 
@@ -218,14 +243,16 @@ SERVERS: tuple[Server, ...] = (
     _crosswind("trio"),
     _crosswind("threads"),
     _crosswind("asyncio", "flask", "crosswind-flask-style-asyncio"),
-    Server(
+    _crosswind_row(
         "crosswind-uvicorn",
-        _uvicorn("crosswind_apps:asgi", "--http", "httptools", "--loop", "asyncio"),
+        lambda servers: _uvicorn(
+            "crosswind_apps:asgi", "--http", "httptools", "--loop", "asyncio", servers=servers
+        ),
         needs=("crosswind.web", "uvicorn", "httptools"),
     ),
-    Server(
+    _crosswind_row(
         "crosswind-gunicorn",
-        _gunicorn("crosswind_apps:wsgi", GUNICORN_WORKER),
+        lambda servers: _gunicorn("crosswind_apps:wsgi", GUNICORN_WORKER, servers),
         needs=("crosswind.web", "gunicorn"),
     ),
     Server("tornado", _script("tornado_server.py"), needs=("tornado",)),
@@ -342,6 +369,283 @@ def _pinned(command: list[str], cpu: int | None) -> list[str]:
     return command if cpu is None else ["taskset", "-c", str(cpu), *command]
 
 
+# -- a baseline commit beside the working tree -------------------------------
+
+#: Joins a row's name and the baseline ref: ``crosswind-asyncio@HEAD~5``.
+BASELINE_MARK = "@"
+#: What a baseline server prints, before serving, to say where crosswind came from.
+IMPORTED_FROM = "crosswind-bench: imported from "
+#: What it prints instead when crosswind would have come from anywhere but the baseline.
+NOT_FROM_BASELINE = "crosswind-bench: not the baseline: "
+
+
+class BaselineMismatch(Exception):
+    """A baseline row would not run the baseline's code: the comparison would be meaningless."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A commit exported beside the working tree, with its crosswind importable on its own.
+
+    :param ref: the ref as given; row names and headings show it.
+    :param commit: the full commit id it resolved to.
+    :param tree: the commit's files, as ``git archive`` gives them.
+    :param site: the folder put first on ``PYTHONPATH``; it holds ``crosswind``,
+        assembled as that commit's ``package-dir`` maps it.
+    :param packages: the packages that ``package-dir`` maps; a baseline server
+        checks that each resolves inside *site* before it serves.
+    """
+
+    ref: str
+    commit: str
+    tree: Path
+    site: Path
+    packages: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        """The commit id abbreviated, for headings."""
+        return self.commit[:10]
+
+    def environ(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment a baseline server runs in: *base* (default ``os.environ``)
+        with *site* first on ``PYTHONPATH``.
+
+        :param base: the environment to extend.
+        """
+        env = dict(os.environ if base is None else base)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.site), env.get("PYTHONPATH")]))
+        return env
+
+
+def resolve_commit(ref: str, repo: Path = ROOT) -> str:
+    """The full id of the commit *ref* names.
+
+    :param ref: any git revision (``HEAD~5``, a tag, an abbreviated id).
+    :param repo: the repository.
+    :raises ValueError: when *ref* names no commit.
+    """
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        cwd=repo, capture_output=True, text=True,
+    )
+    if found.returncode != 0 or not found.stdout.strip():
+        raise ValueError(f"{ref!r} names no commit of this repository")
+    return found.stdout.strip()
+
+
+def export_tree(commit: str, destination: Path, repo: Path = ROOT) -> None:
+    """Write *commit*'s files into *destination* with ``git archive``.
+
+    Git reads the commit from its object store: the working tree and the
+    index, where others may be editing, are neither read nor written.
+
+    :param commit: the commit id.
+    :param destination: an existing folder.
+    :raises ValueError: when git cannot archive *commit*.
+    """
+    archive = subprocess.Popen(
+        ["git", "archive", "--format=tar", commit], cwd=repo,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert archive.stdout is not None and archive.stderr is not None
+    try:
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(destination, filter="data")
+    except tarfile.TarError as exc:
+        archive.kill()
+        raise ValueError(f"git archive {commit}: {exc}") from None
+    finally:
+        archive.stdout.close()
+        error = archive.stderr.read().decode(errors="replace").strip()
+        archive.stderr.close()
+        code = archive.wait()
+    if code != 0:
+        raise ValueError(f"git archive {commit} exited with {code}: {error}")
+
+
+def package_dirs(tree: Path) -> dict[str, str]:
+    """The ``[tool.setuptools] package-dir`` table of the ``pyproject.toml`` in *tree*.
+
+    :param tree: an exported commit.
+    :raises ValueError: when there is none, or it maps the root package (``""``),
+        which a baseline cannot be assembled from.
+    """
+    try:
+        with open(tree / "pyproject.toml", "rb") as file:
+            project = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read the pyproject.toml of the baseline: {exc}") from None
+    mapping = project.get("tool", {}).get("setuptools", {}).get("package-dir")
+    if not isinstance(mapping, dict) or not mapping or "" in mapping:
+        raise ValueError(f"the baseline's pyproject.toml maps no packages to folders: {mapping!r}")
+    return {str(package): str(folder) for package, folder in mapping.items()}
+
+
+def assemble_package(tree: Path, site: Path) -> tuple[str, ...]:
+    """Lay out the packages of *tree* under *site* as an install of that commit would.
+
+    Each folder of ``package-dir`` is copied to its package's path (``core/``
+    to ``crosswind/``, ``backends/`` to ``crosswind/backends/``), parents
+    first, so the subpackages live inside their parent as once installed.
+
+    :param tree: an exported commit.
+    :param site: the folder to fill (created if missing).
+    :returns: the packages mapped, parents first.
+    :raises ValueError: when ``package-dir`` is missing or names a folder the commit lacks.
+    """
+    mapping = package_dirs(tree)
+    packages = tuple(sorted(mapping, key=lambda name: (name.count("."), name)))
+    for package in packages:
+        source = tree / mapping[package]
+        if not (source / "__init__.py").is_file():
+            raise ValueError(f"package-dir maps {package} to {mapping[package]}/, not a package")
+        shutil.copytree(
+            source, site.joinpath(*package.split(".")), dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    return packages
+
+
+def prepare_baseline(ref: str, folder: Path, repo: Path = ROOT) -> Baseline:
+    """Export *ref* into *folder* and assemble its importable ``crosswind``.
+
+    :param ref: the git revision to compare against.
+    :param folder: an empty folder that outlives the run (a temporary one).
+    :param repo: the repository.
+    :raises ValueError: when *ref* is no commit, or its tree has no package
+        mapping or no benchmark servers.
+    """
+    commit = resolve_commit(ref, repo)
+    tree, site = folder / "tree", folder / "site"
+    tree.mkdir()
+    export_tree(commit, tree, repo)
+    if not (tree / "bench" / "servers").is_dir():
+        raise ValueError(f"{ref} has no bench/servers to serve its rows with")
+    packages = assemble_package(tree, site)
+    return Baseline(ref, commit, tree, site, packages)
+
+
+# Runs in the baseline server's process (``python -c``) in place of the server
+# command, then runs that command: a script as ``python SCRIPT`` would, or
+# ``-m MODULE`` as ``python -m`` would.  crosswind modules resolve only through
+# the baseline's folder: an editable install of the working tree adds its own
+# finder for crosswind after the path finder, which would fill in any module
+# the baseline lacks from the working tree without a word.
+_LAUNCHER = """\
+import importlib.machinery, importlib.util, json, os, runpy, sys
+site, packages, *command = sys.argv[1:]
+home = os.path.realpath(site) + os.sep
+
+class BaselineOnly:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "crosswind" and not name.startswith("crosswind."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        where = spec and (spec.origin or next(iter(spec.submodule_search_locations or ()), None))
+        if not where or not os.path.realpath(where).startswith(home):
+            raise ModuleNotFoundError(f"{name} is not in the baseline at {site}", name=name)
+        return spec
+
+sys.meta_path.insert(0, BaselineOnly)
+try:
+    import crosswind
+    found = {"crosswind": crosswind.__file__}
+    for name in packages.split(","):
+        found.setdefault(name, importlib.util.find_spec(name).origin)
+except ImportError as exc:
+    sys.exit(%(mismatch)r + str(exc))
+print(%(imported)r + json.dumps(found), file=sys.stderr, flush=True)
+if command[0] == "-m":
+    sys.argv = command[1:]
+    runpy.run_module(command[1], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = command
+    sys.path[0] = os.path.dirname(os.path.realpath(command[0]))
+    runpy.run_path(command[0], run_name="__main__")
+""" % {"mismatch": NOT_FROM_BASELINE, "imported": IMPORTED_FROM}
+
+
+def baseline_server(server: Server, baseline: Baseline) -> Server:
+    """*server*'s row served by *baseline*: its own ``bench/servers`` and its own crosswind.
+
+    :param server: a row that runs crosswind code (``served_from`` set).
+    :param baseline: the exported commit.
+    :raises ValueError: when *server* runs no crosswind code.
+    """
+    if server.served_from is None:
+        raise ValueError(f"{server.name} runs no crosswind code to compare")
+    command = server.served_from(baseline.tree / "bench" / "servers")
+
+    def argv(port: int) -> list[str]:
+        python, *rest = command(port)
+        return [python, "-c", _LAUNCHER, str(baseline.site), ",".join(baseline.packages), *rest]
+
+    return Server(
+        f"{server.name}{BASELINE_MARK}{baseline.ref}",
+        argv,
+        # Whether the baseline has crosswind's modules is the launcher's check.
+        needs=tuple(name for name in server.needs if name.partition(".")[0] != "crosswind"),
+        smoke_check=server.smoke_check,
+        baseline=baseline,
+    )
+
+
+def with_baselines(servers: Sequence[Server], baseline: Baseline | None) -> list[Server]:
+    """*servers*, each row running crosswind code followed by its baseline row.
+
+    Side by side, the two are measured a few seconds apart in every round
+    (the order reverses as a whole), so drift of the machine hits both alike.
+
+    :param servers: the rows selected.
+    :param baseline: the exported commit, or ``None`` for no baseline rows.
+    """
+    rows: list[Server] = []
+    for server in servers:
+        rows.append(server)
+        if baseline is not None and server.served_from is not None:
+            rows.append(baseline_server(server, baseline))
+    return rows
+
+
+def check_baseline_imports(
+    log_text: str, baseline: Baseline, required: bool = True
+) -> dict[str, str]:
+    """Where a baseline server says each crosswind package came from, all checked to lie in the export.
+
+    :param log_text: the server's output so far.
+    :param baseline: the commit it should be running.
+    :param required: whether saying nothing is a mismatch (it is once the
+        server listens; a server that crashed first may not have got that far).
+    :returns: package name to the file it was imported from.
+    :raises BaselineMismatch: when the server said crosswind came from
+        elsewhere, or any package of the baseline from outside its folder, or
+        (when *required*) did not say.
+    """
+    lines = log_text.splitlines()
+    for line in lines:
+        if line.startswith(NOT_FROM_BASELINE):
+            raise BaselineMismatch(line.removeprefix(NOT_FROM_BASELINE))
+    reports = [line for line in lines if line.startswith(IMPORTED_FROM)]
+    if not reports:
+        if not required:
+            return {}
+        raise BaselineMismatch(
+            f"the server did not say where crosswind came from: {log_text[-300:]!r}"
+        )
+    found: dict[str, str] = json.loads(reports[-1].removeprefix(IMPORTED_FROM))
+    home = baseline.site.resolve()
+    for package in baseline.packages:
+        where = found.get(package)
+        if where is None or not Path(where).resolve().is_relative_to(home):
+            raise BaselineMismatch(
+                f"{package} came from {where or 'nowhere'}, not from the baseline {baseline.ref} "
+                f"at {baseline.site}"
+            )
+    return found
+
+
 # -- the server's life -------------------------------------------------------
 
 
@@ -432,25 +736,38 @@ def running(server: Server, cpu: int | None, log_dir: Path) -> Iterator[RunningS
     :param cpu: the CPU to pin it to, or ``None``.
     :param log_dir: where its output goes (quoted in failure messages).
     :raises ServerFailed: it is not installed, exited, or did not listen in time.
+    :raises BaselineMismatch: it is a baseline row and crosswind did not come
+        from the baseline's export.
     """
     missing = [name for name in server.needs if not _importable(name)]
     if missing:
         raise ServerUnavailable(f"not available: cannot import {', '.join(missing)}")
     port = _free_port()
-    log_path = log_dir / f"{server.name}.log"
+    # A ref may hold characters a file name cannot (origin/main).
+    log_path = log_dir / (re.sub(r"[^\w.@~^-]", "_", server.name) + ".log")
     command = _pinned(server.argv(port), cpu)
+    baseline = server.baseline
     with open(log_path, "wb") as log:
         # A session of its own, so killing the group reaches every child
         # (uvicorn's reloader, taskset's exec) and Ctrl-C here is not theirs.
         process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=baseline.tree if baseline else ROOT,
+            env=baseline.environ() if baseline else None,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     handle = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
-            handle.check_alive()
+            try:
+                handle.check_alive()
+            except ServerFailed:
+                if baseline:
+                    # Exited for refusing a crosswind from outside the export:
+                    # an error of the whole comparison, not a failed row.
+                    check_baseline_imports(_log_text(log_path), baseline, required=False)
+                raise
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
@@ -460,9 +777,18 @@ def running(server: Server, cpu: int | None, log_dir: Path) -> Iterator[RunningS
                         f"port {port} not ready after {READY_TIMEOUT:.0f} s: {_log_tail(log_path)}"
                     ) from None
                 time.sleep(0.05)
+        if baseline:
+            check_baseline_imports(_log_text(log_path), baseline)
         yield handle
     finally:
         _stop(process)
+
+
+def _log_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _importable(module: str) -> bool:
@@ -691,6 +1017,104 @@ def _markdown_table(rows: list[list[str]], right_from: int = 1) -> list[str]:
     ]
 
 
+# -- the working tree against its baseline ---------------------------------------
+
+
+def baseline_pairs(servers: Sequence[Server]) -> list[tuple[str, str]]:
+    """(working-tree row, baseline row) for every baseline row among *servers*.
+
+    :param servers: the rows of the run.
+    """
+    return [
+        (server.name.partition(BASELINE_MARK)[0], server.name)
+        for server in servers if server.baseline is not None
+    ]
+
+
+def _ratio(mine: float | None, theirs: float | None) -> float | None:
+    return mine / theirs if mine is not None and theirs else None
+
+
+def compare_to_baseline(
+    runs: Sequence[Run], pairs: Sequence[tuple[str, str]], scenarios: Sequence[Scenario]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per pair and scenario, the working tree's figures over its baseline row's.
+
+    The two rows of a pair run back to back in each round, so the ratio is
+    taken round by round, where both met the same conditions, and the median
+    over the rounds is kept; a round where either row failed is left out.
+
+    :param runs: every measured run.
+    :param pairs: from :func:`baseline_pairs`.
+    :param scenarios: the columns.
+    :returns: working-tree row, then scenario, to the median ratios of
+        requests/s (``rps``), p99 latency (``p99_ms``) and CPU per request
+        (``cpu_us``), each ``None`` when never measured on both sides, and how
+        many ``rounds`` were paired.
+    """
+    comparison: dict[str, dict[str, dict[str, Any]]] = {}
+    for working, baseline in pairs:
+        row = comparison.setdefault(working, {})
+        for scenario in scenarios:
+            by_round: dict[int, dict[str, Run]] = {}
+            for run in runs:
+                if run.scenario == scenario.name and run.server in (working, baseline) \
+                        and run.result is not None:
+                    by_round.setdefault(run.round, {})[run.server] = run
+            paired = [
+                (both[working], both[baseline]) for _, both in sorted(by_round.items())
+                if working in both and baseline in both
+            ]
+            ratios: dict[str, list[float]] = {"rps": [], "p99_ms": [], "cpu_us": []}
+            for mine, theirs in paired:
+                assert mine.result is not None and theirs.result is not None
+                for key, value in (
+                    ("rps", _ratio(
+                        mine.result.requests_per_second, theirs.result.requests_per_second
+                    )),
+                    ("p99_ms", _ratio(mine.result.p99_ms, theirs.result.p99_ms)),
+                    ("cpu_us", _ratio(mine.cpu_us, theirs.cpu_us)),
+                ):
+                    if value is not None:
+                        ratios[key].append(value)
+            row[scenario.name] = {key: _median(values) for key, values in ratios.items()}
+            row[scenario.name]["rounds"] = len(paired)
+    return comparison
+
+
+def _ratio_cell(cell: dict[str, Any]) -> str:
+    if not cell["rounds"]:
+        return "-"
+    return " / ".join(
+        "?" if cell[key] is None else f"{cell[key]:.2f}x" for key in ("rps", "p99_ms", "cpu_us")
+    )
+
+
+def baseline_heading(meta: dict[str, Any]) -> str:
+    """One line naming the baseline and how to read the comparison's cells.
+
+    :param meta: the run's facts, with ``baseline`` from :func:`baseline_facts`.
+    """
+    baseline = meta["baseline"]
+    return (
+        f"working tree / baseline {baseline['ref']} ({baseline['commit'][:10]}), median over "
+        "rounds of the ratio: req/s (higher is better) / p99 / CPU per request (lower is better)"
+    )
+
+
+def baseline_facts(baseline: Baseline, repo: Path = ROOT) -> dict[str, str]:
+    """The baseline's ref, commit and subject, for the report.
+
+    :param baseline: the exported commit.
+    :param repo: the repository.
+    """
+    subject = subprocess.run(
+        ["git", "log", "-1", "--format=%s", baseline.commit], cwd=repo,
+        capture_output=True, text=True,
+    ).stdout.strip()
+    return {"ref": baseline.ref, "commit": baseline.commit, "subject": subject}
+
+
 # -- issue 9's targets ---------------------------------------------------------
 
 #: The ratio to the ceiling that ``crosswind-asyncio`` should reach, per scenario.
@@ -743,8 +1167,9 @@ def target_lines(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     """Issue 9's other targets, one sentence each: backends against peers, the two
     programming models against the fastest crosswind path, p99 against the best peer.
 
-    :param table: from :func:`summarize`.
+    :param table: from :func:`summarize`; baseline rows are left out.
     """
+    table = {name: row for name, row in table.items() if BASELINE_MARK not in name}
     lines = []
     scenarios = [name for name in TARGET_RATIOS if any(name in row for row in table.values())]
     for label, ours, peer, goal in PEER_TARGETS:
@@ -813,14 +1238,18 @@ def render_targets_text(table: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def render_markdown(
-    table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario], meta: dict[str, Any]
+    table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario], meta: dict[str, Any],
+    comparison: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> str:
     """The report for ``bench/results/latest.md``.
 
     :param table: from :func:`summarize`.
     :param scenarios: the columns.
-    :param meta: machine facts and settings from :func:`machine_facts` and the run.
+    :param meta: machine facts and settings from :func:`machine_facts` and the
+        run, with ``baseline`` from :func:`baseline_facts` when there is one.
+    :param comparison: from :func:`compare_to_baseline`, when there is a baseline.
     """
+    baseline = meta.get("baseline")
     lines = [
         "# crosswind benchmark results",
         "",
@@ -835,6 +1264,11 @@ def render_markdown(
         f"- load: {meta['connections']} connections, 1 wrk thread; warm-up {meta['warmup']} s, "
         f"measured {meta['duration']} s per (server, scenario), {meta['rounds']} round(s), "
         f"order alternating; total wall time {meta['wall_seconds']:.0f} s",
+        *(
+            [f"- baseline: `{baseline['ref']}` = {baseline['commit'][:10]} "
+             f"({baseline['subject']}), its rows named `NAME{BASELINE_MARK}{baseline['ref']}`"]
+            if baseline else []
+        ),
         "",
         "Cells: median requests/s (ratio to `ceiling`) median p99 latency; `!` marks errors "
         "listed below.",
@@ -855,6 +1289,21 @@ def render_markdown(
     ]
     for name, row in table.items():
         lines.append(f"| {name} | " + " | ".join(_cpu_cell(row[s.name]) for s in scenarios) + " |")
+    if baseline and comparison is not None:
+        lines += [
+            "",
+            f"## Against baseline `{baseline['ref']}` ({baseline['commit'][:10]})",
+            "",
+            "Each row of the working tree over its baseline row, the two measured back to back "
+            "in every round: the median over rounds of the ratio of requests/s (above 1.00x "
+            "is faster) / p99 latency / CPU per request (below 1.00x is better).",
+            "",
+            *_markdown_table([
+                ["server", *(s.name for s in scenarios)],
+                *([name, *(_ratio_cell(row[s.name]) for s in scenarios)]
+                  for name, row in comparison.items()),
+            ]),
+        ]
     lines += [
         "",
         "## Issue 9 targets",
@@ -931,7 +1380,8 @@ def _command_line() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; the exit status is 1 when an installed server could not be measured.
+    """Run the benchmark; the exit status is 1 when an installed server could not be
+    measured, 2 when a baseline row would not have run the baseline's code.
 
     :param argv: the command-line arguments (default ``sys.argv[1:]``).
     """
@@ -945,6 +1395,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="NAME,NAME", help="servers to run (ceiling is kept)")
     parser.add_argument("--scenarios", metavar="NAME,NAME", help="scenarios to run")
     parser.add_argument("--list", action="store_true", help="list servers and scenarios, then exit")
+    parser.add_argument(
+        "--baseline", metavar="REF",
+        help="also serve every crosswind row from this commit (NAME@REF) and compare",
+    )
     args = parser.parse_args(argv)
     if args.list:
         print("servers:  ", ", ".join(s.name for s in SERVERS))
@@ -959,7 +1413,26 @@ def main(argv: list[str] | None = None) -> int:
         # Ratios need the ceiling measured under the same conditions.
         servers.insert(0, SERVERS[0])
     scenarios = _select(args.scenarios, SCENARIOS, "scenario")
+    if args.baseline is not None and not any(s.served_from for s in servers):
+        parser.error("--baseline: none of the servers selected runs crosswind code")
 
+    with tempfile.TemporaryDirectory(prefix="crosswind-bench-") as scratch:
+        baseline = None
+        if args.baseline is not None:
+            (folder := Path(scratch, "baseline")).mkdir()
+            try:
+                baseline = prepare_baseline(args.baseline, folder)
+            except ValueError as exc:
+                parser.error(f"--baseline: {exc}")
+        (log_dir := Path(scratch, "logs")).mkdir()
+        return _campaign(args, with_baselines(servers, baseline), scenarios, baseline, log_dir)
+
+
+def _campaign(
+    args: argparse.Namespace, servers: Sequence[Server], scenarios: Sequence[Scenario],
+    baseline: Baseline | None, log_dir: Path,
+) -> int:
+    """Measure every row in every round, then print and write the report."""
     # Turn SIGTERM into an exception so the finally blocks still stop the servers.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     server_cpu, wrk_cpu, pinning = _cpus()
@@ -972,32 +1445,44 @@ def main(argv: list[str] | None = None) -> int:
         "duration": args.duration,
         "rounds": args.rounds,
     }
+    if baseline is not None:
+        meta["baseline"] = baseline_facts(baseline)
+        print(f"baseline {baseline.ref} = {baseline.short}: {meta['baseline']['subject']}")
     print(f"{len(servers)} servers x {len(scenarios)} scenarios x {args.rounds} rounds; {pinning}")
     started = time.monotonic()
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="crosswind-bench-") as log_dir:
+    try:
         for round_index in range(args.rounds):
             order = servers if round_index % 2 == 0 else servers[::-1]
             for server in order:
-                _measure(runs, round_index, server, scenarios, args, server_cpu, wrk_cpu,
-                         Path(log_dir))
+                _measure(runs, round_index, server, scenarios, args, server_cpu, wrk_cpu, log_dir)
+    except BaselineMismatch as exc:
+        print(f"error: a baseline row would not run the baseline's code: {exc}", file=sys.stderr)
+        return 2
     meta["wall_seconds"] = time.monotonic() - started
 
     table = summarize(runs, servers, scenarios)
+    comparison = compare_to_baseline(runs, baseline_pairs(servers), scenarios) if baseline else None
     print()
     print(render_text(table, scenarios))
     print("\nserver CPU per request (us) and (CPU busy):")
     print(render_text(table, scenarios, _cpu_cell))
+    if comparison is not None:
+        print(f"\n{baseline_heading(meta)}:")
+        print(render_text(comparison, scenarios, _ratio_cell))
     print("\nissue 9 targets (ratio to ceiling):")
     print(render_targets_text(table))
     notes = _notes(table)
     if notes:
         print("\nProblems:\n" + "\n".join(f"- {note}" for note in notes))
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "latest.md").write_text(render_markdown(table, scenarios, meta), "utf-8")
+    (RESULTS_DIR / "latest.md").write_text(
+        render_markdown(table, scenarios, meta, comparison), "utf-8"
+    )
     raw = {
         "meta": meta,
         "summary": table,
+        "baseline_comparison": comparison,
         "targets": {"table": target_rows(table), "lines": target_lines(table)},
         "runs": [
             {

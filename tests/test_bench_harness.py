@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -385,3 +389,373 @@ def test_instruction_counter_refuses_unknown_cases(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         instructions.main(["web-hello", "nope"])
     assert "unknown cases ['nope']" in capsys.readouterr().err
+
+
+# -- a baseline commit beside the working tree --------------------------------
+
+ROOT = BENCH.parent
+
+
+def _git(*args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def baseline_at_head(tmp_path_factory: pytest.TempPathFactory):
+    return run.prepare_baseline("HEAD", tmp_path_factory.mktemp("baseline"))
+
+
+def test_baseline_is_the_commit_exported_and_assembled_as_package_dir_maps_it(
+    baseline_at_head,
+) -> None:
+    baseline = baseline_at_head
+    # HEAD may have moved since (others commit here): compare with the commit it named.
+    assert baseline.ref == "HEAD"
+    assert _git("rev-parse", "--verify", baseline.commit).decode().strip() == baseline.commit
+    assert baseline.packages == ("crosswind", "crosswind.adapters", "crosswind.backends")
+    assert not baseline.tree.resolve().is_relative_to(ROOT)
+    assert (baseline.tree / "pyproject.toml").read_bytes() == _git(
+        "show", f"{baseline.commit}:pyproject.toml"
+    )
+
+    def files(folder: Path) -> set[str]:
+        return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+
+    site = baseline.site / "crosswind"
+    for folder, package in (("backends", site / "backends"), ("adapters", site / "adapters")):
+        listed = _git("ls-tree", "-r", "--name-only", baseline.commit, f"{folder}/").decode()
+        assert files(package) == {name.removeprefix(f"{folder}/") for name in listed.split()}
+    listed = _git("ls-tree", "-r", "--name-only", baseline.commit, "core/").decode().split()
+    assert files(site) - {n for n in files(site) if n.startswith(("backends/", "adapters/"))} == {
+        name.removeprefix("core/") for name in listed
+    }
+    for name in ("core/__init__.py", "core/headers.py"):
+        assert (site / name.removeprefix("core/")).read_bytes() == _git(
+            "show", f"{baseline.commit}:{name}"
+        )
+    assert (site / "backends" / "asyncio.py").read_bytes() == _git(
+        "show", f"{baseline.commit}:backends/asyncio.py"
+    )
+
+
+def test_unknown_ref_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="names no commit"):
+        run.prepare_baseline("no-such-ref-for-the-bench", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_package_dir_is_required(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    with pytest.raises(ValueError, match="maps no packages"):
+        run.assemble_package(tmp_path, tmp_path / "site")
+
+
+def _probe(baseline, script: Path) -> subprocess.CompletedProcess[str]:
+    """Run *script* the way a baseline row runs its server script."""
+    row = run.baseline_server(
+        run.Server("probe", lambda port: [], served_from=lambda servers: lambda port: [
+            sys.executable, str(script)
+        ]),
+        baseline,
+    )
+    return subprocess.run(
+        row.argv(0), cwd=baseline.tree, env=baseline.environ(), capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+def test_baseline_process_imports_crosswind_from_the_export(baseline_at_head, tmp_path: Path) -> None:
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys, crosswind.web, crosswind.backends.asyncio, crosswind.adapters.asgi\n"
+        "print(crosswind.web.__file__, crosswind.backends.asyncio.__file__,\n"
+        "      crosswind.adapters.asgi.__file__, sys.argv[0], sys.path[0])\n"
+    )
+    probe = _probe(baseline_at_head, script)
+    assert probe.returncode == 0, probe.stderr
+    *modules, argv0, path0 = probe.stdout.split()
+    site = baseline_at_head.site / "crosswind"
+    assert modules == [
+        str(site / "web" / "__init__.py"), str(site / "backends" / "asyncio.py"),
+        str(site / "adapters" / "asgi.py"),
+    ]
+    # The script runs as `python SCRIPT` would run it.
+    assert (argv0, path0) == (str(script), str(tmp_path))
+    found = run.check_baseline_imports(probe.stderr, baseline_at_head)
+    assert found["crosswind"] == str(site / "__init__.py")
+
+
+def test_module_the_baseline_lacks_is_not_taken_from_the_working_tree(
+    baseline_at_head, tmp_path: Path
+) -> None:
+    # The editable install of the working tree would supply crosswind.web if
+    # the baseline had none; a baseline without it must fail instead.
+    shutil.copytree(baseline_at_head.site, tmp_path / "site")
+    shutil.rmtree(tmp_path / "site" / "crosswind" / "web")
+    baseline = dataclasses.replace(baseline_at_head, site=tmp_path / "site")
+    script = tmp_path / "probe.py"
+    script.write_text("import crosswind.web\nprint(crosswind.web.__file__)\n")
+    probe = _probe(baseline, script)
+    assert probe.returncode == 1
+    assert probe.stdout == ""
+    assert "ModuleNotFoundError: crosswind.web is not in the baseline" in probe.stderr
+
+
+def test_baseline_rows_are_served_by_the_export(baseline_at_head) -> None:
+    baseline = baseline_at_head
+    servers = baseline.tree / "bench" / "servers"
+    by_name = {server.name: server for server in run.SERVERS}
+
+    asyncio_row = run.baseline_server(by_name["crosswind-asyncio"], baseline)
+    assert asyncio_row.name == "crosswind-asyncio@HEAD"
+    assert asyncio_row.baseline is baseline
+    argv = asyncio_row.argv(8123)
+    assert argv[:2] == [sys.executable, "-c"]
+    assert argv[3:] == [
+        str(baseline.site), "crosswind,crosswind.adapters,crosswind.backends",
+        str(servers / "crosswind_server.py"), "--backend", "asyncio", "--app", "web",
+        "--port", "8123",
+    ]
+    assert asyncio_row.needs == ()
+
+    flask_row = run.baseline_server(by_name["crosswind-flask-style-asyncio"], baseline)
+    assert flask_row.argv(1)[5:10] == [
+        str(servers / "crosswind_server.py"), "--backend", "asyncio", "--app", "flask",
+    ]
+    uvicorn_row = run.baseline_server(by_name["crosswind-uvicorn"], baseline)
+    uvicorn_argv = uvicorn_row.argv(1)
+    assert uvicorn_argv[5:7] == ["-m", "uvicorn"]
+    assert uvicorn_argv[uvicorn_argv.index("--app-dir") + 1] == str(servers)
+    assert uvicorn_row.needs == ("uvicorn", "httptools")
+    for row in (asyncio_row, flask_row, uvicorn_row):
+        assert not any(str(run.SERVERS_DIR) in arg for arg in row.argv(1))
+
+    env = baseline.environ({"PYTHONPATH": "/elsewhere", "HOME": "/h"})
+    assert env == {"PYTHONPATH": f"{baseline.site}{os.pathsep}/elsewhere", "HOME": "/h"}
+    assert baseline.environ({})["PYTHONPATH"] == str(baseline.site)
+
+
+def test_every_crosswind_row_and_only_those_can_have_a_baseline(baseline_at_head) -> None:
+    comparable = {server.name for server in run.SERVERS if server.served_from is not None}
+    assert comparable == {
+        server.name for server in run.SERVERS
+        if server.name.startswith("crosswind-") or server.name.endswith("-on-crosswind")
+    }
+    assert {"crosswind-asyncio", "crosswind-flask-style-asyncio"} <= comparable
+    # The working tree's row serves the same command from the working tree.
+    for server in run.SERVERS:
+        if server.served_from is not None:
+            assert server.served_from(run.SERVERS_DIR)(1) == server.argv(1)
+    with pytest.raises(ValueError, match="runs no crosswind code"):
+        run.baseline_server(next(s for s in run.SERVERS if s.name == "tornado"), baseline_at_head)
+
+
+def test_each_baseline_row_follows_its_working_tree_row(baseline_at_head) -> None:
+    by_name = {server.name: server for server in run.SERVERS}
+    chosen = [by_name[n] for n in ("ceiling", "crosswind-asyncio", "tornado",
+                                   "crosswind-flask-style-asyncio")]
+    rows = run.with_baselines(chosen, baseline_at_head)
+    assert [row.name for row in rows] == [
+        "ceiling", "crosswind-asyncio", "crosswind-asyncio@HEAD", "tornado",
+        "crosswind-flask-style-asyncio", "crosswind-flask-style-asyncio@HEAD",
+    ]
+    assert run.baseline_pairs(rows) == [
+        ("crosswind-asyncio", "crosswind-asyncio@HEAD"),
+        ("crosswind-flask-style-asyncio", "crosswind-flask-style-asyncio@HEAD"),
+    ]
+    assert run.with_baselines(chosen, None) == chosen
+
+
+def test_baseline_import_report_is_checked_against_the_export(baseline_at_head) -> None:
+    baseline = baseline_at_head
+    site = baseline.site / "crosswind"
+    inside = {
+        "crosswind": str(site / "__init__.py"),
+        "crosswind.adapters": str(site / "adapters" / "__init__.py"),
+        "crosswind.backends": str(site / "backends" / "__init__.py"),
+    }
+
+    def log(found: dict[str, str]) -> str:
+        return "starting\n" + run.IMPORTED_FROM + json.dumps(found) + "\nserving\n"
+
+    assert run.check_baseline_imports(log(inside), baseline) == inside
+    working_tree = inside | {"crosswind": str(ROOT / "core" / "__init__.py")}
+    with pytest.raises(run.BaselineMismatch, match="crosswind came from .*core/__init__.py"):
+        run.check_baseline_imports(log(working_tree), baseline)
+    partial = {k: v for k, v in inside.items() if k != "crosswind.backends"}
+    with pytest.raises(run.BaselineMismatch, match="crosswind.backends came from nowhere"):
+        run.check_baseline_imports(log(partial), baseline)
+    with pytest.raises(run.BaselineMismatch, match="did not say"):
+        run.check_baseline_imports("Traceback ...\n", baseline)
+    assert run.check_baseline_imports("Traceback ...\n", baseline, required=False) == {}
+    with pytest.raises(run.BaselineMismatch, match="no crosswind here"):
+        run.check_baseline_imports(run.NOT_FROM_BASELINE + "no crosswind here\n", baseline,
+                                   required=False)
+
+
+@pytest.mark.network
+@pytest.mark.timeout(60)
+def test_baseline_row_without_its_crosswind_is_a_hard_error(
+    baseline_at_head, tmp_path: Path
+) -> None:
+    # With nothing on PYTHONPATH, the installed working tree is what Python
+    # would import: that must stop the comparison, not fill a row.
+    (tmp_path / "site").mkdir()
+    empty = dataclasses.replace(baseline_at_head, site=tmp_path / "site")
+    server = next(s for s in run.SERVERS if s.name == "crosswind-asyncio")
+    row = run.baseline_server(server, empty)
+    with pytest.raises(run.BaselineMismatch, match="crosswind is not in the baseline"), \
+            run.running(row, None, tmp_path):
+        pass
+
+
+@pytest.mark.network
+@pytest.mark.timeout(60)
+def test_baseline_row_that_listens_without_saying_where_crosswind_came_from_is_refused(
+    baseline_at_head, tmp_path: Path
+) -> None:
+    # Whatever started it, a row marked as the baseline's is measured only
+    # once its process has shown that crosswind came from the export.
+    listen = (
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+        "time.sleep(30)\n"
+    )
+    row = run.Server(
+        "silent@HEAD", lambda port: [sys.executable, "-c", listen, str(port)],
+        baseline=baseline_at_head,
+    )
+    with pytest.raises(run.BaselineMismatch, match="did not say where crosswind came from"), \
+            run.running(row, None, tmp_path):
+        pass
+
+
+@pytest.mark.network
+@pytest.mark.timeout(60)
+def test_baseline_row_serves_from_the_export(baseline_at_head, tmp_path: Path) -> None:
+    server = next(s for s in run.SERVERS if s.name == "crosswind-asyncio")
+    row = run.baseline_server(server, baseline_at_head)
+    with run.running(row, None, tmp_path) as live:
+        pid = live.process.pid
+        assert Path(f"/proc/{pid}/cwd").resolve() == baseline_at_head.tree.resolve()
+        environ = dict(
+            item.split("=", 1) for item in
+            Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item
+        )
+        assert environ["PYTHONPATH"].split(os.pathsep)[0] == str(baseline_at_head.site)
+        problems = {s.name: run.smoke_check(live.url, s) for s in run.SCENARIOS}
+        found = run.check_baseline_imports(live.log_path.read_text(), baseline_at_head)
+    assert problems == {s.name: None for s in run.SCENARIOS}
+    assert found["crosswind.backends"] == str(
+        baseline_at_head.site / "crosswind" / "backends" / "__init__.py"
+    )
+
+
+# The working tree's crosswind-asyncio against its baseline row at `abc`.
+BASELINE_META = {"ref": "abc", "commit": "abcdef0123456789", "subject": "the commit before"}
+
+
+def _baseline_runs() -> list:
+    def result(rps: float, p99: float) -> object:
+        return run.WrkResult(rps, {99: p99}, int(rps))
+
+    return [
+        run.Run(0, "ceiling", "hello", result(10_000, 1.0)),
+        run.Run(0, "crosswind-asyncio", "hello", result(1200, 2.0), cpu_us=50.0),
+        run.Run(0, "crosswind-asyncio@abc", "hello", result(1000, 4.0), cpu_us=100.0),
+        # The next round ran slower for both: paired, the ratio is the same.
+        run.Run(1, "ceiling", "hello", result(10_000, 1.0)),
+        run.Run(1, "crosswind-asyncio", "hello", result(600, 3.0), cpu_us=60.0),
+        run.Run(1, "crosswind-asyncio@abc", "hello", result(500, 2.0)),
+        # A round the baseline row failed is no pair.
+        run.Run(2, "ceiling", "hello", result(10_000, 1.0)),
+        run.Run(2, "crosswind-asyncio", "hello", result(1000, 1.0), cpu_us=1.0),
+        run.Run(2, "crosswind-asyncio@abc", "hello", error="wrk failed: timeout"),
+        run.Run(0, "crosswind-asyncio", "close", result(900, 9.0)),
+    ]
+
+
+def _baseline_table() -> tuple[dict, dict, list]:
+    names = ["ceiling", "crosswind-asyncio", "crosswind-asyncio@abc"]
+    servers = [run.Server(name, lambda port: []) for name in names]
+    scenarios = [s for s in run.SCENARIOS if s.name in ("hello", "close")]
+    runs = _baseline_runs()
+    table = run.summarize(runs, servers, scenarios)
+    pairs = [("crosswind-asyncio", "crosswind-asyncio@abc")]
+    return table, run.compare_to_baseline(runs, pairs, scenarios), scenarios
+
+
+def test_baseline_ratio_is_the_median_of_rounds_paired_side_by_side() -> None:
+    _, comparison, _ = _baseline_table()
+    hello = comparison["crosswind-asyncio"]["hello"]
+    # Rounds 0 and 1 give 1.2x each; the medians of each row (1,000 vs 750)
+    # would say 1.33x, counting round 2 that the baseline never ran.
+    assert hello["rps"] == pytest.approx(1.2)
+    assert hello["p99_ms"] == pytest.approx(1.0)  # 0.5x and 1.5x
+    assert hello["cpu_us"] == pytest.approx(0.5)  # round 1's baseline had no CPU figure
+    assert hello["rounds"] == 2
+    assert comparison["crosswind-asyncio"]["close"] == {
+        "rps": None, "p99_ms": None, "cpu_us": None, "rounds": 0,
+    }
+
+
+def test_baseline_comparison_in_the_terminal_and_markdown_reports() -> None:
+    table, comparison, scenarios = _baseline_table()
+    meta = run.machine_facts() | {
+        "date": "d", "command": "c", "pinning": "p", "connections": 32, "warmup": 1,
+        "duration": 3, "rounds": 3, "wall_seconds": 9.0, "baseline": BASELINE_META,
+    }
+    heading = run.baseline_heading(meta)
+    assert heading.startswith("working tree / baseline abc (abcdef0123)")
+    text = run.render_text(comparison, scenarios, run._ratio_cell)
+    assert text.splitlines()[-1].split() == [
+        "crosswind-asyncio", "1.20x", "/", "1.00x", "/", "0.50x", "-",
+    ]
+
+    markdown = run.render_markdown(table, scenarios, meta, comparison)
+    assert "- baseline: `abc` = abcdef0123 (the commit before)" in markdown
+    section = markdown.split("## Against baseline `abc` (abcdef0123)\n", 1)[1]
+    section = section.split("## Issue 9 targets", 1)[0]
+    assert "| server | hello | close |" in section
+    assert "| crosswind-asyncio | 1.20x / 1.00x / 0.50x | - |" in section
+    # Both rows stay in the main table, each with its ratio to the ceiling.
+    assert "| crosswind-asyncio@abc | 750 (0.07x) 3.00ms ! | - |" in markdown
+
+    without = run.render_markdown(table, scenarios, meta | {"baseline": None})
+    assert "Against baseline" not in without and "- baseline:" not in without
+
+
+def test_targets_leave_baseline_rows_out() -> None:
+    faster_baseline = {
+        "ceiling": {"hello": (10_000, 1.0)},
+        "crosswind-asyncio": {"hello": (2_000, 1.0)},
+        "crosswind-flask-style-asyncio": {"hello": (2_000, 1.0)},
+        "crosswind-asyncio@abc": {"hello": (4_000, 1.0)},
+    }
+    style = run.target_lines(_target_table(faster_baseline))[2]
+    assert style.endswith("fastest crosswind-asyncio at 2,000 req/s")
+
+
+def test_main_refuses_a_baseline_it_cannot_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(run.shutil, "which", lambda name: f"/usr/bin/{name}")
+    with pytest.raises(SystemExit):
+        run.main(["--only", "tornado", "--baseline", "HEAD"])
+    assert "none of the servers selected runs crosswind code" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(["--only", "crosswind-asyncio", "--baseline", "no-such-ref-for-the-bench"])
+    assert "names no commit" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_bench_passes_the_baseline_through() -> None:
+    def bench_command(*variables: str) -> str:
+        dry = subprocess.run(
+            ["make", "-n", "bench", *variables], cwd=ROOT, capture_output=True, text=True,
+            check=True,
+        ).stdout
+        return next(line for line in dry.splitlines() if "bench/run.py" in line)
+
+    assert bench_command("BASELINE=HEAD~3").endswith("bench/run.py --baseline 'HEAD~3'")
+    assert bench_command().endswith("bench/run.py")
