@@ -309,8 +309,8 @@ class URLAdapter:
     :param request: the request to read *host* and *query_string* from, when
         first needed, instead of the two arguments.
 
-    Matching goes to :meth:`crosswind.routing.Map.match`, which remembers what
-    it found (see :attr:`crosswind.routing.Map.remembered_matches`).
+    Matching goes to :meth:`crosswind.routing.map.Map.match`, which remembers what
+    it found (see :attr:`crosswind.routing.map.Map.remembered_matches`).
     """
 
     def __init__(
@@ -926,7 +926,7 @@ class App(ServerEntryPoints, Scaffold):
     def handle_url_build_error(self, error: Exception, endpoint: str, values: dict[str, Any]) -> str:
         """Ask ``url_build_error_handlers`` for a URL; re-raise *error* if none gives one.
 
-        :param error: the :class:`~crosswind.routing.BuildError`.
+        :param error: the :class:`~crosswind.routing.map.BuildError`.
         :param endpoint: the endpoint.
         :param values: the values.
         """

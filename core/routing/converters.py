@@ -33,7 +33,7 @@ from urllib.parse import quote
 from ..errors import CrosswindError
 
 if TYPE_CHECKING:
-    from . import Map
+    from .map import Map
 
 __all__ = [
     "DEFAULT_CONVERTERS",
@@ -78,7 +78,7 @@ class BaseConverter:
     ``regex`` that contains ``/`` and does not say otherwise,
     :attr:`part_isolating` becomes false so the converter may span segments.
 
-    :param map: the :class:`crosswind.routing.Map` the rule belongs to.
+    :param map: the :class:`~crosswind.routing.map.Map` the rule belongs to.
     :param args: positional arguments from the rule, as in ``<conv(1, "a"):x>``.
     :param kwargs: keyword arguments from the rule, as in ``<conv(n=2):x>``.
     """
@@ -110,7 +110,7 @@ class BaseConverter:
     def to_url(self, value: Any) -> str:
         """Turn a view value back into percent-encoded URL text.
 
-        :param value: the value given to :meth:`crosswind.routing.Map.build`.
+        :param value: the value given to :meth:`Map.build <crosswind.routing.map.Map.build>`.
         """
         return quote_path_part(str(value))
 
@@ -293,7 +293,7 @@ class UUIDConverter(BaseConverter):
         return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
-#: The converters every :class:`crosswind.routing.Map` knows by name.
+#: The converters every :class:`~crosswind.routing.map.Map` knows by name.
 DEFAULT_CONVERTERS: Mapping[str, type[BaseConverter]] = {
     "default": UnicodeConverter,
     "string": UnicodeConverter,

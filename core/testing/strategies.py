@@ -23,7 +23,7 @@ crosswind imports this module.
   must refuse (:data:`HOSTILE_FAMILIES`), each with the status crosswind answers.
 * :func:`cookie_headers`, :func:`query_strings`, :func:`urlencoded_bodies`,
   :func:`multipart_bodies` -- encoded values with the fields they decode to.
-* :func:`route_paths` -- paths that reach the rules of a :class:`crosswind.routing.Map`.
+* :func:`route_paths` -- paths that reach the rules of a :class:`~crosswind.routing.map.Map`.
 """
 
 from __future__ import annotations
@@ -227,9 +227,9 @@ class MultipartField(NamedTuple):
 
 
 class RoutePath(NamedTuple):
-    """A path generated for one rule of a :class:`~crosswind.routing.Map`.
+    """A path generated for one rule of a :class:`~crosswind.routing.map.Map`.
 
-    * ``path`` -- decoded, for :meth:`Map.match <crosswind.routing.Map.match>`;
+    * ``path`` -- decoded, for :meth:`Map.match <crosswind.routing.map.Map.match>`;
     * ``url`` -- the same path percent-encoded, for a request target;
     * ``method`` -- a method the rule accepts;
     * ``rule`` -- the rule the path was built from;

@@ -90,7 +90,7 @@ class Application(ServerEntryPoints):
     """A web application: routes plus settings.
 
     :param handlers: routes, as ``(pattern, handler_class[, kwargs[, name]])``
-        tuples or :class:`~crosswind.routing.URLSpec` objects (``url(...)``);
+        tuples or :class:`~crosswind.routing.tables.URLSpec` objects (``url(...)``);
         the handler may be given by dotted name.
     :param default_host: the host whose :meth:`add_handlers` table serves
         requests no other host table takes.

@@ -320,7 +320,7 @@ def test_matches_with_named_groups_are_not_shared() -> None:
 
 
 def test_remembered_matches_are_bounded() -> None:
-    import crosswind.routing as routing
+    import crosswind.routing.tables as routing
 
     table = HandlerTable([(r"/n/([0-9]+)", object())])
     for number in range(routing._FOUND_LIMIT + 10):
