@@ -341,6 +341,7 @@ class Map:
         :raises RequestRedirect: the canonical URL differs (slashes, defaults,
             ``redirect_to``).
         """
+        domain: str | None
         if subdomain is not None and not self.host_matching:
             domain = subdomain  # what _domain answers, without the call
         else:
