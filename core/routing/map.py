@@ -350,8 +350,7 @@ class Map:
                 raise NotFound()
         compiled = self._compiled or self._index()
         # A remembered match (see remembered_matches) skips the walk, the
-        # converters and the method and defaults checks: ~2.5 us per hello, ~10 us
-        # per /users/42 (measured in memory when crosswind.app kept this memo).
+        # converters and the method and defaults checks (see bench/NOTES.md).
         key = (path, method, domain, self.redirect_defaults)
         remembered = compiled.found.get(key)
         if remembered is not None:

@@ -171,7 +171,7 @@ def _unquote_or_none(value: str | None) -> bytes | None:
     if value is None:
         return None
     if "%" not in value:
-        # Nothing escaped (an id, a slug): ~0.5 us less than unquote_to_bytes.
+        # Nothing escaped (an id, a slug): no unquote_to_bytes (see bench/NOTES.md).
         return value.encode("utf-8")
     return unquote_to_bytes(value)
 
@@ -242,7 +242,7 @@ class URLSpec:
             return None
         if not self.regex.groups:
             # Nothing in a match without groups varies, so one is made per spec:
-            # saves ~0.7 µs per request (bench_h11_cycle hello).
+            # deliberate, see bench/NOTES.md.
             whole = self._whole_match
             if whole is None:
                 whole = self._whole_match = HandlerMatch(self, (), _NO_KWARGS)
@@ -250,7 +250,7 @@ class URLSpec:
         if self.regex.groupindex:
             kwargs = {k: _unquote_or_none(v) for k, v in found.groupdict().items()}
             return HandlerMatch(self, (), kwargs)
-        # A list comprehension, not a generator for tuple(): ~0.3 us per match.
+        # A list comprehension, not a generator for tuple() (see bench/NOTES.md).
         return HandlerMatch(self, tuple([_unquote_or_none(v) for v in found.groups()]), {})
 
     def reverse(self, *args: str | bytes | int | float) -> str:
@@ -418,7 +418,7 @@ class HandlerTable:
 
         :param path: the raw request path.
         """
-        # The built index without a call: ~0.05 µs per request (bench_h11_cycle hello).
+        # The built index without a call (hot path, see bench/NOTES.md).
         node = self._root or self._index()
         segments = path.split("/")
         for segment in segments[:-1]:
@@ -440,9 +440,8 @@ class HandlerTable:
             found = spec.match(path)
             if found is not None:
                 # What a path matched is remembered (the match is frozen, and one
-                # with named groups, whose values are a dict, is not kept): hello
-                # 197k -> 192k, params 482k -> 462k instructions per request
-                # (bench/instructions.py).  Forgotten when handlers are added, and
+                # with named groups, whose values are a dict, is not kept; see
+                # bench/NOTES.md).  Forgotten when handlers are added, and
                 # wholesale at _FOUND_LIMIT paths.  Misses (404s) are not kept.
                 if not found.raw_path_kwargs:
                     if len(self._found) >= _FOUND_LIMIT:
@@ -525,8 +524,8 @@ class HostRouter:
             which disables the *default_host* fallback.
         """
         if self.hosts:
-            # Only host tables need the host name: skipping it without them saves
-            # ~0.5 µs per request (bench_h11_cycle hello).
+            # Only host tables need the host name, so it is worked out only for them
+            # (see bench/NOTES.md).
             name = _host_name(host)
             for pattern, table in self.hosts:
                 if pattern.match(name):
