@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
+from .grammar import TCHAR, TOKEN
+
 __all__ = ["accepts_encoding", "parse_accept", "parse_accept_language"]
 
 # RFC 9110 §12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 _QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_MEDIA_RANGE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?")
+_MEDIA_RANGE = re.compile(f"{TCHAR}+(?:/{TCHAR}+)?")
 # RFC 4647 §2.1 language-range, which is what Accept-Language carries.
 _LANGUAGE_RANGE = re.compile(r"\*|[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
@@ -34,7 +35,7 @@ def _weighted(value: str | None, item_pattern: re.Pattern[str]) -> list[tuple[st
             name, equals, param_value = raw.partition("=")
             name = name.strip()
             param_value = param_value.strip()
-            if not equals or not _TOKEN.fullmatch(name):
+            if not equals or not TOKEN.fullmatch(name):
                 valid = False
                 break
             if name.lower() == "q":
@@ -101,7 +102,7 @@ def accepts_encoding(value: str | None, coding: str) -> bool:
     if value is None:
         return wanted == "identity"
     star: float | None = None
-    for item, _, q in _weighted(value, _TOKEN):
+    for item, _, q in _weighted(value, TOKEN):
         name = _canonical_coding(item)
         if name == wanted:
             return q > 0

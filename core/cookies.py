@@ -6,6 +6,7 @@ import datetime
 import re
 from collections.abc import Callable
 
+from .grammar import CTL, VCHARS, is_token
 from .httpdate import format_http_date
 
 __all__ = ["delete_cookie_header", "format_set_cookie", "parse_cookie_header"]
@@ -83,12 +84,12 @@ def _unquote(value: str) -> str:
 
 
 # RFC 6265 §4.1.1 cookie-octet: printable ASCII but DQUOTE, comma, semicolon, backslash.
-_COOKIE_OCTETS = frozenset(chr(code) for code in range(0x21, 0x7F)) - set('",;\\')
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_COOKIE_OCTETS = frozenset(VCHARS) - set('",;\\')
 # Tornado's set_cookie refuses these in a value; quoting could carry them, but a space or
-# control character in a cookie is nearly always a bug upstream.
+# control character in a cookie is nearly always a bug upstream.  (DEL is quoted instead.)
 _VALUE_FORBIDDEN = re.compile(r"[\x00-\x20]")
-_ATTRIBUTE_FORBIDDEN = re.compile(r"[\x00-\x20;\x7f]")
+# RFC 6265 av-octet is any CHAR but CTL and ";"; a space is refused too, as Tornado does.
+_ATTRIBUTE_FORBIDDEN = re.compile(f"[{re.escape(CTL)} ;]")
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 _Expires = datetime.datetime | float | int
@@ -161,7 +162,7 @@ def format_set_cookie(
     :raises TypeError: for *expires* together with *expires_days*, *expires_days*
         without *clock*, or arguments of the wrong type.
     """
-    if not isinstance(name, str) or not name or not all(c in _TOKEN_CHARS for c in name):
+    if not isinstance(name, str) or not is_token(name):
         raise ValueError(f"Invalid cookie name {name!r}: it must be an RFC 6265 token")
     if isinstance(value, bytes):
         try:

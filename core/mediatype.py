@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .grammar import CTL, is_token
+
 __all__ = ["format_content_type", "parse_content_type"]
 
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _is_token(text: str) -> bool:
-    return bool(text) and all(char in _TOKEN_CHARS for char in text)
+# What a parameter value may not hold even quoted: HTAB aside, the controls.
+_CONTROLS = frozenset(CTL) - {"\t"}
 
 
 def parse_content_type(value: str | bytes | None) -> tuple[str, dict[str, str]]:
@@ -85,7 +84,7 @@ def _parse_params(text: str, pos: int) -> dict[str, str]:
 
 
 def _quote(value: str) -> str:
-    if _is_token(value):
+    if is_token(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -101,15 +100,15 @@ def format_content_type(mimetype: str, params: Mapping[str, str] | None = None) 
         value contains a control character (CR and LF would split the header).
     """
     kind, slash, subtype = mimetype.partition("/")
-    if not (slash and _is_token(kind) and _is_token(subtype)):
+    if not (slash and is_token(kind) and is_token(subtype)):
         raise ValueError(f"media type {mimetype!r} is not of the form token/token")
     parts = [mimetype]
     for name, value in (params or {}).items():
-        if not _is_token(name):
+        if not is_token(name):
             raise ValueError(f"media type parameter name {name!r} is not a token")
         if not isinstance(value, str):
             raise TypeError(f"media type parameter {name!r} must be a str, not {type(value).__name__}")
-        if any(ord(char) < 0x20 and char != "\t" or char == "\x7f" for char in value):
+        if not _CONTROLS.isdisjoint(value):
             raise ValueError(f"media type parameter {name!r} contains a control character")
         parts.append(f"{name}={_quote(value)}")
     return "; ".join(parts)

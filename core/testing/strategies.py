@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "crosswind.testing.strategies needs Hypothesis: pip install crosswind[test]"
     ) from exc
 
+from ..grammar import CTL, OBS_TEXT, TCHARS, VCHARS
 from ..protocol.limits import Limits
 from ..routing import Map, Rule
 from ..routing.converters import (
@@ -75,7 +76,7 @@ __all__ = [
 #: A request to put behind a hostile one: a server that answers it has been smuggled.
 SMUGGLE_PROBE = b"GET /smuggled HTTP/1.1\r\nHost: example.com\r\n\r\n"
 
-_TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TCHARS = TCHARS
 _DIGITS = "0123456789"
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
@@ -89,8 +90,9 @@ _RESERVED_FIELDS = frozenset(
     }
 )
 _STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# bytes that no strategy here ever puts in a header value (C0 except HTAB, and DEL)
-_CONTROL_CHARS = [bytes([c]) for c in (*range(0x00, 0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20))]
+# bytes that no strategy here ever puts in a header value (C0 except HTAB, and DEL);
+# CR and LF are left to the families about line ends, DEL is added where used
+_CONTROL_CHARS = [char.encode("latin-1") for char in CTL if char not in "\t\r\n\x7f"]
 
 
 # -- the values ------------------------------------------------------------------------
@@ -250,8 +252,8 @@ class RoutePath(NamedTuple):
 
 _tokens = st.text(_TCHARS, min_size=1, max_size=12)
 _field_names = _tokens.filter(lambda name: name.lower() not in _RESERVED_FIELDS)
-_VCHARS = [bytes([c]) for c in range(0x21, 0x7F)]
-_OBS_TEXT = [bytes([c]) for c in range(0x80, 0x100)]
+_VCHARS = [char.encode("latin-1") for char in VCHARS]
+_OBS_TEXT = [char.encode("latin-1") for char in OBS_TEXT]
 
 
 def _field_value(obs_text: bool) -> st.SearchStrategy[bytes]:
@@ -961,9 +963,7 @@ def hostile_requests(
 
 # -- field values --------------------------------------------------------------------------
 
-_COOKIE_OCTETS = "".join(
-    chr(c) for c in range(0x21, 0x7F) if chr(c) not in '",;\\'
-)
+_COOKIE_OCTETS = "".join(c for c in VCHARS if c not in '",;\\')
 _cookie_names = st.text(_TCHARS, min_size=1, max_size=10)
 _cookie_values = st.text(_COOKIE_OCTETS, max_size=16)
 

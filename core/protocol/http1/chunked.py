@@ -29,15 +29,19 @@ from __future__ import annotations
 import re
 
 from ...errors import RemoteProtocolError
+from ...grammar import FIELD_CHAR, TCHAR
 
 __all__ = ["ChunkedScanner"]
 
 # At most 16 hex digits: a size that fits in 64 bits, never int() on raw input.
-# Extensions are vetted for control characters, not parsed: nobody uses them,
-# and a structural regex with nested repeats can backtrack badly.
-_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\x00-\x08\x0a-\x1f\x7f]*)?")
+# Extensions are vetted for control characters (held to the octets of a field
+# value), not parsed: nobody uses them, and a structural regex with nested
+# repeats can backtrack badly.
+_SIZE_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})[ \t]*(;" + FIELD_CHAR.encode("ascii") + rb"*)?"
+)
 _TRAILER_LINE = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)"
+    rf"({TCHAR}+):[ \t]*({FIELD_CHAR}*)".encode("ascii")
 )
 _FRAMING_FIELDS = (b"content-length", b"transfer-encoding")
 

@@ -25,6 +25,8 @@ Rules, each answered with a status and a short reason:
 * an ``Expect`` other than ``100-continue``: 417.
 
 Bytes 0x80-0xFF in field values are accepted (RFC 9110 section 5.5 obs-text).
+The character classes (token, field value, control) are those of
+:mod:`crosswind.grammar`, which the response side checks against too.
 
 What it accepts it also parses, once: :attr:`Head.headers` holds every
 field with its name lowercased and its value without surrounding
@@ -41,29 +43,27 @@ import re
 from dataclasses import dataclass
 
 from ...errors import RemoteProtocolError
+from ...grammar import FIELD_OCTETS, TCHAR, VCHAR
 from ..limits import Limits
 
 __all__ = ["Head", "find_head_end", "screen_head"]
 
-_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
 # The target is visible ASCII (RFC 9112 section 3.2 builds it from RFC 3986,
 # which has no raw bytes above 0x7E); h11 refuses the same.
-_REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
+_REQUEST_LINE = re.compile(
+    rf"({TCHAR}+) ({VCHAR}+) HTTP/([0-9])\.([0-9])".encode("ascii")
+)
 # One findall over the whole header block instead of a match per line
 # (deliberate: see bench/NOTES.md).  Anchored at
 # line starts, a line that is not `token ":" OWS value` yields no match at
 # all, so as many matches as lines proves every line well formed.  The value
 # ends at its last non-blank byte; the trailing `[ \t]*` never needs to give
-# anything back, so nothing here backtracks.
+# anything back, so nothing here backtracks.  `[^ \t\r\n]` is field-vchar
+# here: the control characters are refused before this runs.
 _FIELD = re.compile(
-    rb"^([" + _TCHAR + rb"]+):[ \t]*((?:[^ \t\r\n]+(?:[ \t]+[^ \t\r\n]+)*)?)[ \t]*(?=\r|\Z)", re.M
+    rf"^({TCHAR}+):[ \t]*((?:[^ \t\r\n]+(?:[ \t]+[^ \t\r\n]+)*)?)[ \t]*(?=\r|\Z)".encode("ascii"),
+    re.M,
 )
-# Every byte a head may hold outside its line ends (HTAB, visible ASCII,
-# space, obs-text): deleting them leaves exactly one CRLF per header line, or
-# the head has a control character or a bare CR or LF.  One C-level pass
-# instead of a regex search and three counts (see bench/NOTES.md).
-_HEAD_BYTES = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 
 _HOST, _LENGTH, _CODING, _CONNECTION, _EXPECT = range(5)
@@ -145,8 +145,13 @@ def screen_head(head: bytes, limits: Limits) -> Head:
     field_count = text.count(b"\r\n")
     if field_count > limits.max_header_count:
         raise _reject("too many header fields", 431)
-    if text.translate(None, _HEAD_BYTES) != b"\r\n" * field_count:
-        if _CONTROL.search(text) is not None:
+    # Every byte a head may hold outside its line ends is one a field value may
+    # hold: deleting them leaves exactly one CRLF per header line, or the head has
+    # a control character or a bare CR or LF.  One C-level pass instead of a
+    # regex search and three counts (see bench/NOTES.md).
+    rest = text.translate(None, FIELD_OCTETS)
+    if rest != b"\r\n" * field_count:
+        if rest.translate(None, b"\r\n"):
             raise _reject("control character in request head")
         raise _reject("bare CR or LF in request head")
     match = _REQUEST_LINE.fullmatch(request_line)
