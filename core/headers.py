@@ -107,14 +107,15 @@ class Headers:
             self.add(name, value)
 
     @classmethod
-    def _checked(
+    def from_checked(
         cls, pairs: list[tuple[str, str]], index: dict[str, list[str]] | None = None
     ) -> Self:
         """Wrap fields that are known to be valid, skipping every check and copy.
 
-        For the web layer's per-request paths only: *pairs* must be ``str`` fields
-        that :meth:`add` would accept unchanged, and *index*, if given, must be what
-        :meth:`add` would have built for them; both become this object's own.
+        For code that builds the same fields on every response from literals and values
+        it has already checked: *pairs* must be ``str`` fields that :meth:`add` would
+        accept unchanged, and *index*, if given, must be what :meth:`add` would have
+        built for them; both become this object's own.
 
         :param pairs: the fields in wire order.
         :param index: lowercased name -> values, built from *pairs* when omitted.
@@ -133,7 +134,7 @@ class Headers:
         return headers
 
     @classmethod
-    def _from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Self:
+    def from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Self:
         """``Headers(raw)`` for ``bytes`` fields as a connection hands them over, only faster.
 
         Bytes decoded as latin-1 are always latin-1 text, so the one thing left to
@@ -161,7 +162,7 @@ class Headers:
                 index[name.lower()] = [value]
             else:
                 values.append(value)
-        return cls._checked(pairs, index)
+        return cls.from_checked(pairs, index)
 
     # -- single-field operations -------------------------------------------------------
 
@@ -196,17 +197,27 @@ class Headers:
             name, key = _check_name(name)
         self._replace(name, key, _value(name, value))  # type: ignore[arg-type]
 
-    def _set_valid(self, name: str, value: str) -> None:
-        """:meth:`set` for a value its caller already checked as :func:`_value` would.
+    def set_checked(self, name: str, value: str) -> None:
+        """:meth:`set` for a value its caller has already checked.
 
-        For the web layer, whose ``set_header`` vets values more strictly
-        than this class does: the second check cost ~0.3 µs per field
-        (bench_h11_cycle hello).
+        For code that vets its values itself, or sets values it made (a number, a
+        literal): *value* must be one :meth:`set` would accept unchanged, and is
+        stored as given; the name is still checked, once per distinct name.
+
+        :param name: the field name.
+        :param value: the field value, already checked.
+        :raises ValueError: the name is not valid.
         """
         key = _KNOWN_NAMES.get(name)
         if key is None:
             name, key = _check_name(name)
-        self._replace(name, key, value)
+        values = self._map.get(key)
+        if values is None:
+            # The name is new here, the usual case: no search for fields to replace.
+            self._pairs.append((name, value))
+            self._map[key] = [value]
+        else:
+            self._replace(name, key, value)
 
     def _replace(self, name: str, key: str, value: str) -> None:
         index = self._map

@@ -30,6 +30,7 @@ from ..cookies import delete_cookie_header, format_set_cookie, parse_cookie_head
 from ..errors import RequestError
 from ..etag import compute_etag, parse_etag
 from ..forms import MultiDict, parse_qs, parse_urlencoded
+from ..grammar import is_token
 from ..headers import Headers as _BaseHeaders
 from ..httpdate import format_http_date, parse_http_date
 from ..mediatype import parse_content_type
@@ -183,17 +184,6 @@ class Headers(_BaseHeaders):
         for value in values:
             self.add(name, value)
 
-    def _set_trusted(self, name: str, value: str) -> None:
-        # set() for a name and value known to be valid header text (a literal
-        # name, a number): no name or value checks.
-        key = name.lower()
-        values = self._map.get(key)
-        if values is None:
-            self._pairs.append((name, value))
-            self._map[key] = [value]
-        else:
-            self.set(name, value)
-
     def to_wsgi_list(self) -> list[tuple[str, str]]:
         """Every field as ``(name, value)``, in order."""
         return self.items()
@@ -201,9 +191,6 @@ class Headers(_BaseHeaders):
     def copy(self) -> Headers:
         """An independent copy."""
         return Headers(self)
-
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _with_options(value: Any, options: Mapping[str, Any]) -> Any:
@@ -218,7 +205,7 @@ def _with_options(value: Any, options: Mapping[str, Any]) -> Any:
             parts.append(key)
             continue
         text = str(option)
-        if key.endswith("*") or _TOKEN.fullmatch(text):
+        if key.endswith("*") or is_token(text):
             parts.append(f"{key}={text}")
         else:
             escaped = text.replace("\\", "\\\\").replace('"', '\\"')
@@ -567,9 +554,9 @@ class FileStorage(UploadedFile):
 
 
 def _header_list(scope: Mapping[str, Any]) -> Headers:
-    # Byte pairs from a connection are checked in one pass by _from_wire (anything
+    # Byte pairs from a connection are checked in one pass by from_wire (anything
     # else falls back to the checking constructor; see bench/NOTES.md).
-    return Headers._from_wire([(name, value) for name, value in scope.get("headers", ())])
+    return Headers.from_wire([(name, value) for name, value in scope.get("headers", ())])
 
 
 class Request:
@@ -1251,7 +1238,7 @@ class Response:
             if headers is None and content_type in _CHECKED_CONTENT_TYPES:
                 # A value set before needs none of the checks again (see
                 # bench/NOTES.md).
-                self.headers._set_trusted("Content-Type", content_type)
+                self.headers.set_checked("Content-Type", content_type)
             else:
                 self.headers["Content-Type"] = content_type
                 if type(content_type) is str and len(_CHECKED_CONTENT_TYPES) < 64:
@@ -1374,7 +1361,7 @@ class Response:
         self.response = [value]
         if self.automatically_set_content_length:
             # A decimal length needs none of the checks a header value gets.
-            self.headers._set_trusted("Content-Length", str(len(value)))
+            self.headers.set_checked("Content-Length", str(len(value)))
 
     data = property(get_data, set_data, doc="The body as bytes.")
 

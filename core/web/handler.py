@@ -216,7 +216,7 @@ class RequestHandler:
         """Reset the headers, the status and the unsent output to their defaults."""
         # Literal fields instead of copy() + add(), deliberately: see bench/NOTES.md.
         date = self.application._date_header()
-        self._headers = Headers._checked(
+        self._headers = Headers.from_checked(
             [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)],
             {"server": [_SERVER], "content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
         )
@@ -260,9 +260,9 @@ class RequestHandler:
         if type(value) is str and _VALID_HEADER_CHARS.fullmatch(value) is not None:
             # Text, the usual value: checked once here rather than again in
             # Headers (three calls per hello; see bench/NOTES.md).
-            self._headers._set_valid(name, value)
+            self._headers.set_checked(name, value)
         else:
-            self._headers._set_valid(name, self._convert_header_value(value))
+            self._headers.set_checked(name, self._convert_header_value(value))
 
     def add_header(self, name: str, value: _HeaderValue) -> None:
         """Add a response header, keeping earlier ones of the same name.

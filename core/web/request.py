@@ -284,7 +284,7 @@ class HTTPServerRequest:
         protocol = "https" if info.tls is not None else "http"  # info.scheme, without the call
         headers = None
         if xheaders:
-            headers = Headers._from_wire(exchange.headers)
+            headers = Headers.from_wire(exchange.headers)
             forwarded = headers.get("X-Forwarded-For", remote_ip)
             hops = [hop.strip() for hop in forwarded.split(",")]
             candidate = next(
@@ -336,7 +336,7 @@ class HTTPServerRequest:
     def headers(self) -> Headers:
         """The request headers (case-insensitive, multi-valued)."""
         if self._headers is None:
-            self._headers = Headers._from_wire(self._raw_headers)
+            self._headers = Headers.from_wire(self._raw_headers)
         return self._headers
 
     @headers.setter
