@@ -98,6 +98,65 @@ def test_crlf_and_nul_are_refused_in_values_and_names(bad):
     assert headers.items() == []
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("X Bad", "v", "header name 'X Bad' is not a token"),
+        ("X-Bad:", "v", "header name 'X-Bad:' is not a token"),
+        ("", "v", "header name '' is not a token"),
+        ("X-Bad", "a\x01b", "header 'X-Bad' has a control character in its value"),
+        ("X-Bad", "\x7f", "header 'X-Bad' has a control character in its value"),
+    ],
+)
+def test_the_grammar_rule_holds_for_every_way_in(name, value, problem):
+    # The rule the response writer keeps: a name must be a token, a value may hold no
+    # control character but HTAB (crosswind.grammar.field_problem words the refusal).
+    raw = [(name.encode("latin-1"), value.encode("latin-1"))]
+    ways = [
+        lambda: Headers().add(name, value),
+        lambda: Headers().set(name, value),
+        lambda: Headers({name: value}),
+        lambda: Headers(raw),
+        lambda: Headers.from_wire(raw),
+        lambda: Headers().setdefault(name, value),
+    ]
+    for way in ways:
+        with pytest.raises(ValueError) as refused:
+            way()
+        assert str(refused.value) == problem
+    with pytest.raises(ValueError, match="is not a token"):
+        Headers().set_checked("X Bad", "v")
+
+
+def test_tab_space_and_obs_text_are_kept():
+    headers = Headers.from_wire([(b"X-A", b"a\tb c\xe9")])
+    headers.add("X-B", " padded\t")
+    assert headers.items() == [("X-A", "a\tb c\xe9"), ("X-B", " padded\t")]
+
+
+def test_from_wire_remembers_names_without_mixing_their_spelling():
+    first = Headers.from_wire([(b"Content-Type", b"a"), (b"x-y", b"1"), (b"X-Y", b"2")])
+    again = Headers.from_wire([(b"Content-Type", b"b")])
+    assert first.items() == [("Content-Type", "a"), ("x-y", "1"), ("X-Y", "2")]
+    assert first.get_list("X-y") == ["1", "2"]
+    assert again.items() == [("Content-Type", "b")] and again["content-type"] == "b"
+    # What is not a list of bytes pairs goes through the constructor, errors included.
+    assert Headers.from_wire([("A", "1")]).items() == [("A", "1")]
+    with pytest.raises(TypeError):
+        Headers.from_wire([(bytearray(b"A"), b"1")])
+
+
+def test_from_checked_and_set_checked_take_fields_as_given():
+    headers = Headers.from_checked([("Server", "x"), ("Date", "d")])
+    assert headers["server"] == "x" and headers.keys() == ["Server", "Date"]
+    headers.set_checked("X-New", "1")
+    headers.set_checked("server", "y")
+    headers.add("Date", "e")
+    headers.set_checked("DATE", "f")
+    assert headers.items() == [("server", "y"), ("DATE", "f"), ("X-New", "1")]
+    assert headers.get_list("date") == ["f"]
+
+
 def test_value_types():
     headers = Headers()
     headers.add("Content-Length", 42)

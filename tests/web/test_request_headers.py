@@ -3,6 +3,7 @@ connection's raw fields, whatever shortcut the request takes -- refusals include
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,8 @@ from crosswind.web.request import HTTPServerRequest
 from hypothesis import given
 from hypothesis import strategies as st
 
-# Field bytes, including what a header may not carry (CR, LF, NUL) and obs-text.
+# Field bytes, including what a header may not carry (CR, LF, NUL; a space or nothing at
+# all in a name) and obs-text.
 ATOMS = [b"a", b"B", b"x-y", b" ", b"\t", b"\xe9", b"\xff", b"\r", b"\n", b"\0", b"1"]
 field_bytes = st.lists(st.sampled_from(ATOMS), max_size=4).map(b"".join)
 raw_headers = st.lists(st.tuples(field_bytes, field_bytes), max_size=6)
@@ -55,7 +57,7 @@ def test_request_headers_are_the_constructors(raw: list[tuple[bytes, bytes]]) ->
 def test_xheaders_requests_build_the_same_headers(raw: list[tuple[bytes, bytes]]) -> None:
     expected = outcome(lambda: Headers(raw))
     if expected[0] in (ValueError, TypeError):
-        with pytest.raises(expected[0], match="CR, LF or NUL"):
+        with pytest.raises(expected[0], match=re.escape(expected[1])):
             served(raw, xheaders=True)
     else:
         assert outcome(lambda: served(raw, xheaders=True).headers) == expected
