@@ -16,11 +16,11 @@ as under the built-in backends, and the adapters duplicate none of it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from crosswind.errors import LocalProtocolError, RequestError
+from crosswind.grammar import field_problem, is_field_value
 from crosswind.protocol.events import Data, EndOfMessage, Request
 from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange, ResponseHeaders
 from crosswind.protocol.limits import Limits
@@ -32,6 +32,7 @@ __all__ = [
     "AdapterConnection",
     "AdapterDriver",
     "call_application",
+    "check_response_headers",
     "error_response",
     "make_exchange",
     "strip_hop_by_hop",
@@ -39,8 +40,6 @@ __all__ = [
 
 log = logging.getLogger("crosswind.adapters")
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _FRAMING_NAMES = (b"content-length", b"transfer-encoding")
 #: Connection-level headers: the foreign server owns the connection and its framing.
 HOP_BY_HOP = frozenset(
@@ -108,27 +107,18 @@ class AdapterConnection:
         :param reason: the reason phrase (servers that cannot send one drop it).
         :param length: the whole body's length when known: ``Content-Length``
             is added unless the headers frame the body themselves.
-        :raises LocalProtocolError: a second head, or headers that are not valid HTTP.
+        :raises LocalProtocolError: a second head, or headers that are not valid HTTP
+            (:func:`check_response_headers`).
         """
         if self.response_started:
             raise LocalProtocolError("a response was already started for this request")
         if not 200 <= status <= 999:
             raise LocalProtocolError(f"status {status} is not a final response status")
+        if not is_field_value(reason):
+            raise LocalProtocolError(f"reason phrase {reason!r} has a control character")
         checked = []
         framed = False
-        for name, value in headers:
-            if isinstance(name, str) and isinstance(value, str):
-                try:
-                    name, value = name.encode("latin-1"), value.encode("latin-1")
-                except UnicodeEncodeError:
-                    raise LocalProtocolError(f"response header {name!r} is not latin-1") from None
-            if (
-                type(name) is not bytes
-                or type(value) is not bytes
-                or not _TOKEN.fullmatch(name)
-                or _BAD_VALUE.search(value)
-            ):
-                raise LocalProtocolError(f"invalid response header {name!r}: {value!r}")
+        for name, value in check_response_headers(headers):
             framed = framed or name.lower() in _FRAMING_NAMES
             checked.append((name, value.strip(b" \t")))
         if length is not None and not framed and status not in (204, 304):
@@ -150,6 +140,38 @@ class AdapterConnection:
             raise LocalProtocolError("response ended twice or never started")
         self.response_done = True
         return b""
+
+
+def check_response_headers(headers: ResponseHeaders) -> list[tuple[bytes, bytes]]:
+    """*headers* as bytes, held to the rule the response writer keeps.
+
+    The same checks as the built-in server's (:func:`crosswind.grammar.field_problem`),
+    so an application answers alike behind any server: a name that is not a token,
+    a value with a control character other than HTAB, or text beyond latin-1 is
+    refused before anything is sent, with an error that names the header.
+
+    :param headers: ``(name, value)`` pairs, all ``bytes`` or all latin-1 ``str``.
+    :raises LocalProtocolError: for the first field that cannot be sent.
+    """
+    checked: list[tuple[bytes, bytes]] = []
+    text: bool | None = None  # the first field says which, as in the writer
+    for name, value in headers:
+        if isinstance(name, str) and isinstance(value, str) and text is not False:
+            text = True
+            problem = field_problem(name, value)
+            if problem is None:
+                checked.append((name.encode("latin-1"), value.encode("latin-1")))
+        elif isinstance(name, bytes) and isinstance(value, bytes) and text is not True:
+            text = False
+            problem = field_problem(name, value)
+            checked.append((name, value))
+        else:
+            raise LocalProtocolError(
+                "response header names and values must be all bytes or all str"
+            )
+        if problem is not None:
+            raise LocalProtocolError(f"response {problem}")
+    return checked
 
 
 class _InfoOnly:
@@ -261,33 +283,39 @@ def error_response(error: RequestError) -> tuple[list[tuple[bytes, bytes]], byte
     return [(b"Content-Type", b"text/plain; charset=utf-8")], body
 
 
-async def call_application(app: Application, exchange: Exchange) -> BaseException | None:
+async def call_application(
+    app: Application, exchange: Exchange, conn: AdapterConnection
+) -> BaseException | None:
     """Await ``app.handle(exchange)`` under the rules the connection driver keeps.
 
     A refusal (:class:`RequestError`) or a failure before the response head
-    is answered here with its status (``500`` for failures); a handler that
-    returns without responding also gets ``500``.  Returns the exception
-    when the response cannot be completed -- the head went out already, or
-    the handler returned without ending the body -- so the caller can make
-    the server abort the connection and the client see a truncated response.
+    is answered here with its status (``500`` for failures, a refused head
+    among them); a handler that returns without responding also gets ``500``.
+    Returns the exception when the response cannot be completed -- the head
+    went out already, or the handler returned without ending the body -- so
+    the caller can make the server abort the connection and the client see a
+    truncated response.
 
     :param app: the crosswind application.
     :param exchange: the request to serve.
+    :param conn: its connection half, which says whether a head was accepted, as
+        the driver asks its connection (the exchange counts a response as started
+        once one was tried, refused or not).
     """
     try:
         await app.handle(exchange)
     except ClientDisconnected as exc:
         return exc
     except RequestError as error:
-        if exchange.response_started:
+        if conn.response_started:
             return error
         return await _refuse(exchange, error)
     except Exception as exc:
         log.exception("error in application handling %s %s", exchange.method, exchange.path)
-        if exchange.response_started:
+        if conn.response_started:
             return exc
         return await _refuse(exchange, RequestError("internal server error", 500))
-    if not exchange.response_started:
+    if not conn.response_started:
         log.error("application returned without responding to %s %s",
                   exchange.method, exchange.path)
         return await _refuse(exchange, RequestError("internal server error", 500))

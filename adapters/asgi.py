@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote
 
-from crosswind.errors import RequestError
+from crosswind.errors import LocalProtocolError, RequestError
 from crosswind.protocol.events import Request
 from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange
 from crosswind.protocol.transport import ConnectionInfo, TLSInfo
@@ -31,6 +31,7 @@ from ._exchange import (
     DEFAULT_MAX_BODY_SIZE,
     AdapterDriver,
     call_application,
+    check_response_headers,
     error_response,
     make_exchange,
 )
@@ -193,7 +194,7 @@ class ASGIAdapter:
         failure: BaseException | None = None
         async with spawn_scope() as spawn:
             driver.spawn = spawn
-            failure = await call_application(self.app, exchange)
+            failure = await call_application(self.app, exchange, driver.conn)
         if failure is not None and not isinstance(failure, ClientDisconnected):
             # The head is out: failing makes the server drop the connection,
             # so the client can tell the response is incomplete.
@@ -365,8 +366,8 @@ class _Call:
             if kind == "http.response.start":
                 if self.status is not None:
                     raise RuntimeError("http.response.start sent twice")
+                self.headers = _response_headers(message)
                 self.status = int(message["status"])
-                self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
             elif kind == "http.response.body":
                 await self._body(message)
             else:
@@ -406,6 +407,19 @@ class _Call:
                 self._finish()
 
 
+def _response_headers(message: Message) -> list[tuple[bytes, bytes]]:
+    """The headers of ``http.response.start``, checked as the response writer checks them.
+
+    Refused here, where the app hands them over, rather than when the body follows:
+    the error then points at the message that carried them.
+    """
+    try:
+        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
+    except (TypeError, ValueError):
+        raise LocalProtocolError("ASGI response headers must be pairs of byte strings") from None
+    return check_response_headers(headers)
+
+
 class ASGIContainer:
     """A crosswind application that serves an ASGI 3 application.
 
@@ -415,7 +429,10 @@ class ASGIContainer:
     the response streams out as the app sends it.  ``receive()`` returns
     ``http.disconnect`` when the client goes away or once the response is
     complete.  :meth:`startup` and :meth:`shutdown` run the app's lifespan
-    protocol; apps that do not speak it are served without one.
+    protocol; apps that do not speak it are served without one.  The headers of
+    ``http.response.start`` are held to the response writer's rule: ``send``
+    raises :class:`~crosswind.errors.LocalProtocolError` naming a header HTTP
+    cannot carry, and an app that lets it through gets a ``500``.
 
     :param asgi_app: the ASGI 3 application.
     """

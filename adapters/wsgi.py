@@ -49,6 +49,7 @@ from ._exchange import (
     HOP_BY_HOP,
     AdapterDriver,
     call_application,
+    check_response_headers,
     error_response,
     make_exchange,
     strip_hop_by_hop,
@@ -163,7 +164,7 @@ class _Response:
         self._task.add_done_callback(lambda _: driver.wake())
 
     async def _main(self, app: Application) -> None:
-        self._failure = await call_application(app, self._exchange)
+        self._failure = await call_application(app, self._exchange, self._driver.conn)
 
     @property
     def complete(self) -> bool:
@@ -362,7 +363,7 @@ class _Call:
 
     def __init__(self) -> None:
         self.status: str | None = None
-        self.headers: list[tuple[str, str]] = []
+        self.headers: list[tuple[bytes, bytes]] = []
         self.content_length: int | None = None
         self.head_sent = False  # set by the loop side once the head is out
         self.iterable: Iterable[bytes] | None = None
@@ -387,11 +388,14 @@ class _Call:
             raise AssertionError("start_response called a second time without exc_info")
         if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit():
             raise ValueError(f"WSGI status must look like '200 OK', not {status!r}")
+        # PEP 3333 asks for the check here, while the application still runs; it is
+        # the check the response writer makes, so the answer is the writer's too.
+        checked = check_response_headers(headers)
         self.status = status
-        self.headers = list(headers)
+        self.headers = checked
         self.content_length = None
-        for name, value in self.headers:
-            if name.lower() == "content-length" and value.strip().isdigit():
+        for name, value in checked:
+            if name.lower() == b"content-length" and value.strip().isdigit():
                 self.content_length = int(value)
         return self.write
 
@@ -468,6 +472,10 @@ class WSGIContainer:
     under the asyncio and trio backends; under the threaded backend it runs
     in the connection's own thread.  Its response streams: each chunk of the
     iterable is written as it comes, and ``close()`` is always called.
+    ``start_response`` holds the headers to the response writer's rule (a name
+    that is not a token, a value with a control character): it raises
+    :class:`~crosswind.errors.LocalProtocolError` naming the header, and an app
+    that lets it through gets a ``500``, as it would from any crosswind server.
 
     :param wsgi_app: the PEP 3333 application.
     :param max_workers: how many WSGI calls may run at once.
@@ -587,9 +595,5 @@ def _response_head(call: _Call) -> tuple[tuple[int, bytes], list[tuple[bytes, by
     if call.status is None:
         raise RuntimeError("the WSGI application returned without calling start_response")
     status = call.status
-    headers = [
-        (name.encode("latin-1"), value.encode("latin-1"))
-        for name, value in call.headers
-        if name.lower().encode("latin-1") not in HOP_BY_HOP
-    ]
+    headers = [(name, value) for name, value in call.headers if name.lower() not in HOP_BY_HOP]
     return (int(status[:3]), status[4:].encode("latin-1")), headers
