@@ -72,10 +72,10 @@ _BYTES = _Literals(
     b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n",
     b"Connection: keep-alive\r\n", b"\r\n",
 )
-_TEXT = _Literals(*(
+_TEXT = _Literals._make(
     item.decode("latin-1") if isinstance(item, bytes) else re.compile(item.pattern.decode())
     for item in _BYTES
-))
+)
 
 _NONE, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
 
@@ -148,17 +148,17 @@ class ResponseWriter:
             this response (a close-delimited body cannot).
         :raises LocalProtocolError: a header is not valid HTTP.
         """
-        if type(headers) is not list:
-            headers = list(headers)
+        # A list, to look at the first name and, on a refusal, walk the fields again.
+        fields: list[tuple[Any, Any]] = headers if type(headers) is list else list(headers)
         # Text fields are formatted as text and encoded once: a layer that keeps
         # its headers as str (crosswind.web) then needs no bytes copy of each
         # (see bench/NOTES.md).
-        text = bool(headers) and type(headers[0][0]) is str
+        text = bool(fields) and type(fields[0][0]) is str
         lit = _TEXT if text else _BYTES
         status_line = _STATUS_LINES.get((status, reason))
         if status_line is None:
             status_line = b"HTTP/1.1 %d %s\r\n" % (status, reason or reason_phrase(status))
-        parts: list = [status_line]
+        parts: list[Any] = [status_line]
         body_length: bytes | str | None = None
         chunked = False
         says_close = False
@@ -166,7 +166,7 @@ class ResponseWriter:
         tunnel = self._connect and 200 <= status < 300
         separator, crlf = lit.separator, lit.crlf
         try:
-            for name, value in headers:
+            for name, value in fields:
                 kind = known.get(name)
                 if kind is None:
                     kind = _name_kind(name)
@@ -177,7 +177,7 @@ class ResponseWriter:
                         if (
                             body_length is not None
                             and value != body_length
-                            or lit.digits.fullmatch(value) is None  # type: ignore[arg-type]
+                            or lit.digits.fullmatch(value) is None
                         ):
                             raise LocalProtocolError(f"invalid Content-Length {value!r}")
                         body_length = value
@@ -189,7 +189,7 @@ class ResponseWriter:
                         chunked = True
                         if self._http10:
                             continue  # an HTTP/1.0 client cannot read chunks
-                    elif lit.close in value.lower():  # type: ignore[operator]
+                    elif lit.close in value.lower():
                         says_close = True
                 # Concatenation, not %: a str among bytes (or bytes among str)
                 # fails here instead of being written as its repr.
@@ -233,7 +233,7 @@ class ResponseWriter:
             try:
                 block = parts[0] + "".join(parts[1:]).encode("latin-1")
             except UnicodeEncodeError:
-                raise self._refusal(headers, reason) from None
+                raise self._refusal(fields, reason) from None
         else:
             block = b"".join(parts)
         # One C-level pass over the whole block instead of a check per value
@@ -241,7 +241,7 @@ class ResponseWriter:
         # leaves only the line ends put there above, or a control character;
         # the reason phrase is held to the same octets.
         if block.translate(None, FIELD_OCTETS) != b"\r\n" * len(parts):
-            raise self._refusal(headers, reason)
+            raise self._refusal(fields, reason)
         return block, keep_alive
 
     @staticmethod
