@@ -25,6 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl) || echo "curl not installed: curl tests will skip"
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+	$(BIN)/mypy
 	$(BIN)/python fuzz/run.py --budget 10
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -36,6 +37,7 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+	$(BIN)/mypy
 
 # `make bench BASELINE=HEAD~5` also serves the crosswind rows from that commit, in the same
 # run, and reports the working tree's ratio to each (bench/README.md).
