@@ -16,9 +16,9 @@ which :class:`~crosswind.headers.Headers` and the WSGI and ASGI adapters keep
 too): whatever the application passes, nothing it writes can split the header
 block, and a refusal is a :class:`LocalProtocolError` that names the header.
 
-Serializing here rather than in h11 saves about 20 µs per request
-(``bench/bench_h11_cycle.py``): h11 validated each header again and ran its
-state machine for events that carry no decision crosswind has not already made.
+Serializing here rather than in h11 is deliberate (``bench/NOTES.md``): h11
+validated each header again and ran its state machine for events that carry no
+decision crosswind has not already made.
 """
 
 from __future__ import annotations
