@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import socket
@@ -19,7 +18,6 @@ __all__ = [
     "format_address",
     "make_ssl_context",
     "reserve_port",
-    "run_app_hook",
     "tls_info",
 ]
 
@@ -147,20 +145,3 @@ def peer_name(sock_or_name: Any) -> Any:
     if isinstance(sock_or_name, tuple):
         return (sock_or_name[0], sock_or_name[1])
     return sock_or_name or None
-
-
-async def run_app_hook(app: Any, name: str) -> None:
-    """Call ``app.startup()`` or ``app.shutdown()`` if the application has it.
-
-    The lifespan hook of the asyncio and trio backends: ``startup`` runs
-    before they accept the first connection, ``shutdown`` after the graceful
-    shutdown.  An exception propagates, so a failed startup stops the server.
-
-    :param app: the application.
-    :param name: ``"startup"`` or ``"shutdown"``.
-    """
-    hook = getattr(app, name, None)
-    if callable(hook):
-        result = hook()
-        if inspect.isawaitable(result):
-            await result

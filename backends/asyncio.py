@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from crosswind.protocol.driver import AccessLog, ConnectionDriver
@@ -29,15 +28,8 @@ from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
 from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
-from ._common import (
-    ServerHandle,
-    announce,
-    bind_socket,
-    peer_name,
-    run_app_hook,
-    server_log,
-    tls_info,
-)
+from ._common import ServerHandle, announce, peer_name, server_log, tls_info
+from ._serve import Runtime, ServeOptions, Server, serve_with
 
 __all__ = ["serve", "start_server"]
 
@@ -266,34 +258,21 @@ class _Protocol(asyncio.Protocol):
             self._transport.abort()
 
 
-class _Server:
-    def __init__(
-        self,
-        app: Application,
-        sock: socket.socket,
-        *,
-        ssl_context: ssl.SSLContext | None,
-        limits: Limits,
-        engine: str | None,
-        access_log: AccessLog | None,
-        shutdown_timeout: float,
-    ) -> None:
-        self.app = app
-        self.sock = sock
-        self.ssl_context = ssl_context
-        self.limits = limits
-        self.engine = engine
-        self.access_log = access_log
-        self.shutdown_timeout = shutdown_timeout
+class _Server(Server[_Protocol]):
+    """The listening socket, its connections and the deadline sweep, in the running loop."""
+
+    def __init__(self, app: Application, sock: socket.socket, **settings: Any) -> None:
+        super().__init__(app, sock, **settings)
         self.loop = asyncio.get_running_loop()
-        self.connections: set[_Protocol] = set()
         self.held_writes = _HeldWrites(self.loop)
         self._active = 0  # accepted clients not yet done, set-up ones included
         self._reading = False  # the listening socket is registered with the loop
         self._backoff: asyncio.TimerHandle | None = None
-        self._closed = asyncio.Event()
-        self._stopping = False
+        self._closed = asyncio.Event()  # set once no connection is left during a shutdown
+        self._finished = asyncio.Event()  # set once a shutdown has completed
+        self._shutdown_task: asyncio.Task[None] | None = None
         self._client_kind = (sock.family, sock.type, sock.proto)
+        limits = self.limits
         # How often deadlines are checked: an eighth of the shortest timeout,
         # between 10 ms and 1 s.
         self._tick = max(
@@ -312,7 +291,7 @@ class _Server:
         # The selector loop's own transport factory (what create_server uses),
         # when there is one and no TLS; otherwise connect_accepted_socket.
         self._make_transport: Callable[..., Any] | None = (
-            None if ssl_context is not None
+            None if self.ssl_context is not None
             else getattr(self.loop, "_make_socket_transport", None)
         )
 
@@ -433,15 +412,10 @@ class _Server:
             self._start_sweeping()
 
     def start_connection(self, protocol: _Protocol) -> None:
-        driver = ConnectionDriver(
-            protocol, self.app, clock=self.clock, limits=self.limits,
-            engine=self.engine, access_log=self.access_log,
-        )
+        driver = self.new_driver(protocol, self.clock)
         protocol.driver = driver
         self.connections.add(protocol)
         self._start_sweeping()
-        if self._stopping:
-            driver.start_shutdown()
         if protocol.starts_task:
             self.loop.create_task(self._run(protocol, driver))
 
@@ -461,34 +435,80 @@ class _Server:
         if self._stopping and not self.connections:
             self._closed.set()
 
+    # -- shutting down -----------------------------------------------------
+
+    def request_shutdown(self) -> None:
+        """Start a graceful shutdown; callable from any thread and from a signal handler."""
+        # After the loop has closed there is nothing left to stop.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._shutdown_soon)
+
+    def _shutdown_soon(self) -> None:
+        if self._shutdown_task is None and not self._stopping:
+            self._shutdown_task = self.loop.create_task(self.shutdown())
+
     async def shutdown(self) -> None:
         """Stop accepting, let in-flight requests finish, then close."""
         if self._stopping:
-            await self._closed.wait()
+            await self._finished.wait()
             return
-        self._stopping = True
+        try:
+            await self.drain()
+        finally:
+            self._finished.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until a shutdown, requested or awaited, has completed."""
+        await self._finished.wait()
+        if self._shutdown_task is not None:
+            await self._shutdown_task  # raises what the shutdown raised
+
+    def close_listener(self) -> None:
+        """Stop accepting and close the listening socket."""
         self._pause_accepting()
         if self._backoff is not None:
             self._backoff.cancel()
             self._backoff = None
         self.sock.close()
-        for protocol in list(self.connections):
-            driver = protocol.driver
-            if driver is not None:
-                driver.start_shutdown()
-                if driver.idle:
-                    await protocol.close()
+
+    async def _stop_accepting(self) -> None:
+        self.close_listener()
+
+    async def _close_idle(self, connection: _Protocol) -> None:
+        await connection.close()
+
+    async def _wait_closed(self, timeout: float) -> bool:
         if self.connections:
             try:
-                await asyncio.wait_for(self._closed.wait(), self.shutdown_timeout)
+                await asyncio.wait_for(self._closed.wait(), timeout)
             except TimeoutError:
-                server_log.warning(
-                    "%d connection(s) still busy after %.1f s; closing them",
-                    len(self.connections), self.shutdown_timeout,
-                )
-                for protocol in list(self.connections):
-                    protocol.abort()
-        self._closed.set()
+                return False
+        return True
+
+    async def _cut(self, connections: list[_Protocol]) -> None:
+        for protocol in connections:
+            protocol.abort()
+
+
+class _Asyncio(Runtime[_Server]):
+    name = "asyncio"
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        asyncio.run(main())
+
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, app: Application, sock: socket.socket, options: ServeOptions
+    ) -> AsyncIterator[_Server]:
+        server = _Server.from_options(app, sock, options)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.close_listener()
+
+    async def serve_until_shutdown(self, server: _Server) -> None:
+        await server.wait_closed()
 
 
 async def start_server(
@@ -506,14 +526,14 @@ async def start_server(
     sock: socket.socket | None = None,
 ) -> _Server:
     """Start serving in the running loop; ``await server.shutdown()`` to stop."""
-    if sock is None:
-        sock = bind_socket(host, port, unix_socket=unix_socket, reuse_port=reuse_port)
-    server = _Server(
-        app, sock, ssl_context=ssl_context, limits=limits or Limits(), engine=engine,
-        access_log=access_log, shutdown_timeout=shutdown_timeout,
+    options = ServeOptions(
+        ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
+        limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
+        access_log=access_log, sock=sock,
     )
+    server = _Server.from_options(app, options.listen(host, port), options)
     server.start()
-    announce(sock, "asyncio", ssl_context is not None)
+    announce(server.sock, "asyncio", ssl_context is not None)
     return server
 
 
@@ -530,38 +550,7 @@ def serve(
 
     Options are those of :func:`start_server`.
     """
-
-    # Bound before the startup hook, so a taken port fails before the
-    # application starts anything.
-    if options.get("sock") is None:
-        options["sock"] = bind_socket(
-            host, port, unix_socket=options.pop("unix_socket", None),
-            reuse_port=options.pop("reuse_port", False),
-        )
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await run_app_hook(app, "startup")
-        except BaseException:
-            options["sock"].close()
-            raise
-        server = await start_server(app, host, port, **options)
-        stop = asyncio.Event()
-        if handle_signals:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.add_signal_handler(signum, stop.set)
-        def request_stop() -> None:
-            # After the loop has closed there is nothing left to stop.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
-
-        if started is not None:
-            started(ServerHandle([server.sock.getsockname()], "asyncio", request_stop))
-        await stop.wait()
-        server_log.info("Shutting down")
-        await server.shutdown()
-        await run_app_hook(app, "shutdown")
-
-    asyncio.run(main())
+    serve_with(
+        _Asyncio(), app, host, port, started=started, handle_signals=handle_signals,
+        options=options,
+    )

@@ -17,22 +17,21 @@ import contextlib
 import itertools
 import queue
 import selectors
-import signal
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from types import FrameType
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from crosswind._sync import EventLoopRequired
+from crosswind._sync import EventLoopRequired, run_sync
 from crosswind.protocol.driver import AccessLog, ConnectionDriver
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
 from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
-from ._common import ServerHandle, announce, bind_socket, peer_name, server_log, tls_info
+from ._common import ServerHandle, announce, peer_name, server_log, tls_info
+from ._serve import Runtime, ServeOptions, Server, serve_with
 
 __all__ = ["ThreadedServer", "serve", "start_server"]
 
@@ -210,47 +209,24 @@ def _drive(coro: Coroutine[Any, Any, None]) -> None:
     raise error
 
 
-class ThreadedServer:
+class ThreadedServer(Server[_SocketTransport]):
     """A listening server whose accept loop is :meth:`serve_forever`.
 
     :param app: the application.
     :param sock: a bound, listening socket (see
         :func:`~crosswind.backends._common.bind_socket`); the server owns it.
-    :param ssl_context: serve TLS with this context.
-    :param limits: connection limits; ``max_connections`` is also the most
-        worker threads, and ``body_timeout`` bounds how long a send may make
-        no progress.
-    :param shutdown_timeout: seconds busy connections get to finish once a
-        shutdown starts.
-    :param engine: the protocol engine's name (``None``: :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`).
-    :param access_log: ``access_log(exchange, seconds)`` after each exchange.
+    :param settings: ``ssl_context``, ``limits``, ``shutdown_timeout``,
+        ``engine`` and ``access_log``, as for :func:`serve`.
+        ``limits.max_connections`` is also the most worker threads, and
+        ``limits.body_timeout`` bounds how long a send may make no progress.
     """
 
-    def __init__(
-        self,
-        app: Application,
-        sock: socket.socket,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        limits: Limits | None = None,
-        shutdown_timeout: float = 30.0,
-        engine: str | None = None,
-        access_log: AccessLog | None = None,
-    ) -> None:
-        self.app = app
-        self.sock = sock
-        self.addresses = [sock.getsockname()]
-        self.ssl_context = ssl_context
-        self.limits = limits = limits or Limits()
-        self.shutdown_timeout = shutdown_timeout
-        self.engine = engine
-        self.access_log = access_log
-        self.connections: set[_SocketTransport] = set()
-        self._pool = _WorkerPool(limits.max_connections)
+    def __init__(self, app: Application, sock: socket.socket, **settings: Any) -> None:
+        super().__init__(app, sock, **settings)
+        self._pool = _WorkerPool(self.limits.max_connections)
         # An RLock underneath: a signal handler may request a shutdown while
         # the interrupted main thread holds it.
         self._changed = threading.Condition(threading.RLock())
-        self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
         self._done = threading.Event()
@@ -277,8 +253,8 @@ class ThreadedServer:
         """Accept connections until a shutdown is requested, then shut down gracefully."""
         try:
             self._accept_loop()
-            server_log.info("Shutting down")
-            self._shutdown()
+            run_sync(self.drain())  # never suspends: its waits block
+            self._pool.stop(_CUT_GRACE)
         finally:
             self.close()
 
@@ -329,14 +305,10 @@ class ThreadedServer:
     def _serve_connection(self, transport: _SocketTransport, address: Any) -> None:
         try:
             if self._open(transport, address):
-                driver = ConnectionDriver(
-                    transport, self.app, clock=time.monotonic, limits=self.limits,
-                    engine=self.engine, access_log=self.access_log,
-                )
+                # Under the lock, so that a shutdown sees either this driver
+                # or, already stopping, the driver shuts itself down.
                 with self._changed:
-                    transport.driver = driver
-                    if self._stopping:
-                        driver.start_shutdown()
+                    driver = transport.driver = self.new_driver(transport, time.monotonic)
                 _drive(driver.run())
         finally:
             _close_now(transport)
@@ -376,35 +348,31 @@ class ThreadedServer:
         transport.info = ConnectionInfo(peer=peer, local=local, tls=tls_info(tls_sock))
         return True
 
-    def _shutdown(self) -> None:
+    # -- the runtime's part of drain() ----------------------------------------
+
+    def _snapshot(self) -> list[_SocketTransport]:
+        with self._changed:
+            return list(self.connections)
+
+    async def _stop_accepting(self) -> None:
         # Closing the listener turns new clients away at once, instead of
         # leaving them in a backlog nobody will accept from.
         self.sock.close()
+
+    async def _close_idle(self, connection: _SocketTransport) -> None:
+        # Its worker is (or will be) blocked reading a next request that must
+        # not come: end the read side so recv returns b"".
+        connection.interrupt(socket.SHUT_RD)
+
+    async def _wait_closed(self, timeout: float) -> bool:
         with self._changed:
-            connections = list(self.connections)
-            for transport in connections:
-                driver = transport.driver
-                if driver is not None:
-                    driver.start_shutdown()
+            return self._changed.wait_for(lambda: not self.connections, timeout)
+
+    async def _cut(self, connections: list[_SocketTransport]) -> None:
         for transport in connections:
-            driver = transport.driver
-            if driver is None or driver.idle:
-                # Its worker is (or will be) blocked reading a next request
-                # that must not come: end the read side so recv returns b"".
-                transport.interrupt(socket.SHUT_RD)
+            transport.interrupt(socket.SHUT_RDWR)
         with self._changed:
-            finished = self._changed.wait_for(lambda: not self.connections, self.shutdown_timeout)
-            busy = list(self.connections)
-        if not finished:
-            server_log.warning(
-                "%d connection(s) still busy after %.1f s; closing them",
-                len(busy), self.shutdown_timeout,
-            )
-            for transport in busy:
-                transport.interrupt(socket.SHUT_RDWR)
-            with self._changed:
-                self._changed.wait_for(lambda: not self.connections, _CUT_GRACE)
-        self._pool.stop(_CUT_GRACE)
+            self._changed.wait_for(lambda: not self.connections, _CUT_GRACE)
 
 
 def _handshake(tls_sock: ssl.SSLSocket, deadline: float) -> None:
@@ -440,6 +408,30 @@ def _close_now(transport: _SocketTransport) -> None:
             transport.sock.close()
 
 
+class _Threads(Runtime[ThreadedServer]):
+    name = "threads"
+    # No event loop to run the application's startup() and shutdown() in:
+    # ASGIContainer's, for one, need asyncio or trio.
+    lifespan = False
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        run_sync(main())  # never suspends: this runtime's waits block
+
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, app: Application, sock: socket.socket, options: ServeOptions
+    ) -> AsyncIterator[ThreadedServer]:
+        server = ThreadedServer.from_options(app, sock, options)
+        try:
+            yield server
+        finally:
+            server.close()
+
+    async def serve_until_shutdown(self, server: ThreadedServer) -> None:
+        # The accept loop runs in the calling thread, the one signals reach.
+        server.serve_forever()
+
+
 def start_server(
     app: Application,
     host: str = "127.0.0.1",
@@ -460,30 +452,14 @@ def start_server(
 
     Other parameters are those of :func:`serve`.
     """
-    server = _make_server(
-        app, host, port, ssl_context=ssl_context, unix_socket=unix_socket,
-        reuse_port=reuse_port, limits=limits, shutdown_timeout=shutdown_timeout, engine=engine,
+    options = ServeOptions(
+        ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
+        limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
         access_log=access_log, sock=sock,
     )
+    server = ThreadedServer.from_options(app, options.listen(host, port), options)
+    announce(server.sock, "threads", ssl_context is not None)
     threading.Thread(target=server.serve_forever, name="crosswind-accept", daemon=True).start()
-    return server
-
-
-def _make_server(
-    app: Application,
-    host: str,
-    port: int,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-    unix_socket: str | None = None,
-    reuse_port: bool = False,
-    sock: socket.socket | None = None,
-    **options: Any,
-) -> ThreadedServer:
-    if sock is None:
-        sock = bind_socket(host, port, unix_socket=unix_socket, reuse_port=reuse_port)
-    server = ThreadedServer(app, sock, ssl_context=ssl_context, **options)
-    announce(sock, "threads", ssl_context is not None)
     return server
 
 
@@ -498,7 +474,9 @@ def serve(
 ) -> None:
     """Serve *app* until SIGINT/SIGTERM (or ``handle.shutdown()``), then shut down gracefully.
 
-    The accept loop runs in the calling thread.
+    The accept loop runs in the calling thread.  The application's
+    ``startup()`` and ``shutdown()`` do not run: there is no event loop for
+    them.
 
     :param app: the application.
     :param host: address to listen on.
@@ -510,23 +488,7 @@ def serve(
         ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``
         as for :func:`start_server`.
     """
-    server = _make_server(app, host, port, **options)
-    previous: dict[int, Any] = {}
-    if handle_signals and threading.current_thread() is threading.main_thread():
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            server.request_shutdown()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, on_signal)
-    try:
-        if started is not None:
-            try:
-                started(ServerHandle(list(server.addresses), "threads", server.request_shutdown))
-            except BaseException:
-                server.close()
-                raise
-        server.serve_forever()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    serve_with(
+        _Threads(), app, host, port, started=started, handle_signals=handle_signals,
+        options=options,
+    )

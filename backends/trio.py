@@ -10,11 +10,9 @@ clients wait in the kernel's backlog instead of in memory.
 from __future__ import annotations
 
 import contextlib
-import signal
 import socket
 import ssl
-import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import trio
@@ -23,15 +21,8 @@ from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
 from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
-from ._common import (
-    ServerHandle,
-    announce,
-    bind_socket,
-    peer_name,
-    run_app_hook,
-    server_log,
-    tls_info,
-)
+from ._common import ServerHandle, announce, peer_name, server_log, tls_info
+from ._serve import Runtime, ServeOptions, Server, serve_with
 
 __all__ = ["TrioServer", "serve", "start_server"]
 
@@ -92,46 +83,25 @@ class _Connection:
         self.driver: ConnectionDriver | None = None
 
 
-class TrioServer:
+class TrioServer(Server[_Connection]):
     """A listening server; run it with ``await server.run()`` inside trio.
 
     :param app: the application.
     :param sock: a bound, listening standard-library socket (see
         :func:`~crosswind.backends._common.bind_socket`); the server owns it.
-    :param ssl_context: serve TLS with this context.
-    :param limits: connection limits (``max_connections`` bounds accepting).
-    :param shutdown_timeout: seconds busy connections get to finish once a
-        shutdown starts.
-    :param engine: the protocol engine's name (``None``: :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`).
-    :param access_log: ``access_log(exchange, seconds)`` after each exchange.
+    :param settings: ``ssl_context``, ``limits`` (``max_connections`` bounds
+        accepting), ``shutdown_timeout``, ``engine`` and ``access_log``, as
+        for :func:`serve`.
     """
 
-    def __init__(
-        self,
-        app: Application,
-        sock: socket.socket,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        limits: Limits | None = None,
-        shutdown_timeout: float = 30.0,
-        engine: str | None = None,
-        access_log: AccessLog | None = None,
-    ) -> None:
-        self.app = app
-        self.sock = sock
-        self.addresses = [sock.getsockname()]
-        self.ssl_context = ssl_context
-        self.limits = limits or Limits()
-        self.shutdown_timeout = shutdown_timeout
-        self.engine = engine
-        self.access_log = access_log
-        self.connections: set[_Connection] = set()
+    def __init__(self, app: Application, sock: socket.socket, **settings: Any) -> None:
+        super().__init__(app, sock, **settings)
         self._listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
         self._slots = trio.CapacityLimiter(self.limits.max_connections)
+        self._accepting = trio.CancelScope()
         self._stop = trio.Event()
         self._all_closed = trio.Event()
         self._finished = trio.Event()
-        self._stopping = False
         self._token: trio.lowlevel.TrioToken | None = None
 
     def request_shutdown(self) -> None:
@@ -148,6 +118,10 @@ class TrioServer:
         self._stop.set()
         await self._finished.wait()
 
+    async def wait_closed(self) -> None:
+        """Wait until a shutdown has completed, without starting one."""
+        await self._finished.wait()
+
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`request_shutdown`, then shut down gracefully.
 
@@ -157,19 +131,16 @@ class TrioServer:
         self._token = trio.lowlevel.current_trio_token()
         try:
             async with trio.open_nursery() as nursery:
-                accept_scope = trio.CancelScope()
-                nursery.start_soon(self._accept_loop, nursery, accept_scope)
+                nursery.start_soon(self._accept_loop, nursery)
                 task_status.started(self)
                 await self._stop.wait()
-                server_log.info("Shutting down")
-                accept_scope.cancel()
-                await self._shutdown()
+                await self.drain()
         finally:
             await self._listener.aclose()
             self._finished.set()
 
-    async def _accept_loop(self, nursery: trio.Nursery, scope: trio.CancelScope) -> None:
-        with scope:
+    async def _accept_loop(self, nursery: trio.Nursery) -> None:
+        with self._accepting:
             while True:
                 borrower = object()
                 await self._slots.acquire_on_behalf_of(borrower)
@@ -200,13 +171,7 @@ class TrioServer:
                 transport = await self._open(stream)
                 if transport is None:
                     return
-                driver = ConnectionDriver(
-                    transport, self.app, clock=trio.current_time, limits=self.limits,
-                    engine=self.engine, access_log=self.access_log,
-                )
-                connection.driver = driver
-                if self._stopping:
-                    driver.start_shutdown()
+                driver = connection.driver = self.new_driver(transport, trio.current_time)
                 await driver.run()
         except Exception:
             # A bug here must cost one connection, not the whole server.
@@ -245,28 +210,45 @@ class TrioServer:
         info = ConnectionInfo(peer=peer, local=local, tls=tls_info(tls_stream))  # type: ignore[arg-type]
         return _StreamTransport(tls_stream, info)
 
-    async def _shutdown(self) -> None:
-        self._stopping = True
+    # -- the runtime's part of drain() ----------------------------------------
+
+    async def _stop_accepting(self) -> None:
+        self._accepting.cancel()
         # Closing the listener turns new clients away at once, instead of
         # leaving them in a backlog nobody will accept from.
         await self._listener.aclose()
-        for connection in list(self.connections):
-            driver = connection.driver
-            if driver is not None:
-                driver.start_shutdown()
-            if driver is None or driver.idle:
-                connection.scope.cancel()
-        if not self.connections:
-            return
-        with trio.move_on_after(self.shutdown_timeout):
-            await self._all_closed.wait()
+
+    async def _close_idle(self, connection: _Connection) -> None:
+        connection.scope.cancel()
+
+    async def _wait_closed(self, timeout: float) -> bool:
         if self.connections:
-            server_log.warning(
-                "%d connection(s) still busy after %.1f s; closing them",
-                len(self.connections), self.shutdown_timeout,
-            )
-            for connection in list(self.connections):
-                connection.scope.cancel()
+            with trio.move_on_after(timeout):
+                await self._all_closed.wait()
+        return not self.connections
+
+    async def _cut(self, connections: list[_Connection]) -> None:
+        for connection in connections:
+            connection.scope.cancel()
+
+
+class _Trio(Runtime[TrioServer]):
+    name = "trio"
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        trio.run(main)
+
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, app: Application, sock: socket.socket, options: ServeOptions
+    ) -> AsyncIterator[TrioServer]:
+        async with trio.open_nursery() as nursery:
+            server = TrioServer.from_options(app, sock, options)
+            await nursery.start(server.run)
+            yield server
+
+    async def serve_until_shutdown(self, server: TrioServer) -> None:
+        await server.wait_closed()
 
 
 async def start_server(
@@ -292,14 +274,14 @@ async def start_server(
 
     Other parameters are those of :func:`serve`.
     """
-    if sock is None:
-        sock = bind_socket(host, port, unix_socket=unix_socket, reuse_port=reuse_port)
-    server = TrioServer(
-        app, sock, ssl_context=ssl_context, limits=limits, shutdown_timeout=shutdown_timeout,
-        engine=engine, access_log=access_log,
+    options = ServeOptions(
+        ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
+        limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
+        access_log=access_log, sock=sock,
     )
+    server = TrioServer.from_options(app, options.listen(host, port), options)
     await nursery.start(server.run)
-    announce(sock, "trio", ssl_context is not None)
+    announce(server.sock, "trio", ssl_context is not None)
     return server
 
 
@@ -324,36 +306,7 @@ def serve(
         ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``
         as for :func:`start_server`.
     """
-
-    # Bind before trio starts, so a taken port raises a plain OSError rather
-    # than one wrapped in the nursery's exception group.
-    if options.get("sock") is None:
-        options["sock"] = bind_socket(
-            host, port, unix_socket=options.pop("unix_socket", None),
-            reuse_port=options.pop("reuse_port", False),
-        )
-
-    async def main() -> None:
-        try:
-            await run_app_hook(app, "startup")
-        except BaseException:
-            options["sock"].close()
-            raise
-        async with trio.open_nursery() as outer:
-            async with trio.open_nursery() as nursery:
-                server = await start_server(app, host, port, nursery=nursery, **options)
-                if handle_signals and threading.current_thread() is threading.main_thread():
-                    outer.start_soon(_watch_signals, server)
-                if started is not None:
-                    started(ServerHandle(list(server.addresses), "trio", server.request_shutdown))
-            # The server has shut down; the signal watcher has nothing left to do.
-            outer.cancel_scope.cancel()
-        await run_app_hook(app, "shutdown")
-
-    trio.run(main)
-
-
-async def _watch_signals(server: TrioServer) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            server.request_shutdown()
+    serve_with(
+        _Trio(), app, host, port, started=started, handle_signals=handle_signals,
+        options=options,
+    )
