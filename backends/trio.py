@@ -43,11 +43,13 @@ class _StreamTransport:
         self._closed = False
 
     async def receive(self, deadline: float | None) -> bytes:
+        # trio types a TLS stream's read as bytes or bytearray; bytes() returns
+        # bytes as they are, uncopied.
         try:
             if deadline is None:
-                return await self.stream.receive_some(_RECEIVE_SIZE)
+                return bytes(await self.stream.receive_some(_RECEIVE_SIZE))
             with trio.move_on_at(deadline):
-                return await self.stream.receive_some(_RECEIVE_SIZE)
+                return bytes(await self.stream.receive_some(_RECEIVE_SIZE))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return b""
         raise TimeoutError
