@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -551,7 +551,7 @@ class ASGIContainer:
             raise RuntimeError("ASGI application failed to shut down: " + reply.get("message", ""))
 
 
-def _spawn_background(library: str, fn: Callable[[], Awaitable[None]]) -> None:
+def _spawn_background(library: str, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
     # The lifespan task outlives the startup() call that starts it, so it
     # cannot live in a scope of that call.
     if library == "trio":

@@ -249,10 +249,10 @@ class WSGIAdapter:
         try:
             request, info, length = request_from_environ(environ)
         except RequestError as error:
-            headers, body = error_response(error)
+            error_headers, body = error_response(error)
             start_response(
                 f"{error.status_code} {reason_phrase(error.status_code).decode()}",
-                [(name.decode(), value.decode()) for name, value in headers],
+                [(name.decode(), value.decode()) for name, value in error_headers],
             )
             return [body]
         loop = _thread_loop()
