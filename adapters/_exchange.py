@@ -228,7 +228,7 @@ class AdapterDriver:
         raise NotImplementedError
 
     def watch_disconnect(self, exchange: Exchange) -> None:
-        """Arrange for ``exchange._connection_lost()`` when the client goes away."""
+        """Arrange for ``exchange.connection_lost()`` when the client goes away."""
 
     # -- what Exchange calls ---------------------------------------------
 

@@ -143,7 +143,7 @@ class _ASGIDriver(AdapterDriver):
                     break
             if not exchange.finished:
                 self.disconnected = True
-                exchange._connection_lost()
+                exchange.connection_lost()
 
         self.spawn(watch)
 

@@ -216,7 +216,7 @@ class _Response:
         driver = self._driver
         driver.disconnected = True
         if driver.exchange is not None:
-            driver.exchange._connection_lost()
+            driver.exchange.connection_lost()
         resume, driver.resume = driver.resume, None
         if resume is not None and not resume.done():
             # The handler sees the same exception as when a backend's client

@@ -216,7 +216,7 @@ class ConnectionDriver:
         return self._detached
 
     def watch_disconnect(self, exchange: Exchange) -> None:
-        self.transport.set_close_callback(exchange._connection_lost)
+        self.transport.set_close_callback(exchange.connection_lost)
 
     # -- internals -------------------------------------------------------
 

@@ -237,7 +237,12 @@ class Exchange:
             self._driver.watch_disconnect(self)
         self._close_callbacks.append(callback)
 
-    def _connection_lost(self) -> None:
+    def connection_lost(self) -> None:
+        """Tell the exchange that its client went away (the driver calls this).
+
+        Runs the callbacks of :meth:`add_close_callback` once, unless the
+        response had already ended; later calls do nothing.
+        """
         callbacks, self._close_callbacks = self._close_callbacks or [], None
         if not self._ended:
             for callback in callbacks:

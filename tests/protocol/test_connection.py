@@ -454,6 +454,41 @@ def test_unfinished_content_length_response_does_not_look_complete() -> None:
     assert isinstance(events[-1], h11.RemoteProtocolError), events
 
 
+# -- disconnects -------------------------------------------------------------------------
+
+
+@dataclass
+class WatchedTransport(ScriptedTransport):
+    """A transport that keeps the close callback, as a backend that notices disconnects does."""
+
+    close_callback: Callable[[], None] | None = None
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        self.close_callback = callback
+
+
+def test_a_disconnect_reaches_close_callbacks_once_and_only_before_the_end() -> None:
+    calls: list[str] = []
+    clock = FakeClock()
+    transport = WatchedTransport(clock, [(0, get("/open") + get("/ended"))])
+
+    class Watches:
+        async def handle(self, exchange: Exchange) -> None:
+            exchange.add_close_callback(lambda: calls.append(exchange.path))
+            lost = transport.close_callback
+            assert lost is not None
+            if exchange.path == "/open":
+                lost()
+                lost()  # a backend may report the same disconnect twice
+            await exchange.respond(200, [], b"ok")
+            if exchange.path == "/ended":
+                lost()  # too late: the response is complete
+
+    run_sync(ConnectionDriver(transport, Watches(), clock=clock).run())
+    assert calls == ["/open"]
+    assert len(parse_responses(transport.sent)) == 2
+
+
 # -- deadlines (ServerConnection driven directly) --------------------------------------
 
 SMALL_TIMEOUTS = Limits(idle_timeout=5, header_timeout=2, body_timeout=3)
