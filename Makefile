@@ -25,6 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl) || echo "curl not installed: curl tests will skip"
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+	$(BIN)/python -m tests.support.mypy_paths
 	$(BIN)/mypy
 	$(BIN)/python fuzz/run.py --budget 10
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -37,6 +38,7 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
+	$(BIN)/python -m tests.support.mypy_paths
 	$(BIN)/mypy
 
 # `make bench BASELINE=HEAD~5` also serves the crosswind rows from that commit, in the same

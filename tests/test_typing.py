@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from mypy import api as mypy_api
 
+from tests.support.mypy_paths import ensure as ensure_mypy_paths
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FLASK_STYLE = """
@@ -100,6 +102,7 @@ PROGRAMS = {"flask_style": FLASK_STYLE, "tornado_style": TORNADO_STYLE, "mistake
 @pytest.fixture(scope="module")
 def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """Run mypy once over every program; return each program's error lines."""
+    ensure_mypy_paths()
     folder = tmp_path_factory.mktemp("programs")
     paths = []
     for name, source in PROGRAMS.items():
