@@ -6,6 +6,13 @@
   application with a crosswind backend.
 
 The submodules load on first use, so importing this package stays cheap.
+
+The contract: like the backends, the adapters live outside the sans-IO core and
+may use threads and event loops.  They hold no HTTP logic of their own: requests
+become the core's :class:`~crosswind.protocol.exchange.Exchange`, and response
+headers are vetted by the same rule as the response writer's
+(:mod:`crosswind.grammar`).  They may import any layer of the core, but neither
+framework: a Tornado-style or Flask-style application is just an application here.
 """
 
 from __future__ import annotations
