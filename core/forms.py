@@ -20,6 +20,7 @@ from .errors import RequestError
 
 __all__ = [
     "BadRequestKeyError",
+    "ESCAPED_SEPARATOR",
     "MultiDict",
     "encode_query",
     "parse_qs",
@@ -315,8 +316,9 @@ def _decode_plain(raw: bytes, charset: str, where: str) -> str:
         raise RequestError(f"invalid {charset} in {where}", 400) from None
 
 
-# An escape that decodes to a separator ("&" or "=").
-_ESCAPED_SEPARATOR = re.compile(rb"%(26|3[dD])")
+#: An escape that decodes to a separator, ``%26`` (``&``) or ``%3D`` (``=``): form data
+#: without one can be unescaped whole before it is split into fields.
+ESCAPED_SEPARATOR = re.compile(rb"%(26|3[dD])")
 
 
 def _parse_pairs(
@@ -337,7 +339,7 @@ def _parse_pairs(
         if fields > max_fields:
             raise RequestError(f"too many fields in {where} (limit {max_fields})", limit_status)
     decode = _decode_part
-    if b"%" in data and _ESCAPED_SEPARATOR.search(data) is None:
+    if b"%" in data and ESCAPED_SEPARATOR.search(data) is None:
         # No escape decodes to "&" or "=", and none can span one (neither is a hex
         # digit): unescaping the whole body is unescaping every part, in one call
         # instead of one per part (see bench/NOTES.md).  "+" first, as per part.

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from ..cookies import parse_cookie_header
 from ..errors import RequestError
-from ..forms import _ESCAPED_SEPARATOR, MultiDict, parse_qs, parse_urlencoded
+from ..forms import ESCAPED_SEPARATOR, MultiDict, parse_qs, parse_urlencoded
 from ..headers import Headers
 from ..mediatype import parse_content_type
 from ..multipart import parse_multipart
@@ -133,7 +133,7 @@ def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:
     if b"+" in data:
         data = data.replace(b"+", b" ")
     escaped = b"%" in data
-    if escaped and _ESCAPED_SEPARATOR.search(data) is None:
+    if escaped and ESCAPED_SEPARATOR.search(data) is None:
         # No escape decodes to "&" or "=", and none can span a separator (neither is
         # a hex digit): decoding everything at once is decoding every part.
         data = unquote_to_bytes(data)
