@@ -752,7 +752,7 @@ class RequestHandler:
         request = self.request
         connection = request.connection
         # Only a callback that was set needs unsetting (a call less per request).
-        if connection is not None and connection._close_callback is not None:
+        if connection is not None and connection.close_callback is not None:
             connection.set_close_callback(None)
         pending = self.flush(include_footers=True)
         request._finish()

@@ -55,7 +55,9 @@ class RequestConnection:
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
-        self._close_callback: Callable[[], None] | None = None
+        #: The callback of :meth:`set_close_callback`, ``None`` without one.  Read it
+        #: here, but set it with that method, which also starts watching the client.
+        self.close_callback: Callable[[], None] | None = None
         self._watching = False
 
     def set_max_body_size(self, max_body_size: int) -> None:
@@ -76,13 +78,13 @@ class RequestConnection:
 
         :param callback: a function without arguments, or ``None`` to stop.
         """
-        self._close_callback = callback
+        self.close_callback = callback
         if callback is not None and not self._watching:
             self._watching = True
             self.exchange.add_close_callback(self._closed)
 
     def _closed(self) -> None:
-        callback, self._close_callback = self._close_callback, None
+        callback, self.close_callback = self.close_callback, None
         if callback is not None:
             callback()
 

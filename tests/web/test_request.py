@@ -158,6 +158,22 @@ def test_client_leaving_mid_body_calls_on_connection_close():
     assert events == [("data", 10), "closed"]
 
 
+def test_finish_clears_the_close_callback_a_handler_set():
+    seen = []
+
+    class Watches(RequestHandler):
+        def get(self):
+            connection = self.request.connection
+            connection.set_close_callback(lambda: seen.append("closed"))
+            seen.append(connection.close_callback is not None)
+            self.finish("done")
+            # A client leaving now has nothing left to interrupt.
+            seen.append(connection.close_callback)
+
+    assert Client(make_app([(r"/", Watches)])).get("/").text == "done"
+    assert seen == [True, None]
+
+
 def test_detached_stream_left_open_keeps_the_connection_open():
     kept = []
 
