@@ -4,6 +4,10 @@ These are the boundary vocabulary between a protocol engine and the policy
 layer in :mod:`crosswind.protocol.http1.connection`: small, frozen, slotted values.  Header
 names are lowercased ``bytes``; values are ``bytes`` exactly as received
 (without surrounding whitespace).
+
+All events but :class:`Request` are frozen, slotted dataclasses; it is a named tuple, and
+so compares equal to a plain tuple of its fields, because one is built for every request
+and a frozen dataclass is measurably dearer to build (``bench/NOTES.md``).
 """
 
 from __future__ import annotations
@@ -44,11 +48,7 @@ PAUSED = _Sentinel("PAUSED")
 
 
 class Request(NamedTuple):
-    """A request head: the request line and the header section.
-
-    A named tuple rather than a frozen dataclass: as immutable, and cheaper to
-    build, once per request (see ``bench/NOTES.md``).
-    """
+    """A request head: the request line and the header section."""
 
     method: bytes
     target: bytes
