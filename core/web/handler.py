@@ -24,8 +24,9 @@ import re
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Generator, Iterable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, assert_never, overload
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
@@ -85,6 +86,45 @@ _WRITABLE = (bytes, str, dict)
 _CONTENT_TYPE_FIELD = ("Content-Type", _DEFAULT_CONTENT_TYPE)
 
 
+# The operations are slotted but deliberately not frozen: one is built for every
+# response, and a frozen dataclass costs several times as much to build.
+@dataclass(slots=True)
+class _Respond:
+    """A whole response in one write: :meth:`Exchange.respond` (``finish()`` before any flush)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    reason: bytes
+
+
+@dataclass(slots=True)
+class _Start:
+    """The response head, the body to follow: :meth:`Exchange.start_response`."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    reason: bytes
+
+
+@dataclass(slots=True)
+class _Write:
+    """A piece of the body: :meth:`Exchange.write`."""
+
+    data: bytes
+
+
+@dataclass(slots=True)
+class _End:
+    """The last piece of the body and the end of the response: :meth:`Exchange.end`."""
+
+    data: bytes
+
+
+#: What ``flush()`` and ``finish()`` queue for the exchange, in order.
+_Output = _Respond | _Start | _Write | _End
+
+
 class _Pending:
     """What ``flush()``/``finish()`` return: await it to send the queued output."""
 
@@ -134,7 +174,7 @@ class RequestHandler:
         self._headers_written = False
         self._finished = False
         self._auto_finish = True
-        self._queue: list[tuple[Any, ...]] = []
+        self._queue: list[_Output] = []
         self._transforms: list[OutputTransform] = []
         self._new_cookies: dict[str, str] = {}
         self._session: Session | None = None
@@ -679,20 +719,20 @@ class RequestHandler:
                 self._headers.add("Set-Cookie", cookie)
             reason = _OK_BYTES if self._reason is _OK else self._reason.encode("latin-1", "replace")
             if include_footers:
-                self._queue.append(("respond", status, self._headers.items(), chunk, reason))
+                self._queue.append(_Respond(status, self._headers.items(), chunk, reason))
             else:
-                self._queue.append(("start", status, self._headers.items(), reason))
+                self._queue.append(_Start(status, self._headers.items(), reason))
                 if chunk:
-                    self._queue.append(("write", chunk))
+                    self._queue.append(_Write(chunk))
         else:
             for transform in self._transforms:
                 chunk = transform.transform_chunk(chunk, include_footers)
             if self.request.method == "HEAD":
                 chunk = b""
             if include_footers:
-                self._queue.append(("end", chunk))
+                self._queue.append(_End(chunk))
             elif chunk:
-                self._queue.append(("write", chunk))
+                self._queue.append(_Write(chunk))
         return _Pending(self)
 
     async def _send_queued(self) -> None:
@@ -701,15 +741,17 @@ class RequestHandler:
             operation = self._queue.pop(0)
             if exchange is None:
                 continue
-            kind = operation[0]
-            if kind == "respond":
-                await exchange.respond(operation[1], operation[2], operation[3], operation[4])
-            elif kind == "start":
-                await exchange.start_response(operation[1], operation[2], operation[3])
-            elif kind == "write":
-                await exchange.write(operation[1])
-            else:
-                await exchange.end(operation[1])
+            match operation:
+                case _Respond(status, headers, body, reason):
+                    await exchange.respond(status, headers, body, reason)
+                case _Start(status, headers, reason):
+                    await exchange.start_response(status, headers, reason)
+                case _Write(data):
+                    await exchange.write(data)
+                case _End(data):
+                    await exchange.end(data)
+                case _:
+                    assert_never(operation)
 
     def _should_not_send_content(self, status_code: int) -> bool:
         return status_code in (204, 304) or 100 <= status_code < 200
@@ -1315,12 +1357,13 @@ class RequestHandler:
             queue = self._queue
             connection = self.request.connection
             exchange = connection.exchange if connection is not None else None
-            if len(queue) == 1 and queue[0][0] == "respond" and exchange is not None:
+            operation = queue[0] if len(queue) == 1 else None
+            if type(operation) is _Respond and exchange is not None:
                 # The usual case, a response finished in one go: sent with a plain
                 # call, no coroutines of _send_queued and respond (see bench/NOTES.md).
-                operation = queue.pop()
+                queue.clear()
                 waiter = exchange.respond_nowait(
-                    operation[1], operation[2], operation[3], operation[4]
+                    operation.status, operation.headers, operation.body, operation.reason
                 )
                 if waiter is not None:
                     await waiter
