@@ -270,6 +270,59 @@ def test_shutdown_finishes_the_exchange_then_closes() -> None:
     assert conn.closed
 
 
+# -- nothing of one exchange reaches the next ------------------------------------------
+
+
+class Varied:
+    """Answers each request the way its path says, leaving behind whatever state it can."""
+
+    async def handle(self, exchange: Exchange) -> None:
+        if exchange.path == "/error":
+            # Lowered for this request only: the next one must get the default back.
+            exchange.max_body_size = 1
+            await exchange.respond(404, [(b"Content-Type", b"text/plain")], b"no such page")
+        elif exchange.path == "/chunked":
+            await exchange.start_response(200, [(b"Content-Type", b"text/plain")])
+            await exchange.write(b"part")
+            await exchange.end(b"s")
+        else:
+            body = await exchange.read_body()
+            await exchange.start_response(200, [(b"Content-Type", b"text/plain")])
+            await exchange.write(body)
+            await exchange.end(b"!")
+
+
+# It asks for 100 Continue, has a body just at the connection's limit (and over the one
+# /error sets), and is answered with a chunked body: whatever a previous exchange left
+# behind shows in its answer.
+PROBE = (
+    b"PUT /probe HTTP/1.1\r\nHost: example.com\r\nExpect: 100-continue\r\n"
+    b"Content-Length: 5\r\n\r\nhello"
+)
+PROBE_LIMITS = Limits(max_body_size=5)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        get("/error"),
+        get("/error", b"Connection: keep-alive", version=b"1.0"),
+        b"HEAD /probe HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        b"PUT /echo HTTP/1.1\r\nHost: example.com\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 3\r\n\r\nabc",
+        get("/chunked"),
+        chunked_post("/echo", [b"ab", b"c"]),
+    ],
+    ids=["error", "http10-error", "head", "100-continue", "chunked-response", "chunked-request"],
+)
+def test_a_kept_alive_connection_answers_as_a_fresh_one(first: bytes) -> None:
+    alone = serve_bytes(Varied(), [PROBE], limits=PROBE_LIMITS)
+    assert alone.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert alone.endswith(b"\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n")
+    after = serve_bytes(Varied(), [first + PROBE], limits=PROBE_LIMITS)
+    assert after == serve_bytes(Varied(), [first], limits=PROBE_LIMITS) + alone
+
+
 # -- 100 Continue -----------------------------------------------------------------
 
 EXPECT_PUT = (

@@ -50,6 +50,12 @@ class ServerConnection:
         is when the connection is made.
     """
 
+    #: The screened head of the current request, once it has arrived.
+    head: Head | None
+    #: Body size allowed for the current request; a route may change it
+    #: before it reads the body.
+    max_body_size: int
+
     def __init__(
         self,
         limits: Limits | None = None,
@@ -70,26 +76,34 @@ class ServerConnection:
         self._screened = self._screened_engine is not None
         self._buffer = bytearray()
         self._eof = False
+        self._shutting_down = False
+        self._writer = ResponseWriter(head_request=False, http10=False)
+        self._start_cycle()
+
+    def _start_cycle(self) -> None:
+        """Wait for a request, with nothing left of any earlier request or response.
+
+        The one place per-request state is set, for the first request of a
+        connection and for every one after a kept-alive response alike.  The
+        response writer is set up when the head arrives, as it depends on it.
+        """
+        now = self._clock()
         self._state = _HEAD
-        self._cycle_start = clock()
-        self._head_start: float | None = None
-        self._last_progress = self._cycle_start
-        #: The screened head of the current request, once it has arrived.
-        self.head: Head | None = None
+        self._cycle_start = now
+        self._last_progress = now
+        # Bytes already here are the start of a pipelined head: its time runs from now.
+        self._head_start: float | None = now if self._buffer else None
+        self.head = None
         self._scanner: ChunkedScanner | None = None
         self._body_left = 0  # bytes of a Content-Length body not yet handed on
         self._body_seen = 0
         self._body_complete = True
-        #: Body size allowed for the current request; a route may change it
-        #: before it reads the body.
         self.max_body_size = self.limits.max_body_size
         self._continue_sent = False
         self._response_started = False
         self._response_done = False
         self._head_only = False
         self._keep_alive = True
-        self._shutting_down = False
-        self._writer = ResponseWriter(head_request=False, http10=False)
 
     # -- input -----------------------------------------------------------
 
@@ -411,22 +425,7 @@ class ServerConnection:
             self._state = _CLOSED
             return False
         self._engine.start_next_cycle()
-        now = self._clock()
-        self._state = _HEAD
-        self._cycle_start = now
-        self._last_progress = now
-        self._head_start = now if self._buffer else None
-        self.head = None
-        self._scanner = None
-        self._body_left = 0
-        self._body_seen = 0
-        self._body_complete = True
-        self.max_body_size = self.limits.max_body_size
-        self._continue_sent = False
-        self._response_started = False
-        self._response_done = False
-        self._head_only = False
-        self._keep_alive = True
+        self._start_cycle()
         return True
 
     @property
