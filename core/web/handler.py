@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
-from .. import escape, xsrf
+from .. import escape, grammar, xsrf
 from .. import locale as locale_module
 from .._version import __version__
 from ..cookies import format_set_cookie
@@ -66,8 +66,9 @@ _ARG_DEFAULT: Any = _ArgDefault()
 _T = TypeVar("_T")
 _REMOVE_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 # RFC 9110 field-value characters; anything else (CR, LF, NUL) could split a header.
-_VALID_HEADER_CHARS = re.compile(r"[\x09\x20-\x7e\x80-\xff]*")
-_REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]*")
+_VALID_HEADER_CHARS = re.compile(grammar.FIELD_CHAR + "*")
+# A reason phrase may hold the same characters (RFC 9112 section 4).
+_REASON_PHRASE = _VALID_HEADER_CHARS
 _HeaderValue = str | bytes | int | datetime.datetime
 
 # The modules whose frames render_string skips to find the caller's folder.
