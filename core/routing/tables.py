@@ -16,7 +16,7 @@ on request (:class:`HandlerMatch`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -31,11 +31,9 @@ _QUANTIFIERS = set("*+?{")
 _PORT_RE = re.compile(r"^(.+):(\d+)$")
 
 
-def _skip_group(pattern: str, start: int) -> tuple[int, bool]:
-    """Return the index after the group opening at *start* and whether it
-    contains a nested capturing group."""
-    depth = 0
-    nested_capture = False
+def _syntax_positions(pattern: str, start: int = 0) -> Iterator[int]:
+    """Indices of the characters of *pattern*, from *start*, that are regex syntax:
+    neither escaped nor inside a character class (whose brackets are skipped too)."""
     i = start
     in_class = False
     while i < len(pattern):
@@ -49,40 +47,41 @@ def _skip_group(pattern: str, start: int) -> tuple[int, bool]:
             in_class = True
             if pattern.startswith("]", i + 1):
                 i += 1
-        elif c == "(":
-            if depth > 0 and not pattern.startswith("?", i + 1):
-                nested_capture = True
-            if depth > 0 and pattern.startswith("?P<", i + 1):
+        else:
+            yield i
+        i += 1
+
+
+def _skip_group(pattern: str, start: int) -> tuple[int, bool]:
+    """Return the index after the group opening at *start* and whether it
+    contains a nested capturing group."""
+    depth = 0
+    nested_capture = False
+    for i in _syntax_positions(pattern, start):
+        c = pattern[i]
+        if c == "(":
+            if depth > 0 and (
+                not pattern.startswith("?", i + 1) or pattern.startswith("?P<", i + 1)
+            ):
                 nested_capture = True
             depth += 1
         elif c == ")":
             depth -= 1
             if depth == 0:
                 return i + 1, nested_capture
-        i += 1
     raise ValueError("unbalanced parenthesis")
 
 
 def _has_top_level_alternation(pattern: str) -> bool:
-    i, depth, in_class = 0, 0, False
-    while i < len(pattern):
+    depth = 0
+    for i in _syntax_positions(pattern):
         c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if pattern.startswith("]", i + 1):
-                i += 1
-        elif c == "(":
+        if c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
         elif c == "|" and depth == 0:
             return True
-        i += 1
     return False
 
 
