@@ -9,7 +9,12 @@ from collections.abc import Callable
 from .grammar import CTL, VCHARS, is_token
 from .httpdate import format_http_date
 
-__all__ = ["delete_cookie_header", "format_set_cookie", "parse_cookie_header"]
+__all__ = [
+    "delete_cookie_header",
+    "format_set_cookie",
+    "parse_cookie_header",
+    "parse_cookie_pairs",
+]
 
 _OCTAL = frozenset("01234567")
 
@@ -22,8 +27,8 @@ def parse_cookie_header(header: str | bytes | None) -> dict[str, str]:
     ``;``, a piece without ``=`` is a value whose name is ``''``, surrounding whitespace
     is dropped, and a double-quoted value is unquoted with the escapes of Python's
     :mod:`http.cookies` (``\\"``, ``\\\\``, octal ``\\073``).  When a name repeats the
-    *first* value wins, because browsers send the cookie with the most specific path
-    first.
+    *last* value wins, as in Tornado's ``parse_cookie``; :func:`parse_cookie_pairs` keeps
+    every value.
 
     The running time is linear in the length of the header whatever it contains, and it
     never raises: a hostile header costs no more than a well-formed one of the same size.
@@ -42,9 +47,91 @@ def parse_cookie_header(header: str | bytes | None) -> dict[str, str]:
             name, value = "", name
         name = name.strip()
         value = value.strip()
-        if (name or value) and name not in cookies:
+        if name or value:
             cookies[name] = _unquote(value)
     return cookies
+
+
+# One pair as werkzeug reads it: a name without blanks, '=', '"' or ';', then optionally
+# '=' and a value (quoted with backslash escapes, or a run without blanks, '"' or ';'),
+# then ';' or the end.  Each alternative is unambiguous, so a failed match never
+# backtracks, and a quoted value's scan stops at the next opening quote at the latest:
+# the whole header is read in linear time.
+_PAIR = re.compile(
+    r"""[ \t]*
+    (?P<name>[^ \t=";]+)
+    (?:[ \t]*=[ \t]*(?P<value>"(?:[^\\"]|\\.)*"|[^ \t";]*))?
+    [ \t]*(?:;|\Z)""",
+    re.VERBOSE,
+)
+_UNSLASH = re.compile(rb"\\([0-3][0-7]{2}|.)")
+
+
+def _unslash(match: re.Match[bytes]) -> bytes:
+    escaped = match.group(1)
+    return bytes((int(escaped, 8),)) if len(escaped) == 3 else escaped
+
+
+def parse_cookie_pairs(header: str | bytes | None) -> list[tuple[str, str]]:
+    """Every ``(name, value)`` pair of a ``Cookie`` header, in order, as werkzeug reads them.
+
+    ``'a=1; flag; b=2; a=3'`` gives ``[('a', '1'), ('flag', ''), ('b', '2'), ('a', '3')]``.
+    These are werkzeug's rules, for Flask's ``request.cookies`` (a multi-dict where the first
+    value of a repeated name wins): a name is a run of characters other than blanks, ``=``,
+    ``"`` and ``;``; a name alone has the value ``''``; a value is a run without blanks,
+    ``"`` or ``;``, or a double-quoted string whose backslash escapes (``\\"``, octal
+    ``\\073`` for one byte) are undone on its UTF-8 bytes.  A piece that breaks these
+    rules (``=v``, ``a=two words``) is skipped up to the next ``;``.  A ``str`` header is
+    taken as it is; ``bytes`` are decoded as UTF-8, except a name or value that is not
+    UTF-8, which is read as latin-1.
+
+    Like :func:`parse_cookie_header` it runs in time linear in the header and never raises.
+
+    :param header: the header value.
+    """
+    escaped = False
+    if isinstance(header, bytes):
+        # Bytes that are not UTF-8 become lone surrogates here and latin-1 text below, so
+        # one cookie in another encoding spoils only itself.
+        header = header.decode("utf-8", "surrogateescape")
+        escaped = not header.isascii()
+    if not isinstance(header, str):
+        return []
+    pairs: list[tuple[str, str]] = []
+    position = 0
+    end = len(header)
+    while position < end:
+        match = _PAIR.match(header, position)
+        if match is None:
+            skip = header.find(";", position)
+            if skip < 0:
+                break
+            position = skip + 1
+            continue
+        position = match.end()
+        name, value = match.group("name", "value")
+        if value is None:
+            value = ""
+        elif len(value) >= 2 and value[0] == '"':
+            inner = value[1:-1]
+            if "\\" in inner:
+                # Escapes stand for bytes, so they are undone on the bytes the client sent.
+                raw = inner.encode("utf-8", "surrogateescape" if escaped else "surrogatepass")
+                value = _UNSLASH.sub(_unslash, raw).decode("utf-8", "replace")
+            else:
+                value = inner
+        if escaped:
+            name, value = _latin1_if_escaped(name), _latin1_if_escaped(value)
+        pairs.append((name, value))
+    return pairs
+
+
+def _latin1_if_escaped(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("latin-1")
+    return text
 
 
 def _unquote(value: str) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from ..accept import parse_accept
 from ..conditional import evaluate
-from ..cookies import delete_cookie_header, format_set_cookie, parse_cookie_header
+from ..cookies import delete_cookie_header, format_set_cookie, parse_cookie_pairs
 from ..errors import RequestError
 from ..etag import compute_etag, parse_etag
 from ..forms import MultiDict, parse_qs, parse_urlencoded
@@ -831,13 +831,26 @@ class Request:
 
     @property
     def cookies(self) -> _RequestDict:
-        """The cookies the client sent."""
+        """The cookies the client sent, read as werkzeug reads them.
+
+        A repeated name keeps every value: ``cookies["x"]`` is the first (browsers send
+        the cookie of the most specific path first) and ``cookies.getlist("x")`` all of
+        them.  A piece without ``=`` is a name with the value ``""``.
+        """
         if self._cookies is None:
             # Read without building the headers, since sessions look on every
             # request (see bench/NOTES.md).
-            header = "; ".join(self._header_values(b"cookie"))
-            values = parse_cookie_header(header) if header else {}
-            self._cookies = _RequestDict({key: _utf8(value) for key, value in values.items()})
+            header = ";".join(self._header_values(b"cookie"))
+            cookies = _RequestDict()
+            if header:
+                # The header arrives as latin-1 text; its bytes are UTF-8 when a client
+                # sent non-ASCII, which parse_cookie_pairs decodes (or keeps as latin-1).
+                raw: str | bytes = header
+                if header.isascii() or max(header) <= "\xff":
+                    raw = header.encode("latin-1")
+                for key, value in parse_cookie_pairs(raw):
+                    cookies.add(key, value)
+            self._cookies = cookies
         return self._cookies
 
     @property

@@ -383,6 +383,12 @@ def define(ns: types.SimpleNamespace, root: str) -> Any:  # noqa: C901 - one app
     def cookie_read() -> Any:
         return request.cookies.to_dict()
 
+    @app.route("/cookie-lists")
+    def cookie_lists() -> Any:
+        cookies = request.cookies
+        return {"first": {key: cookies[key] for key in cookies},
+                "lists": {key: cookies.getlist(key) for key in cookies}}
+
     @app.route("/cookie-del")
     def cookie_del() -> Any:
         response = ns.make_response("deleted")
@@ -928,6 +934,25 @@ def test_etag_conditional_same_as_flask(apps: dict[str, Any]) -> None:
     run(apps, get("/file", headers={"If-None-Match": etags["flask"]}))
     run(apps, get("/file", headers={"Range": "bytes=0-3", "If-Range": etags["flask"]}))
     run(apps, get("/file", headers={"Range": "bytes=0-3", "If-Range": '"other"'}))
+
+
+COOKIE_HEADERS = [
+    "x=1; y=2; x=3",
+    "a=1; flag; b=2",
+    "=v; a=two words; b=\"q;uoted\"; b=plain",
+    'c="\\303\\251t\\303\\251"; c=\u00e9',
+]
+
+
+@pytest.mark.parametrize("header", COOKIE_HEADERS)
+def test_repeated_and_bare_cookies_same_as_flask(apps: dict[str, Any], header: str) -> None:
+    # Flask's client replaces a Cookie header with its jar unless cookies are off.
+    got = {}
+    for name, app in apps.items():
+        client = app.test_client(use_cookies=False)
+        got[name] = observed(client.get("/cookie-lists", headers={"Cookie": header}))
+    assert got["crosswind"] == got["flask"]
+    assert got["flask"]["body"] != b'{"first":{},"lists":{}}\n'
 
 
 def domain_apps(ns: types.SimpleNamespace) -> list[Any]:

@@ -5,7 +5,14 @@ from unittest import mock
 import pytest
 import tornado.httputil
 import tornado.web
-from crosswind.cookies import delete_cookie_header, format_set_cookie, parse_cookie_header
+import werkzeug.datastructures
+import werkzeug.sansio.http
+from crosswind.cookies import (
+    delete_cookie_header,
+    format_set_cookie,
+    parse_cookie_header,
+    parse_cookie_pairs,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,7 +31,7 @@ from hypothesis import strategies as st
         ("lonely", {"": "lonely"}),  # no '=': empty name, as browsers and Tornado do
         ("a=b=c", {"a": "b=c"}),
         ("  spaced  =  out  ", {"spaced": "out"}),
-        ("a=1; a=2", {"a": "1"}),  # the first (most specific path) wins
+        ("a=1; a=2", {"a": "2"}),  # the last wins, as in Tornado
         ("=; ;;", {}),
         ('u="only-open', {"u": '"only-open'}),
         ("odd=[]{}()<>@:\\/?", {"odd": "[]{}()<>@:\\/?"}),
@@ -44,11 +51,8 @@ _cookie_text = st.text(alphabet=st.sampled_from('ab=; "\\0178\n\t\u00e9'), max_s
 
 
 @given(_cookie_text)
-def test_parsing_matches_tornado_with_first_value_winning(header):
-    # Tornado keeps the last duplicate; feeding it the pieces reversed makes it keep the
-    # first, so apart from that choice the two parsers must agree on every input.
-    reversed_header = ";".join(reversed(header.split(";")))
-    assert parse_cookie_header(header) == tornado.httputil.parse_cookie(reversed_header)
+def test_parsing_matches_tornado(header):
+    assert parse_cookie_header(header) == tornado.httputil.parse_cookie(header)
 
 
 @given(st.text())
@@ -80,6 +84,54 @@ def test_a_64_kib_adversarial_header_parses(make):
     result = parse_cookie_header(header)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
     assert sum(len(k) + len(v) for k, v in result.items()) <= len(header)
+
+
+_PAIR_ADVERSARIAL = [
+    *_ADVERSARIAL,
+    lambda n: 'a="x;' * (n // 5),
+    lambda n: 'a="\\";' * (n // 6),
+    lambda n: "a" + " " * n + "x",
+]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("make", _PAIR_ADVERSARIAL)
+def test_a_64_kib_adversarial_header_parses_into_pairs(make):
+    header = make(64 * 1024)
+    pairs = parse_cookie_pairs(header)
+    assert sum(len(k) + len(v) for k, v in pairs) <= len(header)
+
+
+# -- werkzeug's reading, for crosswind.app -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("a=1; flag; b=2; a=3", [("a", "1"), ("flag", ""), ("b", "2"), ("a", "3")]),
+        ("=v; a=1", [("a", "1")]),  # no name: skipped
+        ("a=two words; b=2", [("b", "2")]),  # a blank inside a bare value breaks the pair
+        ('q="semi;colon"; r=1', [("q", "semi;colon"), ("r", "1")]),  # quotes hold a ';'
+        ('q="\\303\\251t\\303\\251"', [("q", "\u00e9t\u00e9")]),  # escaped UTF-8 bytes
+        # UTF-8 where it is UTF-8, latin-1 for a value that is not
+        (b"k=caf\xc3\xa9; l=caf\xe9", [("k", "caf\u00e9"), ("l", "caf\u00e9")]),
+        (b'k="\xc3\xa9\\041"; l=\xe9', [("k", "\u00e9!"), ("l", "\u00e9")]),
+        (None, []),
+    ],
+)
+def test_parse_cookie_pairs(header, expected):
+    assert parse_cookie_pairs(header) == expected
+
+
+@given(_cookie_text)
+def test_pairs_match_werkzeug(header):
+    ours = werkzeug.datastructures.MultiDict(parse_cookie_pairs(header))
+    assert list(ours.lists()) == list(werkzeug.sansio.http.parse_cookie(header).lists())
+
+
+@given(st.text())
+def test_parse_cookie_pairs_never_raises(header):
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in parse_cookie_pairs(header))
 
 
 # -- Set-Cookie -----------------------------------------------------------------------

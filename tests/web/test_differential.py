@@ -904,6 +904,12 @@ simple(
 )
 simple("request-attributes", "GET", "/info?x=1&x=2&y=", headers={"X-Custom": "yes", "Cookie": "flavour=mint; other=1"})
 simple("request-attributes-quoted-cookie", "GET", "/info", headers={"Cookie": 'flavour="a;b"'})
+simple(
+    "request-cookie-repeated-last-wins",
+    "GET",
+    "/info",
+    headers={"Cookie": "flavour=mint; lonely; other=1; flavour=lime"},
+)
 
 # Status and headers
 simple("status-201", "GET", "/status?code=201")
