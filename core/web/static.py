@@ -19,12 +19,18 @@ import hashlib
 import logging
 import mimetypes
 import os
+import re
 import stat
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from ..conditional import evaluate
-from ..ranges import build_byteranges, byteranges_content_type, make_boundary
+from ..conditional import Decision, evaluate
+from ..ranges import (
+    build_byteranges,
+    byteranges_content_type,
+    format_unsatisfied_range,
+    make_boundary,
+)
 from ..redirects import is_protocol_relative
 from .errors import HTTPError
 from .handler import RequestHandler
@@ -34,6 +40,26 @@ __all__ = ["StaticFileHandler"]
 gen_log = logging.getLogger("crosswind.general")
 
 _CHUNK = 64 * 1024
+
+# One range whose last position comes before its first (``bytes=10-5``).  RFC 9110 says
+# to ignore such a header and send the whole file, but Tornado answers it with 416, and
+# code ported from Tornado may rely on that answer.
+_BACKWARDS_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*(\d+)[ \t]*-[ \t]*(\d+)[ \t]*", re.I)
+
+
+class _RangeReplaced:
+    """Request headers whose ``Range`` reads as a stand-in value."""
+
+    __slots__ = ("_headers", "_range")
+
+    def __init__(self, headers: Any, range_value: str) -> None:
+        self._headers = headers
+        self._range = range_value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name.lower() == "range":
+            return self._range
+        return self._headers.get(name, default)
 
 
 class StaticFileHandler(RequestHandler):
@@ -104,10 +130,18 @@ class StaticFileHandler(RequestHandler):
         self.modified = self.get_modified_time()
         self.set_headers()
         size = self.get_content_size()
+        headers: Any = self.request.headers
+        backwards = _BACKWARDS_RANGE.fullmatch(headers.get("Range") or "")
+        if backwards is not None and int(backwards[2]) >= int(backwards[1]):
+            backwards = None
+        if backwards is not None:
+            # A valid stand-in range tells whether the preconditions and If-Range would
+            # have let the range be served; only then is it refused, as Tornado does.
+            headers = _RangeReplaced(headers, "bytes=0-0")
         # HEAD answers exactly as GET would, ranges included.
         decision = evaluate(
             "GET" if self.request.method == "HEAD" else self.request.method,
-            self.request.headers,
+            headers,
             etag=self._headers.get("Etag"),
             last_modified=self.modified,
             size=size,
@@ -116,6 +150,8 @@ class StaticFileHandler(RequestHandler):
         if decision.status == 304:
             self.set_status(304)
             return
+        if backwards is not None and decision.status == 206:
+            decision = Decision(416, headers=(("Content-Range", format_unsatisfied_range(size)),))
         if decision.status in (412, 416):
             self.set_status(decision.status)
             self.set_header("Content-Type", "text/plain")
