@@ -105,10 +105,10 @@ def _serve_command(args: argparse.Namespace) -> int:
         raise CLIError("--shutdown-timeout cannot be negative")
     serve = load_backend(args.backend)
     app = load_app(args.app, args.backend)
-    if args.access_log:
-        # One line per request: the server's own access log replaces the one
-        # a Tornado-style Application writes through log_request.
-        logging.getLogger("crosswind.web.access").disabled = True
+    # At most one line per request: the server's own access log (or, with
+    # --no-access-log, none) replaces the one a Tornado-style Application writes
+    # through log_request.
+    logging.getLogger("crosswind.web.access").disabled = True
     options: dict[str, Any] = {
         "shutdown_timeout": args.shutdown_timeout,
         "engine": args.protocol,

@@ -43,8 +43,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def cli_servers():
     started: list[Server] = []
 
-    def start(*args: str) -> Server:
-        server = Server(*args)
+    def start(*args: str, cwd: Path = ROOT) -> Server:
+        server = Server(*args, cwd=cwd)
         started.append(server)
         return server
 
@@ -83,6 +83,33 @@ def test_no_access_log(cli_servers) -> None:
     assert server.stop() == 0
     assert server.lines[0].startswith("Serving on ")
     assert not any('"GET' in line for line in server.lines)
+
+
+TORNADO_STYLE_APP = """
+from crosswind.web import Application, RequestHandler
+
+class Hello(RequestHandler):
+    def get(self):
+        self.write("hello")
+
+app = Application([(r"/", Hello)])
+"""
+
+
+@pytest.mark.parametrize(("flags", "lines_per_request"), [((), 1), (("--no-access-log",), 0)])
+def test_a_tornado_style_app_logs_each_request_once_or_not_at_all(
+    cli_servers, tmp_path, flags: tuple[str, ...], lines_per_request: int
+) -> None:
+    # Such an application writes its own access line (crosswind.web.access) besides
+    # the server's (crosswind.access); the command line keeps at most one of them.
+    (tmp_path / "tornado_style.py").write_text(TORNADO_STYLE_APP)
+    server = cli_servers("serve", "tornado_style:app", "--port", "0", *flags, cwd=tmp_path)
+    port = server.port()
+    for _ in range(3):
+        assert httpx.get(f"http://127.0.0.1:{port}/?q=1", timeout=TIMEOUT).text == "hello"
+    assert server.stop() == 0
+    logged = [line for line in server.lines if "GET /?q=1" in line]
+    assert len(logged) == 3 * lines_per_request, server.lines
 
 
 def test_https_with_certificate_files(cli_servers, tmp_path) -> None:
