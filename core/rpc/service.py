@@ -37,8 +37,9 @@ import logging
 import platform
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+import types
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, NoReturn
 
 from .._version import __version__
 from ..errors import RequestError
@@ -80,6 +81,62 @@ class _Refused(RequestError):
         self.challenge = challenge
 
 
+class _NotReady(RequestError):
+    """The service could not initialize itself; the call is refused."""
+
+
+class _Startup:
+    """A service class's one-time initialization, shared by its concurrent first calls.
+
+    The core imports no threading, so there is no lock object.  The claim is one
+    ``dict.setdefault``, which the interpreter performs atomically, whatever thread
+    or task calls it; the call that wins runs ``initializeHandler``, and the others
+    wait for it:
+
+    * while the winner runs without yielding to an event loop (a plain
+      ``initializeHandler``, or any one on the threaded backend, where nothing
+      yields), only calls in other threads can look: they wait for the outcome,
+      as DIRAC's calls wait on its lock;
+    * while an ``async def`` one is suspended on an event loop, a call served by
+      the same loop cannot wait without blocking it, so it is refused with 503 and
+      ``Retry-After`` (``suspended`` tells the two cases apart).
+
+    The claim is let go when ``initializeHandler`` raises, so the next call tries
+    again, as in DIRAC.
+    """
+
+    __slots__ = ("claim", "suspended")
+
+    def __init__(self) -> None:
+        self.claim: dict[str, object] = {}
+        self.suspended = False
+
+
+# How long a call in another thread sleeps between looks at a running initialization.
+_STARTUP_POLL = 0.001
+
+
+@types.coroutine
+def _resume(steps: Generator[Any, Any, Any], step: Any) -> Generator[Any, Any, Any]:
+    """Go on awaiting *steps*, whose first *step* was taken already (``yield from`` by hand)."""
+    while True:
+        try:
+            sent = yield step
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- handed on to the awaited code
+            try:
+                step = steps.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                step = steps.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
 class Service(RequestHandler):
     """Base class of RPC services; see the module documentation.
 
@@ -116,6 +173,7 @@ class Service(RequestHandler):
 
     _rpc_type_specs: ClassVar[dict[str, TypeSpec]] = {}
     _rpc_service_info: ClassVar[dict[str, Any]]
+    _rpc_startup: ClassVar[_Startup] = _Startup()
 
     #: The call being served, once it has been decoded.
     rpc_call: Call | None = None
@@ -124,6 +182,8 @@ class Service(RequestHandler):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._validate_declarations()
+        # Made here, once per class, so that no two calls can make two of them.
+        cls._rpc_startup = _Startup()
 
     @classmethod
     def _validate_declarations(cls) -> None:
@@ -176,14 +236,136 @@ class Service(RequestHandler):
         return cls.BASE_URL.rstrip("/") + "/" + cls.service_name()
 
     @classmethod
-    def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> None:
-        """Prepare class-wide state; runs once per class at start-up.
+    def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> Awaitable[None] | None:
+        """Prepare class-wide state; runs once per class.
 
-        Override it as a ``classmethod``.  An exception stops the start-up.
+        Override it as a ``classmethod``, plain or ``async``.  It runs at start-up
+        when the application is built by :func:`rpc_application` or
+        :func:`initialize_services` (an exception then stops the start-up), else
+        at the first call (see :meth:`initialize`).
 
         :param serviceInfoDict: ``serviceName``, ``URL``, ``startTime`` (POSIX
             seconds) and whatever the application passed as ``service_info``.
         """
+        return None
+
+    def initialize(self, **kwargs: Any) -> None:
+        """Runs at every request; at the first one, the service initializes itself.
+
+        As in DIRAC, a service routed in a plain :class:`~crosswind.web.Application`
+        runs :meth:`initializeHandler` at its first call, once however many first
+        calls arrive together; the others wait for it.  An ``async``
+        ``initializeHandler`` is awaited by the call itself, before the method runs.
+        A subclass that overrides this method need not call it: the call does
+        whatever it left undone.
+
+        :param kwargs: the route's keyword arguments.
+        """
+        super().initialize(**kwargs)
+        cls = type(self)
+        if "_rpc_service_info" in cls.__dict__ or inspect.iscoroutinefunction(
+            cls.initializeHandler
+        ):
+            return
+        try:
+            self._start_service(plain=True)
+        except _NotReady as refusal:
+            self._rpc_refusal = refusal
+
+    _rpc_refusal: _NotReady | None = None
+
+    async def _ensure_started(self) -> None:
+        if self._rpc_refusal is not None:
+            raise self._rpc_refusal
+        if "_rpc_service_info" not in type(self).__dict__:
+            pending = self._start_service(plain=False)
+            if pending is not None:
+                await pending
+
+    def _start_service(self, *, plain: bool) -> Awaitable[None] | None:
+        """Claim and run the one-time initialization, or wait for the call that did.
+
+        Returns an awaitable when ``initializeHandler`` is ``async``; the claim is
+        held until it has been awaited, so the caller awaits it at once.
+
+        :param plain: called where nothing can be awaited (``initialize``).
+        """
+        cls = type(self)
+        startup = cls._rpc_startup
+        while "_rpc_service_info" not in cls.__dict__:
+            mine = object()
+            if startup.claim.setdefault("owner", mine) is mine:
+                break
+            if startup.suspended:
+                raise _NotReady(f"service {cls.service_name()} is starting; try again", 503)
+            # Another thread is running initializeHandler; waiting for it is what the
+            # threaded backend's blocking calls are for.
+            time.sleep(_STARTUP_POLL)
+        else:
+            return None
+        info = {
+            "serviceName": cls.service_name(),
+            "URL": self.request.path,
+            "startTime": self.application.clock(),
+        }
+        try:
+            started = cls.initializeHandler(info)
+        except Exception as error:
+            self._failed_start(error)
+        if started is None or not inspect.isawaitable(started):
+            self._started(info)
+            return None
+        if plain:
+            # A plain initializeHandler that returns an awaitable cannot be awaited
+            # here, and must not hold the claim while the call goes on without it.
+            if inspect.iscoroutine(started):
+                started.close()
+            self._failed_start(TypeError("it returned an awaitable; declare it async def"))
+        return self._finish_start(started, info)
+
+    async def _finish_start(self, started: Awaitable[Any], info: dict[str, Any]) -> None:
+        startup = type(self)._rpc_startup
+        steps = started.__await__()
+        try:
+            try:
+                # The first step runs at once: without an event loop (the threaded
+                # backend) it is the whole of it, and other threads wait as above.
+                step = steps.send(None)
+            except StopIteration:
+                pass
+            else:
+                startup.suspended = True
+                await _resume(steps, step)
+        except Exception as error:
+            self._failed_start(error)
+        except BaseException:
+            # Cancelled (the client left, the server stops): the next call tries again.
+            startup.suspended = False
+            startup.claim.clear()
+            raise
+        self._started(info)
+
+    def _started(self, info: dict[str, Any]) -> None:
+        cls = type(self)
+        cls._rpc_service_info = info
+        cls._rpc_startup.suspended = False
+        cls._rpc_startup.claim.clear()
+
+    def _failed_start(self, error: Exception) -> NoReturn:
+        cls = type(self)
+        rpc_log.error(
+            "Service %s could not initialize itself: initializeHandler raised %s: %s",
+            cls.service_name(),
+            type(error).__name__,
+            error,
+        )
+        rpc_log.debug("initializeHandler of %s failed", cls.service_name(), exc_info=error)
+        cls._rpc_startup.suspended = False
+        # Let go of the claim: the next call tries again.
+        cls._rpc_startup.claim.clear()
+        raise _NotReady(
+            f"service {cls.service_name()} could not initialize itself; see the server log", 500
+        ) from None
 
     def initializeRequest(self) -> Awaitable[None] | None:
         """Prepare per-call state; runs for every authorized, well-formed call.
@@ -216,11 +398,13 @@ class Service(RequestHandler):
 
     async def post(self) -> None:
         """Serve one call."""
-        if "_rpc_service_info" not in type(self).__dict__:
-            raise RuntimeError(
-                f"{type(self).__name__} was not initialized; build the application with "
-                "rpc_application() or initialize_services()"
-            )
+        try:
+            await self._ensure_started()
+        except _NotReady as refusal:
+            if refusal.status_code == 503:
+                self.set_header("Retry-After", "1")
+            self._reply(refusal.status_code, encode_result(S_ERROR(refusal.reason)))
+            return
         try:
             body = await self._dispatch()
         except _Refused as refusal:

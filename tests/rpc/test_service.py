@@ -739,16 +739,98 @@ def test_initialize_request_failure_fails_the_call(caplog: pytest.LogCaptureFixt
     assert (response.status_code, result(response)["OK"]) == (200, False)
 
 
-def test_a_service_that_was_not_initialized_answers_500(caplog: pytest.LogCaptureFixture) -> None:
-    class ForgottenHandler(Service):
-        pass
+def test_a_service_routed_directly_initializes_itself_at_its_first_call() -> None:
+    class SelfStartingHandler(Service):
+        infos: list[dict[str, Any]] = []  # noqa: RUF012
 
-    app = Application([(r"/Forgotten", ForgottenHandler)])
-    with caplog.at_level(logging.ERROR):
-        response = call(app, "ping", path="/Forgotten")
+        @classmethod
+        def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> None:  # noqa: N802
+            cls.infos.append(serviceInfoDict)
+
+    app = Application([(r"/SelfStarting", SelfStartingHandler)], clock=lambda: 77.0)
+    assert SelfStartingHandler.infos == []
+    for value in (1, 2, 3):
+        assert result(call(app, "echo", value, path="/SelfStarting")) == S_OK(value)
+    assert SelfStartingHandler.infos == [
+        {"serviceName": "SelfStarting", "URL": "/SelfStarting", "startTime": 77.0}
+    ]
+    assert result(call(app, "ping", path="/SelfStarting"))["Value"]["startTime"] == 77.0
+
+
+def test_an_async_initialize_handler_is_awaited_once_at_the_first_call() -> None:
+    class AsyncStartHandler(Service):
+        awaited = 0
+
+        @classmethod
+        async def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> None:  # noqa: N802
+            cls.awaited += 1
+
+    app = Application([(r"/AsyncStart", AsyncStartHandler)])
+    for value in (1, 2):
+        assert result(call(app, "echo", value, path="/AsyncStart")) == S_OK(value)
+    assert AsyncStartHandler.awaited == 1
+
+
+def test_a_failed_first_call_initialization_refuses_with_one_log_line_and_is_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class FlakyStartHandler(Service):
+        attempts = 0
+
+        @classmethod
+        def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> None:  # noqa: N802
+            cls.attempts += 1
+            if cls.attempts == 1:
+                raise ConnectionError("database down")
+
+    app = Application([(r"/FlakyStart", FlakyStartHandler)])
+    with caplog.at_level(logging.INFO):
+        response = call(app, "echo", 1, path="/FlakyStart")
     assert response.status_code == 500
-    assert result(response) == S_ERROR("Internal Server Error")
-    assert any(r.exc_info and "initialize_services" in str(r.exc_info[1]) for r in caplog.records)
+    assert result(response) == S_ERROR(
+        "service FlakyStart could not initialize itself; see the server log"
+    )
+    # Besides the access line of the 500, one line says what happened, and no traceback.
+    errors = [
+        r for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name != "crosswind.web.access"
+    ]
+    assert [r.getMessage() for r in errors] == [
+        "Service FlakyStart could not initialize itself: "
+        "initializeHandler raised ConnectionError: database down"
+    ]
+    assert result(call(app, "echo", 2, path="/FlakyStart")) == S_OK(2)
+    assert FlakyStartHandler.attempts == 2
+
+
+def test_a_plain_initialize_handler_returning_an_awaitable_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class ConfusedHandler(Service):
+        @classmethod
+        def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> Any:  # noqa: N802
+            async def later() -> None:
+                pass
+
+            return later()
+
+    app = Application([(r"/Confused", ConfusedHandler)])
+    with caplog.at_level(logging.ERROR, logger="crosswind.rpc"):
+        assert call(app, "echo", 1, path="/Confused").status_code == 500
+    assert "declare it async def" in caplog.text
+
+
+def test_start_up_initialization_is_not_repeated_at_the_first_call() -> None:
+    class EagerHandler(Service):
+        infos: list[dict[str, Any]] = []  # noqa: RUF012
+
+        @classmethod
+        def initializeHandler(cls, serviceInfoDict: dict[str, Any]) -> None:  # noqa: N802
+            cls.infos.append(serviceInfoDict)
+
+    app = rpc_application([EagerHandler], clock=lambda: 5.0)
+    assert result(call(app, "echo", 1, path="/Eager")) == S_OK(1)
+    assert EagerHandler.infos == [{"serviceName": "Eager", "URL": "/Eager", "startTime": 5.0}]
 
 
 def test_services_may_not_share_a_url() -> None:
