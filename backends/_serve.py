@@ -21,8 +21,9 @@ This module holds what a server does with them, in this order:
    propagates once it has.
 7. A shutdown request runs :meth:`Server.drain`: accepting stops, every
    connection finishes its exchange in flight and closes instead of keeping
-   alive, idle ones close at once, and what is still busy after
-   ``shutdown_timeout`` seconds is cut.
+   alive (a request the backend has already received counts as in flight,
+   and is answered with ``Connection: close``), idle ones close at once,
+   and what is still busy after ``shutdown_timeout`` seconds is cut.
 8. The signal handlers that were there before come back, then the
    application's ``shutdown()`` runs.
 
@@ -52,7 +53,15 @@ from crosswind.protocol.transport import Transport
 
 from ._common import ServerHandle, announce, bind_socket, server_log
 
-__all__ = ["Runtime", "ServeOptions", "Server", "run_app_hook", "serve_with"]
+__all__ = [
+    "Runtime",
+    "ServeOptions",
+    "Server",
+    "is_idle",
+    "is_waiting_for_head",
+    "run_app_hook",
+    "serve_with",
+]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -121,6 +130,16 @@ def _check(shutdown_timeout: float, engine: str | None) -> None:
     if engine is not None and engine not in available_engines():
         choices = ", ".join(available_engines())
         raise ValueError(f"unknown protocol engine {engine!r}; choose one of {choices}")
+
+
+def is_idle(driver: ConnectionDriver) -> bool:
+    """Between requests with nothing received: what a shutdown closes at once."""
+    return driver.idle
+
+
+def is_waiting_for_head(driver: ConnectionDriver) -> bool:
+    """Waiting for a request head, with or without part of one: what may be shed."""
+    return driver.waiting_since is not None
 
 
 class _Tracked(Protocol):
@@ -218,6 +237,9 @@ class Server(Generic[C]):
             driver = connection.driver
             if driver is not None:
                 driver.start_shutdown()
+        # Bytes the runtime has ready for a connection make it busy, not
+        # idle: let it take in what has already arrived before judging.
+        await self._settle()
         for connection in connections:
             driver = connection.driver
             # No driver yet (a TLS handshake, say) or between requests: nothing
@@ -233,7 +255,27 @@ class Server(Generic[C]):
         )
         await self._cut(busy)
 
+    def longest_waiting(self) -> C | None:
+        """The connection that has waited longest for a request head, or ``None``.
+
+        When every connection slot is taken, backends close this one to
+        make room for a new client (see ``Limits.max_connections``): an idle
+        keep-alive connection, or a client trickling its head (slowloris),
+        while connections busy with a request are never shed.
+        """
+        chosen: C | None = None
+        oldest = float("inf")
+        for connection in self._snapshot():
+            driver = connection.driver
+            since = None if driver is None else driver.waiting_since
+            if since is not None and since < oldest:
+                chosen, oldest = connection, since
+        return chosen
+
     # -- the runtime's part of drain() ---------------------------------------
+
+    async def _settle(self) -> None:
+        """Let the runtime hand over bytes that have already arrived (nothing by default)."""
 
     def _snapshot(self) -> list[C]:
         """The connections now; a backend whose threads change the set locks it here."""
@@ -244,7 +286,11 @@ class Server(Generic[C]):
         raise NotImplementedError
 
     async def _close_idle(self, connection: C) -> None:
-        """Close a connection that has no exchange in flight."""
+        """Close a connection that has no exchange in flight, unless bytes have come for it.
+
+        A connection whose request has arrived in the runtime but not yet
+        reached its driver is not idle: it is answered, then closed.
+        """
         raise NotImplementedError
 
     async def _wait_closed(self, timeout: float) -> bool:

@@ -7,9 +7,11 @@ built from several pieces costs one ``writelines``): the client then wakes
 once for all the responses of a turn, not once for each.  A connection
 writes at once when 64 KiB wait; one that closes with bytes held back
 closes once they are written.  Clients are accepted in the
-listening socket's readiness callback, which is unregistered past
-``Limits.max_connections``: new clients then wait in the kernel's backlog
-instead of in memory.  Each connection is one task, setting it up then
+listening socket's readiness callback.  When a client arrives with every
+``Limits.max_connections`` slot taken, the connection that has waited
+longest for a request head is closed to make room; when all are busy with
+requests, the callback is unregistered and new clients wait in the
+kernel's backlog instead of in memory.  Each connection is one task, setting it up then
 running its driver.
 """
 
@@ -29,7 +31,14 @@ from crosswind.protocol.limits import Limits
 from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
 from ._common import ServerHandle, announce, peer_name, server_log, tls_info
-from ._serve import Runtime, ServeOptions, Server, serve_with
+from ._serve import (
+    Runtime,
+    ServeOptions,
+    Server,
+    is_idle,
+    is_waiting_for_head,
+    serve_with,
+)
 
 __all__ = ["serve", "start_server"]
 
@@ -43,10 +52,16 @@ _MIN_TICK = 0.01
 _MAX_TICK = 1.0
 # Clients accepted per readiness callback before other callbacks get a turn.
 _ACCEPT_BATCH = 16
+# With every connection slot busy, how often to look for one to shed.
+_FULL_RETRY = 0.1
 
 
 async def _ready(data: bytes) -> bytes:
     return data
+
+
+async def _timed_out() -> bytes:
+    raise TimeoutError
 
 
 class _HeldWrites:
@@ -92,6 +107,7 @@ class _Protocol(asyncio.Protocol):
         self._writing_paused = False
         self._reading_paused = False
         self._close_callback: Callable[[], None] | None = None
+        self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
         self.info = _NO_INFO  # until connection_made knows the addresses
         # The driver refers back to this protocol (its transport): the link
         # is cut when the connection is done, so that both are freed at once
@@ -127,6 +143,9 @@ class _Protocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._set_eof()
+        # A client that leaves closes its side: tell an application waiting
+        # without reading (a long poll) now, not at its next write.
+        self._report_close()
         # Keep the write side open to finish a response (half-close); TLS
         # cannot half-close, and asyncio warns when asked to.
         return None if self.info.tls is not None else True
@@ -137,6 +156,9 @@ class _Protocol(asyncio.Protocol):
         if write_waiter is not None and not write_waiter.done():
             write_waiter.set_exception(TransportClosed("connection lost"))
         self._transport = None
+        self._report_close()
+
+    def _report_close(self) -> None:
         callback, self._close_callback = self._close_callback, None
         if callback is not None:
             callback()
@@ -175,12 +197,32 @@ class _Protocol(asyncio.Protocol):
             return _ready(data)
         if self._eof:
             return _ready(b"")
+        if self._stop_waiting is not None and self._wait_ends():
+            return _timed_out()
         waiter = self._loop.create_future()
         self._waiter = waiter
         self._deadline = deadline
         # No timer of its own: the server's sweep checks the deadline (see
         # _Server._sweep).
         return waiter
+
+    def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
+        """End the wait for a request while *condition* holds for the driver, now or later.
+
+        The pending receive, or the next one, raises :class:`TimeoutError`
+        unless bytes have arrived; the driver then closes (or answers
+        ``408`` to a partial head).  Used to close idle connections at
+        shutdown and to shed the longest-waiting one when all slots are taken.
+        """
+        self._stop_waiting = condition
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and self._wait_ends():
+            self._waiter = None
+            waiter.set_exception(TimeoutError())
+
+    def _wait_ends(self) -> bool:
+        condition, driver = self._stop_waiting, self.driver
+        return condition is not None and driver is not None and condition(driver)
 
     def check_deadline(self, now: float) -> None:
         """Fail the pending receive with TimeoutError if its deadline has passed.
@@ -252,6 +294,15 @@ class _Protocol(asyncio.Protocol):
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         self._close_callback = callback
+        if callback is not None and self._eof:
+            self._loop.call_soon(self._report_close)  # it left already
+
+    async def send_eof(self) -> None:
+        """Write what is held back, then shut down the sending side (not with TLS)."""
+        self._write_pending()
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+            transport.write_eof()
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -309,12 +360,9 @@ class _Server(Server[_Protocol]):
     # client, so a shutdown cannot come in between and lose one.
 
     def _resume_accepting(self) -> None:
-        if (
-            not self._reading
-            and not self._stopping
-            and self._backoff is None
-            and self._active < self.limits.max_connections
-        ):
+        # Registered even with every slot taken: a client arriving then is
+        # what makes room for itself by shedding (see _accept_ready).
+        if not self._reading and not self._stopping and self._backoff is None:
             self.loop.add_reader(self.sock.fileno(), self._accept_ready)
             self._reading = True
 
@@ -325,10 +373,25 @@ class _Server(Server[_Protocol]):
 
     def _accept_ready(self) -> None:
         limit = self.limits.max_connections
-        for _ in range(_ACCEPT_BATCH):
+        for accepted in range(_ACCEPT_BATCH):
             if self._active >= limit:
-                # Past max_connections clients wait in the kernel's backlog.
+                if accepted:
+                    # Whether another client waits is known only when the
+                    # socket is next reported readable: stay registered.
+                    return
+                # A client waits and every slot is taken: close the connection
+                # that has waited longest for a head, if any, and accept once
+                # it is gone; meanwhile clients wait in the kernel's backlog.
                 self._pause_accepting()
+                victim = self.longest_waiting()
+                if victim is not None:
+                    server_log.debug("all %d connection slots taken: shedding %s",
+                                     limit, victim.info.peer)
+                    victim.stop_waiting(is_waiting_for_head)
+                else:
+                    # All busy with requests; one may soon wait between
+                    # requests without closing, so look again shortly.
+                    self._backoff = self.loop.call_later(_FULL_RETRY, self._end_backoff)
                 return
             try:
                 # socket.accept() without its wrapper, which looks the family and
@@ -474,8 +537,18 @@ class _Server(Server[_Protocol]):
     async def _stop_accepting(self) -> None:
         self.close_listener()
 
+    async def _settle(self) -> None:
+        # Two turns of the loop: in the first, the readiness of sockets with
+        # data is polled and their callbacks queued behind this task; in the
+        # second, those callbacks have run.
+        for _ in range(2):
+            await asyncio.sleep(0)
+
     async def _close_idle(self, connection: _Protocol) -> None:
-        await connection.close()
+        if connection.driver is None:
+            await connection.close()
+        else:
+            connection.stop_waiting(is_idle)
 
     async def _wait_closed(self, timeout: float) -> bool:
         if self.connections:

@@ -5,10 +5,16 @@ Each connection's driver runs in a worker thread without an event loop (see
 suspending, so the driver's coroutines complete in one step, and ``async``
 handlers work as long as they await only crosswind's own awaitables.
 
-At most ``Limits.max_connections`` workers exist; the accept loop waits for
-a free one *before* it accepts, so excess clients wait in the kernel's
-backlog rather than in memory.  Deadlines are ``time.monotonic`` seconds,
-the clock handed to the driver.
+At most ``Limits.max_connections`` workers exist.  When a client arrives
+with every slot taken, the connection that has waited longest for a request
+head is closed to make room; when all are busy with requests, the accept
+loop waits for a free one *before* it accepts, so excess clients wait in
+the kernel's backlog rather than in memory.  Deadlines are
+``time.monotonic`` seconds, the clock handed to the driver.
+
+A worker blocked in an application that waits for its client to go away
+(``add_close_callback``) cannot read; one watcher thread polls such
+connections instead and reports the end of the stream at once.
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ from crosswind.protocol.limits import Limits
 from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
 from ._common import ServerHandle, announce, peer_name, server_log, tls_info
-from ._serve import Runtime, ServeOptions, Server, serve_with
+from ._serve import (
+    Runtime,
+    ServeOptions,
+    Server,
+    is_idle,
+    is_waiting_for_head,
+    serve_with,
+)
 
 __all__ = ["ThreadedServer", "serve", "start_server"]
 
@@ -39,8 +52,11 @@ _RECEIVE_SIZE = 64 * 1024
 # Idle workers linger this long for the next connection before exiting.
 _WORKER_IDLE = 30.0
 # After the shutdown timeout, connections are cut; their workers get this
-# long to notice before the server stops waiting for them.
-_CUT_GRACE = 1.0
+# long to notice before the server stops waiting for them.  A worker still
+# busy in application code after it is left behind (it is a daemon thread).
+_CUT_GRACE = 0.25
+# With every connection slot busy, how often to look for one to shed.
+_FULL_RETRY = 0.1
 # A failing accept() (out of file descriptors, say) is retried after this pause.
 _ACCEPT_RETRY_DELAY = 0.1
 
@@ -50,21 +66,42 @@ class _SocketTransport:
 
     The accept thread may interrupt it (``shutdown``) while a worker uses
     it; the lock keeps that from hitting a file descriptor the worker has
-    already closed and the kernel has handed to a new connection.
+    already closed and the kernel has handed to a new connection.  The lock
+    also marks when the worker is blocked in ``recv``, which is when the
+    driver's state can be read from another thread.
     """
 
-    __slots__ = ("_closed", "_lock", "driver", "info", "send_timeout", "sock")
+    __slots__ = (
+        "_closed",
+        "_lock",
+        "_receiving",
+        "_stop_waiting",
+        "_watcher",
+        "driver",
+        "info",
+        "send_timeout",
+        "sock",
+    )
 
-    def __init__(self, sock: socket.socket, send_timeout: float) -> None:
+    def __init__(
+        self, sock: socket.socket, send_timeout: float, watcher: _DisconnectWatcher
+    ) -> None:
         self.sock = sock
         self.send_timeout = send_timeout
         self.info = ConnectionInfo()
         self.driver: ConnectionDriver | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._receiving = False
+        self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
+        self._watcher = watcher
 
     async def receive(self, deadline: float | None) -> bytes:
         sock = self.sock
+        with self._lock:
+            if self._wait_ends():
+                raise TimeoutError
+            self._receiving = True
         try:
             if deadline is None:
                 sock.settimeout(None)
@@ -73,11 +110,35 @@ class _SocketTransport:
                 if remaining <= 0:
                     raise TimeoutError
                 sock.settimeout(remaining)
-            return sock.recv(_RECEIVE_SIZE)
+            data = sock.recv(_RECEIVE_SIZE)
         except TimeoutError:
             raise
         except OSError:  # reset, TLS failure, or shut down for a server shutdown
-            return b""
+            data = b""
+        finally:
+            with self._lock:
+                self._receiving = False
+        if not data and self._wait_ends():
+            raise TimeoutError  # the wait was ended on purpose, not by the peer
+        return data
+
+    def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
+        """End the wait for a request while *condition* holds for the driver, now or later.
+
+        As the asyncio backend's.  Called from the accept thread: a worker
+        blocked in ``recv`` has its read side shut down, which ends the
+        ``recv``; the driver's state is only read while the worker is
+        blocked there (or under the lock, before it reads).
+        """
+        with self._lock:
+            self._stop_waiting = condition
+            if self._receiving and not self._closed and self._wait_ends():
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(self.sock, socket.SHUT_RD)
+
+    def _wait_ends(self) -> bool:
+        condition, driver = self._stop_waiting, self.driver
+        return condition is not None and driver is not None and condition(driver)
 
     async def send(self, data: bytes) -> None:
         self.send_nowait(data)
@@ -95,7 +156,14 @@ class _SocketTransport:
         except OSError as exc:
             raise TransportClosed("connection lost") from exc
 
+    async def send_eof(self) -> None:
+        """Shut down the sending side; not with TLS, which cannot half-close."""
+        if not isinstance(self.sock, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
+
     async def close(self) -> None:
+        self._watcher.forget(self)
         with self._lock:
             if self._closed:
                 return
@@ -103,9 +171,10 @@ class _SocketTransport:
             self.sock.close()
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
-        # A blocking socket shows a disconnect only to a reader; the driver
-        # reads whenever the application does, which is when it can act on it.
-        pass
+        if callback is None:
+            self._watcher.forget(self)
+        else:
+            self._watcher.watch(self, callback)
 
     def interrupt(self, how: int) -> None:
         """Make a blocked ``recv`` (``SHUT_RD``) or ``send`` (``SHUT_RDWR``) return."""
@@ -116,6 +185,114 @@ class _SocketTransport:
                 # socket.socket's own shutdown even for an SSLSocket: the
                 # SSL one drops the SSL object a worker may be using.
                 socket.socket.shutdown(self.sock, how)
+
+
+class _DisconnectWatcher:
+    """One thread that notices clients leaving while their workers are busy.
+
+    A worker blocked in application code cannot read its socket.  While the
+    application waits for a disconnect (``add_close_callback``), the socket
+    is registered here; the watcher peeks at it when it becomes readable,
+    without taking any bytes, and calls the callback at the end of the
+    stream.  Bytes that arrive instead (a pipelined request) end the
+    watching: the worker reads them when it comes back.  With TLS the peek
+    sees encrypted records, so only the TCP end of the stream is noticed.
+
+    Sockets are registered and unregistered by the threads that ask (epoll
+    allows it while another thread waits), under the watcher's lock, and
+    always before their transport closes, so a file descriptor the kernel
+    reuses is never mistaken for the old one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._watched: dict[_SocketTransport, Callable[[], None]] = {}
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def watch(self, transport: _SocketTransport, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if self._stopped or transport._closed:
+                return
+            if transport not in self._watched:
+                try:
+                    self._selector.register(
+                        transport.sock.fileno(), selectors.EVENT_READ, transport
+                    )
+                except (OSError, ValueError, KeyError):
+                    return
+            self._watched[transport] = callback
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="crosswind-disconnects", daemon=True
+                )
+                self._thread.start()
+
+    def forget(self, transport: _SocketTransport) -> Callable[[], None] | None:
+        """Stop watching *transport*; its callback if it was watched."""
+        with self._lock:
+            callback = self._watched.pop(transport, None)
+            if callback is not None and not self._stopped:
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    self._selector.unregister(transport.sock.fileno())
+            return callback
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+        if thread is not None:
+            thread.join(_CUT_GRACE)
+        else:
+            self._close()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                ready = self._selector.select()
+                with self._lock:
+                    if self._stopped:
+                        return
+                for key, _ in ready:
+                    if key.fileobj is self._wake_r:
+                        continue
+                    self._check(key.data)
+        finally:
+            self._close()
+
+    def _check(self, transport: _SocketTransport) -> None:
+        with transport._lock:
+            if transport._closed:
+                return
+            try:
+                # The TCP socket itself, even under TLS: peek, take nothing.
+                gone = not socket.socket.recv(
+                    transport.sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT
+                )
+            except (BlockingIOError, InterruptedError):
+                return  # woken for nothing: keep watching
+            except OSError:  # reset
+                gone = True
+        # Either way this watch is over: bytes are for the worker to read.
+        callback = self.forget(transport)
+        if gone and callback is not None:
+            try:
+                callback()
+            except Exception:
+                server_log.exception("error in a close callback")
+
+    def _close(self) -> None:
+        with self._lock:
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
 
 
 class _WorkerPool:
@@ -230,6 +407,7 @@ class ThreadedServer(Server[_SocketTransport]):
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
         self._done = threading.Event()
+        self._disconnects = _DisconnectWatcher()
 
     def request_shutdown(self) -> None:
         """Start a graceful shutdown; callable from any thread or a signal handler."""
@@ -255,6 +433,7 @@ class ThreadedServer(Server[_SocketTransport]):
             self._accept_loop()
             run_sync(self.drain())  # never suspends: its waits block
             self._pool.stop(_CUT_GRACE)
+            self._disconnects.stop()
         finally:
             self.close()
 
@@ -271,11 +450,6 @@ class ThreadedServer(Server[_SocketTransport]):
             selector.register(self.sock, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             while True:
-                with self._changed:
-                    while len(self.connections) >= max_connections and not self._stopping:
-                        self._changed.wait()
-                    if self._stopping:
-                        return
                 ready = selector.select()
                 if self._stopping:
                     return
@@ -283,6 +457,26 @@ class ThreadedServer(Server[_SocketTransport]):
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(64)
                     continue
+                with self._changed:
+                    if len(self.connections) >= max_connections:
+                        # A client waits and every slot is taken: close the
+                        # connection that has waited longest for a head, if
+                        # any; then wait for a slot, the client in the backlog.
+                        # When all are busy with requests, one may soon wait
+                        # between requests without closing: look again shortly.
+                        victim = self.longest_waiting()
+                        if victim is not None:
+                            server_log.debug("all %d connection slots taken: shedding %s",
+                                             max_connections, victim.info.peer)
+                            victim.stop_waiting(is_waiting_for_head)
+                        self._changed.wait_for(
+                            lambda: len(self.connections) < max_connections or self._stopping,
+                            _FULL_RETRY,
+                        )
+                        if len(self.connections) >= max_connections:
+                            continue
+                    if self._stopping:
+                        return
                 try:
                     client, address = self.sock.accept()
                 except BlockingIOError:
@@ -297,7 +491,7 @@ class ThreadedServer(Server[_SocketTransport]):
         if client.family != socket.AF_UNIX:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.setblocking(True)
-        transport = _SocketTransport(client, self.limits.body_timeout)
+        transport = _SocketTransport(client, self.limits.body_timeout, self._disconnects)
         with self._changed:
             self.connections.add(transport)
         self._pool.submit(lambda: self._serve_connection(transport, address))
@@ -360,9 +554,13 @@ class ThreadedServer(Server[_SocketTransport]):
         self.sock.close()
 
     async def _close_idle(self, connection: _SocketTransport) -> None:
-        # Its worker is (or will be) blocked reading a next request that must
-        # not come: end the read side so recv returns b"".
-        connection.interrupt(socket.SHUT_RD)
+        if connection.driver is None:
+            # Not serving yet (a TLS handshake, say): end its reads.
+            connection.interrupt(socket.SHUT_RD)
+        else:
+            # Its worker is (or will be) blocked reading a next request that
+            # must not come; bytes already received are answered instead.
+            connection.stop_waiting(is_idle)
 
     async def _wait_closed(self, timeout: float) -> bool:
         with self._changed:
@@ -402,6 +600,7 @@ def _handshake(tls_sock: ssl.SSLSocket, deadline: float) -> None:
 def _close_now(transport: _SocketTransport) -> None:
     # The driver closes its transport when it ends; this covers the
     # connections that never got a driver (failed TLS, early disconnect).
+    transport._watcher.forget(transport)
     with transport._lock:
         if not transport._closed:
             transport._closed = True

@@ -3,13 +3,21 @@
 Deadlines are in trio's own clock (``trio.current_time``), which is the
 clock handed to the driver, so a deadline from the connection arms
 ``trio.move_on_at`` directly.  Accepting waits on a
-:class:`trio.CapacityLimiter` first, so past ``Limits.max_connections`` new
-clients wait in the kernel's backlog instead of in memory.
+:class:`trio.CapacityLimiter` first.  With every ``Limits.max_connections``
+slot taken, a client arriving makes the server close the connection that
+has waited longest for a request head; when all are busy with requests,
+new clients wait in the kernel's backlog instead of in memory.
+
+Trio shows a disconnect only to a reader, so while an application waits
+for its client to go away (``add_close_callback``) without reading, a
+watcher task reads for it: what it reads is kept for the driver, and the
+end of the stream is reported at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -22,7 +30,14 @@ from crosswind.protocol.limits import Limits
 from crosswind.protocol.transport import ConnectionInfo, TransportClosed
 
 from ._common import ServerHandle, announce, peer_name, server_log, tls_info
-from ._serve import Runtime, ServeOptions, Server, serve_with
+from ._serve import (
+    Runtime,
+    ServeOptions,
+    Server,
+    is_idle,
+    is_waiting_for_head,
+    serve_with,
+)
 
 __all__ = ["TrioServer", "serve", "start_server"]
 
@@ -30,29 +45,84 @@ _RECEIVE_SIZE = 64 * 1024
 # A graceful TLS close sends close_notify; a peer that stopped reading must
 # not hold the task up for longer than this.
 _CLOSE_GRACE = 1.0
+# With every connection slot busy, how often to look for one to shed.
+_FULL_RETRY = 0.1
 
 
 class _StreamTransport:
-    """A :class:`~crosswind.protocol.transport.Transport` over a trio stream."""
+    """A :class:`~crosswind.protocol.transport.Transport` over a trio stream.
 
-    __slots__ = ("_closed", "info", "stream")
+    :param nursery: where the disconnect watcher runs.
+    """
 
-    def __init__(self, stream: trio.abc.Stream, info: ConnectionInfo) -> None:
+    __slots__ = (
+        "_close_callback",
+        "_closed",
+        "_eof",
+        "_held",
+        "_nursery",
+        "_receive_scope",
+        "_stop_waiting",
+        "_watcher",
+        "driver",
+        "info",
+        "stream",
+    )
+
+    def __init__(
+        self, stream: trio.abc.Stream, info: ConnectionInfo, nursery: trio.Nursery
+    ) -> None:
         self.stream = stream
         self.info = info
+        self.driver: ConnectionDriver | None = None
+        self._nursery = nursery
         self._closed = False
+        self._eof = False
+        self._held: list[bytes] = []  # what the watcher read, for the next receive
+        self._receive_scope: trio.CancelScope | None = None
+        self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
+        self._watcher: _Watcher | None = None
+        self._close_callback: Callable[[], None] | None = None
 
     async def receive(self, deadline: float | None) -> bytes:
+        if self._watcher is not None:
+            await self._stop_watching()
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            return data
+        if self._eof:
+            return b""
+        if self._wait_ends():
+            raise TimeoutError
+        scope = self._receive_scope = trio.CancelScope(
+            deadline=math.inf if deadline is None else deadline
+        )
         # trio types a TLS stream's read as bytes or bytearray; bytes() returns
         # bytes as they are, uncopied.
         try:
-            if deadline is None:
-                return bytes(await self.stream.receive_some(_RECEIVE_SIZE))
-            with trio.move_on_at(deadline):
+            with scope:
                 return bytes(await self.stream.receive_some(_RECEIVE_SIZE))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return b""
+        finally:
+            self._receive_scope = None
         raise TimeoutError
+
+    def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
+        """End the wait for a request while *condition* holds for the driver, now or later.
+
+        As the asyncio backend's: the pending or next receive raises
+        :class:`TimeoutError` unless bytes have come.
+        """
+        self._stop_waiting = condition
+        scope = self._receive_scope
+        if scope is not None and self._wait_ends():
+            scope.cancel()
+
+    def _wait_ends(self) -> bool:
+        condition, driver = self._stop_waiting, self.driver
+        return condition is not None and driver is not None and condition(driver)
 
     async def send(self, data: bytes) -> None:
         try:
@@ -60,29 +130,78 @@ class _StreamTransport:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportClosed("connection lost") from exc
 
+    async def send_eof(self) -> None:
+        """Shut down the sending side, where the stream can (TLS cannot)."""
+        stream = self.stream
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_eof()
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._close_callback = None
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.scope.cancel()
         # aclose() closes the stream even when cancelled or timed out; the
         # grace period only bounds the polite part (TLS close_notify).
         with trio.move_on_after(_CLOSE_GRACE):
             await self.stream.aclose()
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
-        # Trio reports a disconnect only to a reader; the driver reads
-        # whenever the application does, which is when it can act on it.
-        pass
+        self._close_callback = callback
+        if callback is not None and self._watcher is None and not self._closed:
+            watcher = self._watcher = _Watcher()
+            self._nursery.start_soon(self._watch, watcher)
+
+    async def _watch(self, watcher: _Watcher) -> None:
+        """Read while the application waits, until the peer closes or the driver reads."""
+        try:
+            with watcher.scope:
+                while not self._eof and sum(map(len, self._held)) < _RECEIVE_SIZE:
+                    try:
+                        data = bytes(await self.stream.receive_some(_RECEIVE_SIZE))
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        data = b""
+                    if data:
+                        self._held.append(data)
+                    else:
+                        self._eof = True
+                        callback, self._close_callback = self._close_callback, None
+                        if callback is not None and not self._closed:
+                            callback()
+        finally:
+            watcher.done.set()
+
+    async def _stop_watching(self) -> None:
+        watcher = self._watcher
+        assert watcher is not None
+        watcher.scope.cancel()
+        await watcher.done.wait()
+        self._watcher = None
+
+
+class _Watcher:
+    """A task reading on the driver's behalf (see :meth:`_StreamTransport.set_close_callback`)."""
+
+    __slots__ = ("done", "scope")
+
+    def __init__(self) -> None:
+        self.scope = trio.CancelScope()
+        self.done = trio.Event()
 
 
 class _Connection:
     """What shutdown needs to know about one connection task."""
 
-    __slots__ = ("driver", "scope")
+    __slots__ = ("driver", "scope", "transport")
 
     def __init__(self) -> None:
         self.scope = trio.CancelScope()
         self.driver: ConnectionDriver | None = None
+        self.transport: _StreamTransport | None = None
 
 
 class TrioServer(Server[_Connection]):
@@ -145,7 +264,8 @@ class TrioServer(Server[_Connection]):
         with self._accepting:
             while True:
                 borrower = object()
-                await self._slots.acquire_on_behalf_of(borrower)
+                while not await self._take_slot(borrower):
+                    pass
                 try:
                     stream = await self._listener.accept()
                 except trio.ClosedResourceError:
@@ -163,17 +283,46 @@ class TrioServer(Server[_Connection]):
                     raise
                 connection = _Connection()
                 self.connections.add(connection)
-                nursery.start_soon(self._serve_connection, stream, connection, borrower)
+                nursery.start_soon(
+                    self._serve_connection, stream, connection, borrower, nursery
+                )
+
+    async def _take_slot(self, borrower: object) -> bool:
+        """Take a connection slot for the next client; ``False`` to try again.
+
+        With every slot taken, once a client waits, the connection that has
+        waited longest for a head is shed; when all are busy with requests,
+        it looks again shortly, as one may soon wait between requests.
+        """
+        slots = self._slots
+        if not slots.available_tokens:
+            await trio.lowlevel.wait_readable(self._listener.socket)
+            victim = self.longest_waiting()
+            if victim is None or victim.transport is None:
+                with trio.move_on_after(_FULL_RETRY):
+                    await slots.acquire_on_behalf_of(borrower)
+                    return True
+                return False
+            server_log.debug("all connection slots taken: shedding %s", victim.transport.info.peer)
+            victim.transport.stop_waiting(is_waiting_for_head)
+        await slots.acquire_on_behalf_of(borrower)
+        return True
 
     async def _serve_connection(
-        self, stream: trio.SocketStream, connection: _Connection, borrower: object
+        self,
+        stream: trio.SocketStream,
+        connection: _Connection,
+        borrower: object,
+        nursery: trio.Nursery,
     ) -> None:
         try:
             with connection.scope:
-                transport = await self._open(stream)
+                transport = await self._open(stream, nursery)
                 if transport is None:
                     return
+                connection.transport = transport
                 driver = connection.driver = self.new_driver(transport, trio.current_time)
+                transport.driver = driver
                 await driver.run()
         except Exception:
             # A bug here must cost one connection, not the whole server.
@@ -181,6 +330,11 @@ class TrioServer(Server[_Connection]):
         finally:
             # Cancelled before the driver could close it (shutdown, or a
             # failed handshake): make sure the socket goes.
+            transport = connection.transport
+            if transport is not None:
+                transport.driver = None  # freed with the connection, not by the cycle collector
+                if transport._watcher is not None:
+                    transport._watcher.scope.cancel()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
             self.connections.discard(connection)
@@ -188,14 +342,16 @@ class TrioServer(Server[_Connection]):
             if self._stopping and not self.connections:
                 self._all_closed.set()
 
-    async def _open(self, stream: trio.SocketStream) -> _StreamTransport | None:
+    async def _open(
+        self, stream: trio.SocketStream, nursery: trio.Nursery
+    ) -> _StreamTransport | None:
         sock = stream.socket
         try:
             peer, local = peer_name(sock.getpeername()), peer_name(sock.getsockname())
         except OSError:
             return None  # the client already left
         if self.ssl_context is None:
-            return _StreamTransport(stream, ConnectionInfo(peer=peer, local=local))
+            return _StreamTransport(stream, ConnectionInfo(peer=peer, local=local), nursery)
         tls_stream = trio.SSLStream(
             stream, self.ssl_context, server_side=True, https_compatible=True
         )
@@ -210,7 +366,7 @@ class TrioServer(Server[_Connection]):
             return None
         # SSLStream forwards version(), cipher() etc. to its SSL object.
         info = ConnectionInfo(peer=peer, local=local, tls=tls_info(tls_stream))  # type: ignore[arg-type]
-        return _StreamTransport(tls_stream, info)
+        return _StreamTransport(tls_stream, info, nursery)
 
     # -- the runtime's part of drain() ----------------------------------------
 
@@ -220,8 +376,16 @@ class TrioServer(Server[_Connection]):
         # leaving them in a backlog nobody will accept from.
         await self._listener.aclose()
 
+    async def _settle(self) -> None:
+        # Each checkpoint lets trio poll for I/O and run the tasks it woke.
+        for _ in range(2):
+            await trio.sleep(0)
+
     async def _close_idle(self, connection: _Connection) -> None:
-        connection.scope.cancel()
+        if connection.transport is None or connection.driver is None:
+            connection.scope.cancel()  # still in its TLS handshake
+        else:
+            connection.transport.stop_waiting(is_idle)
 
     async def _wait_closed(self, timeout: float) -> bool:
         if self.connections:

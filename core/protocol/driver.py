@@ -14,6 +14,11 @@ Rules:
 * An application that fails before sending anything gets a ``500``; one
   that fails after the head went out gets the connection closed without the
   end of the body, so the client can tell the response is incomplete.
+* A connection refused while the client may still be sending (a ``413``
+  in the middle of an upload) is not closed at once: the server shuts down
+  its sending side and reads and discards for up to
+  ``Limits.linger_timeout``, so that the client reads the answer instead of
+  a reset (RFC 9112 section 9.6).
 * Awaitables here complete without suspending when the transport's do, so
   the threaded backend can run the driver without an event loop.
 """
@@ -53,7 +58,9 @@ class ConnectionDriver:
         "_access_log",
         "_detached",
         "_exchange",
+        "_linger",
         "_send_nowait",
+        "_watching",
         "app",
         "clock",
         "conn",
@@ -80,6 +87,8 @@ class ConnectionDriver:
         self._send_nowait = getattr(transport, "send_nowait", None)
         self._exchange: Exchange | None = None
         self._detached: DetachedStream | None = None
+        self._watching = False  # the transport reports a disconnect to the exchange
+        self._linger = False  # refused while the client may still be sending
         self.disconnected = False
 
     # -- used by the backend ---------------------------------------------
@@ -88,6 +97,15 @@ class ConnectionDriver:
     def idle(self) -> bool:
         """Waiting for a next request with nothing received: safe to close."""
         return self._exchange is None and self.conn.idle
+
+    @property
+    def waiting_since(self) -> float | None:
+        """Since when the connection has waited for a request head (clock terms); ``None`` if busy.
+
+        Backends shed the connection that has waited longest when every
+        connection slot is taken.
+        """
+        return None if self._exchange is not None else self.conn.waiting_since
 
     def start_shutdown(self) -> None:
         """Let the current exchange finish, then close instead of keeping alive."""
@@ -104,6 +122,7 @@ class ConnectionDriver:
                     if event is NEED_DATA:
                         event = await self._read_event()
                 except RequestError as error:
+                    self._linger = error.status_code != 408
                     await self.send(conn.send_error(error))
                     break
                 if type(event) is not Request:
@@ -122,6 +141,9 @@ class ConnectionDriver:
                     if self._detached is None and not conn.response_done:
                         await self._app_unfinished(exchange)
                 self._exchange = None
+                if self._watching:
+                    self._watching = False
+                    self.transport.set_close_callback(None)
                 if self._detached is not None:
                     break
                 if self._access_log is not None and exchange.status:
@@ -139,6 +161,10 @@ class ConnectionDriver:
         finally:
             # A detached stream still open belongs to whoever holds it now.
             if self._detached is None or self._detached.closed:
+                if not self.disconnected and (
+                    self._linger or (conn.reading_body and conn.client_may_be_sending)
+                ):
+                    await self._linger_then_close()
                 await self.transport.close()
 
     # -- used by Exchange ------------------------------------------------
@@ -216,6 +242,7 @@ class ConnectionDriver:
         return self._detached
 
     def watch_disconnect(self, exchange: Exchange) -> None:
+        self._watching = True
         self.transport.set_close_callback(exchange.connection_lost)
 
     # -- internals -------------------------------------------------------
@@ -228,6 +255,8 @@ class ConnectionDriver:
             # or by the application to refuse the request.
             if not conn.response_started:
                 exchange.status = error.status_code
+                # A client that was too slow is not waited for any longer.
+                self._linger = error.status_code != 408
                 await self.send(conn.send_error(error))
             return
         log.exception(
@@ -249,6 +278,25 @@ class ConnectionDriver:
         else:
             log.error("application returned before ending its response to %s %s",
                       exchange.method, exchange.path)
+
+    async def _linger_then_close(self) -> None:
+        """Shut down the sending side, then read and discard until the client closes.
+
+        Bounded by ``Limits.linger_timeout``.  A transport without
+        ``send_eof`` (TLS cannot half-close) still reads: what matters is
+        that no unread bytes are left when the socket closes, which is what
+        makes the kernel send a reset.
+        """
+        transport = self.transport
+        deadline = self.clock() + self.conn.limits.linger_timeout
+        try:
+            send_eof = getattr(transport, "send_eof", None)
+            if send_eof is not None:
+                await send_eof()
+            while await transport.receive(deadline):
+                pass
+        except (TimeoutError, TransportClosed, ConnectionError):
+            pass
 
     async def _drain(self) -> bool:
         """Discard the unread rest of the body; ``False`` if not worth it."""

@@ -36,10 +36,33 @@ class Limits:
         what defeats slowloris-style clients).
     :param body_timeout: seconds the body may go without progress; past it
         the answer is ``408`` (or a close, once a response has started).
+    :param min_body_rate: bytes per second the body must average, counted
+        from the end of the head, once ``body_rate_grace`` has passed; a
+        body that falls behind is answered ``408``.  1 KiB/s cuts a client
+        that trickles a byte at a time within seconds, while the slowest
+        mobile links still upload several times faster.
+    :param body_rate_grace: seconds at the start of a body during which the
+        rate is not enforced (a client may first wait for ``100 Continue``,
+        or its link may take a while to ramp up).
+    :param body_deadline: seconds a whole body may take, however fast it
+        trickles; past it the answer is ``408``.  900 s is enough for the
+        default 100 MiB at about 115 KB/s: raise it with ``max_body_size``
+        for larger uploads over slow links.
+    :param linger_timeout: seconds the server keeps reading and discarding
+        after it refused a request the client may still be sending (a
+        ``413`` in the middle of an upload, say), with its own side already
+        shut down.  Closing at once would reset the connection, and the
+        reset can destroy the answer before the client reads it (RFC 9112
+        section 9.6).
     :param drain_limit: unread request body the server will still read and
         discard to keep a connection alive; a larger remainder closes it.
-    :param max_connections: open connections per server process; past it
-        accepting pauses (back-pressure) instead of queueing without bound.
+    :param max_connections: open connections per server process.  When
+        they are all taken, the connection that has waited longest for a
+        request head (an idle keep-alive connection, or a client trickling
+        its head) is closed to make room, so that clients which hold
+        connections without sending requests cannot lock the others out.
+        When every connection is busy with a request, accepting pauses
+        (back-pressure) instead of queueing without bound.
     :param max_chunk_line: longest chunk-size line including extensions.
     """
 
@@ -50,6 +73,10 @@ class Limits:
     idle_timeout: float = 60.0
     header_timeout: float = 10.0
     body_timeout: float = 60.0
+    min_body_rate: float = 1 * KiB
+    body_rate_grace: float = 10.0
+    body_deadline: float = 900.0
+    linger_timeout: float = 2.0
     drain_limit: int = 1 * MiB
     max_connections: int = 1000
     max_chunk_line: int = 4 * KiB
@@ -80,6 +107,10 @@ class LimitChanges(TypedDict, total=False):
     idle_timeout: float
     header_timeout: float
     body_timeout: float
+    min_body_rate: float
+    body_rate_grace: float
+    body_deadline: float
+    linger_timeout: float
     drain_limit: int
     max_connections: int
     max_chunk_line: int

@@ -144,32 +144,63 @@ def test_slow_request_head_gets_408_and_idle_connection_closes(backend: str) -> 
             assert 0.2 < time.monotonic() - started < 3.0
 
 
-def test_max_connections_holds_back_a_third_client(backend: str) -> None:
-    with running_server(backend, BasicApp(), limits=Limits(max_connections=2)) as handle:
+def test_max_connections_holds_back_a_client_while_every_slot_is_busy(backend: str) -> None:
+    app = GateApp()
+    with running_server(backend, app, limits=Limits(max_connections=2)) as handle:
         port = handle.port
-        first = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-        second = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        busy = [http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT) for _ in range(2)]
+        waiters = [threading.Thread(target=lambda c=c: c.request("GET", "/wait")) for c in busy]
         third = socket.socket()
         try:
-            for conn in (first, second):
-                conn.request("GET", "/")
-                assert conn.getresponse().read() == b"hello world"
-            # The kernel completes the handshake (the backlog) but the server
-            # does not accept it while both slots are taken.
+            for conn, waiter in zip(busy, waiters, strict=True):
+                app.entered.clear()
+                waiter.start()
+                waiter.join(TIMEOUT)
+                assert app.entered.wait(TIMEOUT)
+            # Both slots serve a request: nothing may be shed, so the kernel
+            # completes the handshake (the backlog) but the server does not
+            # accept the third client yet.
             third.settimeout(TIMEOUT)
             third.connect(("127.0.0.1", port))
             third.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             third.settimeout(0.5)
             with pytest.raises(TimeoutError):
                 third.recv(100)
-            first.close()  # frees a slot: the third client is served now
+            app.release.set()  # frees the slots: the third client is served now
+            for conn in busy:
+                assert conn.getresponse().read() == b"released"
             response = read_until_closed(third)
             assert response.startswith(b"HTTP/1.1 200 ")
             assert response.endswith(b"hello world")
         finally:
+            app.release.set()
+            for conn in busy:
+                conn.close()
+            third.close()
+
+
+def test_a_full_server_sheds_the_connection_idle_longest(backend: str) -> None:
+    with running_server(backend, BasicApp(), limits=Limits(max_connections=2)) as handle:
+        port = handle.port
+        first = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        second = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        try:
+            for conn in (first, second):
+                conn.request("GET", "/")
+                assert conn.getresponse().read() == b"hello world"
+                time.sleep(0.05)  # so that the first has waited longer
+            # Both slots hold idle keep-alive connections: a new client makes
+            # the server close the one that has waited longest, and is served.
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as third:
+                third.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                response = read_until_closed(third)
+            assert response.startswith(b"HTTP/1.1 200 ")
+            assert read_until_closed(first.sock) == b""
+            second.request("GET", "/")
+            assert second.getresponse().read() == b"hello world"
+        finally:
             first.close()
             second.close()
-            third.close()
 
 
 def test_graceful_shutdown_finishes_the_request_in_flight(backend: str) -> None:

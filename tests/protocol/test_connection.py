@@ -259,7 +259,7 @@ def test_http10_keep_alive_is_honoured_for_a_sized_response() -> None:
 def test_shutdown_finishes_the_exchange_then_closes() -> None:
     clock = FakeClock()
     conn = ServerConnection(clock=clock)
-    conn.receive_data(get("/a") + get("/b"))
+    conn.receive_data(get("/a"))
     assert type(conn.next_event()) is Request
     assert type(conn.next_event()) is EndOfMessage
     conn.start_shutdown()
@@ -268,6 +268,39 @@ def test_shutdown_finishes_the_exchange_then_closes() -> None:
     conn.send_end()
     assert conn.start_next_cycle() is False
     assert conn.closed
+
+
+def test_shutdown_still_answers_a_pipelined_request_already_received() -> None:
+    # Every request the server has read gets an answer: the one behind the
+    # request in flight too, and the last answer says the connection closes.
+    clock = FakeClock()
+    conn = ServerConnection(clock=clock)
+    conn.receive_data(get("/a") + get("/b"))
+    assert type(conn.next_event()) is Request
+    assert type(conn.next_event()) is EndOfMessage
+    conn.start_shutdown()
+    head = conn.send_response(200, [(b"Content-Length", b"0")])
+    assert b"Connection: close" not in head
+    conn.send_end()
+    assert conn.start_next_cycle() is True
+    request = conn.next_event()
+    assert type(request) is Request and request.target == b"/b"
+    assert type(conn.next_event()) is EndOfMessage
+    head = conn.send_response(200, [(b"Content-Length", b"0")])
+    assert b"Connection: close" in head
+    conn.send_end()
+    assert conn.start_next_cycle() is False
+    assert conn.closed
+
+
+def test_shutdown_does_not_keep_a_connection_for_an_unread_body() -> None:
+    # Bytes of the current request's own body are no next request.
+    conn = ServerConnection(clock=FakeClock())
+    conn.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab")
+    assert type(conn.next_event()) is Request
+    conn.start_shutdown()
+    head = conn.send_response(200, [(b"Content-Length", b"0")])
+    assert b"Connection: close" in head
 
 
 # -- nothing of one exchange reaches the next ------------------------------------------

@@ -97,6 +97,8 @@ class ServerConnection:
         self._scanner: ChunkedScanner | None = None
         self._body_left = 0  # bytes of a Content-Length body not yet handed on
         self._body_seen = 0
+        self._body_start = now
+        self._body_received = 0  # raw bytes of the body so far, for the rate floor
         self._body_complete = True
         self.max_body_size = self.limits.max_body_size
         self._continue_sent = False
@@ -113,7 +115,10 @@ class ServerConnection:
             self._buffer += data
             now = self._clock()
             self._last_progress = now
-            if self._state == _HEAD and self._head_start is None:
+            state = self._state
+            if state == _BODY:
+                self._body_received += len(data)
+            elif state == _HEAD and self._head_start is None:
                 self._head_start = now
         else:
             self._eof = True
@@ -195,8 +200,10 @@ class ServerConnection:
             self._body_complete = True
             if screened is not None:
                 screened.receive_end(())
-        # The body's deadline runs from the read that completed the head,
+        # The body's deadlines run from the read that completed the head,
         # which receive_data() already recorded as the last progress.
+        self._body_start = self._last_progress
+        self._body_received = len(self._buffer)
         self._state = _BODY
         return event
 
@@ -262,8 +269,20 @@ class ServerConnection:
                 return self._head_start + limits.header_timeout
             return self._cycle_start + limits.idle_timeout
         if self._state == _BODY:
-            return self._last_progress + limits.body_timeout
+            return min(
+                self._last_progress + limits.body_timeout,
+                self._body_start + limits.body_deadline,
+                self._rate_deadline(),
+            )
         return None
+
+    def _rate_deadline(self) -> float:
+        """When the body falls below ``min_body_rate``, at the bytes received so far."""
+        limits = self.limits
+        return (
+            self._body_start + limits.body_rate_grace
+            + self._body_received / limits.min_body_rate
+        )
 
     def timeout_error(self) -> RequestError | None:
         """The error to answer a missed :attr:`deadline` with.
@@ -275,9 +294,17 @@ class ServerConnection:
         if self._state == _HEAD and not self._buffer:
             self._state = _CLOSED
             return None
-        where = "head" if self._state == _HEAD else "body"
+        reason = "timed out reading the request head"
+        if self._state == _BODY:
+            now = self._clock()
+            if now >= self._body_start + self.limits.body_deadline:
+                reason = "the request body took too long"
+            elif now >= self._rate_deadline():
+                reason = "the request body arrived too slowly"
+            else:
+                reason = "timed out reading the request body"
         self._state = _CLOSED
-        return RequestError(f"timed out reading the request {where}", 408)
+        return RequestError(reason, 408)
 
     # -- output ----------------------------------------------------------
 
@@ -291,9 +318,26 @@ class ServerConnection:
         return self._body_complete
 
     @property
+    def client_may_be_sending(self) -> bool:
+        """The client may still be sending this request's body.
+
+        Not when it waits for a ``100 Continue`` that was never sent: it
+        sends nothing then.
+        """
+        head = self.head
+        return not self._body_complete and not (
+            head is not None and head.expect_continue and not self._continue_sent
+        )
+
+    @property
     def keep_alive(self) -> bool:
         """Whether the connection will be reused after this response."""
-        return self._keep_alive and not self._shutting_down
+        return self._keep_alive and not (self._shutting_down and not self._pipelined)
+
+    @property
+    def _pipelined(self) -> bool:
+        """A next request has started arriving behind the current one."""
+        return self._body_complete and bool(self._buffer)
 
     @property
     def wants_continue(self) -> bool:
@@ -339,7 +383,9 @@ class ServerConnection:
             raise LocalProtocolError("no request to respond to")
         if not 200 <= status <= 999:
             raise LocalProtocolError(f"status {status} is not a final response status")
-        keep = self._keep_alive and not self._shutting_down and not (
+        # While shutting down, a connection is kept only for a pipelined
+        # request already received: every request read gets its answer.
+        keep = self._keep_alive and not (self._shutting_down and not self._pipelined) and not (
             not self._body_complete
             and (
                 (self.head.expect_continue and not self._continue_sent)
@@ -410,6 +456,18 @@ class ServerConnection:
         """Between requests with nothing buffered: safe to close for shutdown."""
         return self._state == _HEAD and not self._buffer and not self._response_started
 
+    @property
+    def waiting_since(self) -> float | None:
+        """Since when the connection has waited for a request head; ``None`` when it is not.
+
+        An idle keep-alive connection waits since its last response ended, a
+        new one since it was made; a client trickling a head counts from
+        the same moment, however many bytes it has sent.
+        """
+        if self._state == _HEAD and not self._response_started:
+            return self._cycle_start
+        return None
+
     def start_next_cycle(self) -> bool:
         """Prepare for the next request; ``False`` means close instead.
 
@@ -420,7 +478,8 @@ class ServerConnection:
             self._response_done
             and self._body_complete
             and self._keep_alive
-            and not self._shutting_down
+            # A pipelined request already received is still answered.
+            and not (self._shutting_down and not self._pipelined)
         ):
             self._state = _CLOSED
             return False

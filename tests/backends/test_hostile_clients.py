@@ -1,0 +1,310 @@
+"""Clients that hog, trickle, vanish or get refused mid-upload, on every backend.
+
+Each test is about what a user of the server observes: who gets answered,
+with what, and that nobody waits for a timeout that should not apply.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from crosswind.protocol.exchange import Exchange
+from crosswind.protocol.limits import Limits
+from crosswind.web import Application, RequestHandler
+
+from tests.support.apps import BasicApp, wait_for_event
+from tests.support.servers import BACKENDS, running_server
+
+pytestmark = [pytest.mark.network, pytest.mark.timeout(90)]
+
+TIMEOUT = 10.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def read_response(sock: socket.socket, timeout: float = TIMEOUT) -> bytes:
+    """Everything the server sends until it closes; a reset raises."""
+    sock.settimeout(timeout)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def trickle(sock: socket.socket, data: bytes, every: float, stop: threading.Event) -> None:
+    """Send *data* a byte at a time, one every *every* seconds, until refused or told to stop."""
+    for byte in data:
+        if stop.wait(every):
+            return
+        try:
+            sock.send(bytes([byte]))
+        except OSError:
+            return
+
+
+# -- slow bodies ----------------------------------------------------------------------
+
+
+def test_a_body_below_the_rate_floor_is_answered_408_without_waiting_for_body_timeout(
+    backend: str,
+) -> None:
+    limits = Limits(min_body_rate=200, body_rate_grace=0.5, body_timeout=60)
+    with running_server(backend, BasicApp(), limits=limits) as handle:
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as slow:
+            slow.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            stop = threading.Event()
+            sender = threading.Thread(target=trickle, args=(slow, b"x" * 1000, 0.1, stop))
+            started = time.monotonic()
+            sender.start()
+            try:
+                response = read_response(slow)
+            finally:
+                stop.set()
+                sender.join(TIMEOUT)
+            took = time.monotonic() - started
+    assert response.startswith(b"HTTP/1.1 408 ")
+    assert response.endswith(b"the request body arrived too slowly\n")
+    # 10 bytes a second falls behind 200 a second as soon as the grace ends.
+    assert took < 5.0
+
+
+def test_an_honest_slow_upload_above_the_floor_gets_through(backend: str) -> None:
+    limits = Limits(min_body_rate=200, body_rate_grace=0.5)
+    body = b"y" * 2000
+    with running_server(backend, BasicApp(), limits=limits) as handle:
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client:
+            client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(body))
+            # 1,000 bytes a second, in pieces, for two seconds: five times the floor.
+            for start in range(0, len(body), 100):
+                client.sendall(body[start : start + 100])
+                time.sleep(0.1)
+            response = read_response(client)
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert response.endswith(body)
+
+
+def test_a_body_past_its_deadline_is_answered_408_however_steady(backend: str) -> None:
+    limits = Limits(min_body_rate=1, body_rate_grace=0.1, body_deadline=1.0)
+    with running_server(backend, BasicApp(), limits=limits) as handle:
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client:
+            client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            stop = threading.Event()
+            # 50 bytes a second is far above the floor of 1, but never ends.
+            sender = threading.Thread(target=trickle, args=(client, b"z" * 5000, 0.02, stop))
+            sender.start()
+            try:
+                response = read_response(client)
+            finally:
+                stop.set()
+                sender.join(TIMEOUT)
+    assert response.startswith(b"HTTP/1.1 408 ")
+    assert response.endswith(b"the request body took too long\n")
+
+
+# -- slowloris ------------------------------------------------------------------------
+
+
+def test_trickling_heads_cannot_lock_a_client_out_when_every_slot_is_taken(backend: str) -> None:
+    limits = Limits(max_connections=4, header_timeout=60)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
+    stop = threading.Event()
+    tricklers: list[socket.socket] = []
+    senders: list[threading.Thread] = []
+    with running_server(backend, BasicApp(), limits=limits) as handle:
+        try:
+            for _ in range(limits.max_connections):
+                sock = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
+                tricklers.append(sock)
+                sender = threading.Thread(target=trickle, args=(sock, head, 0.2, stop))
+                sender.start()
+                senders.append(sender)
+                time.sleep(0.1)  # each one is older than the next
+            time.sleep(0.3)
+            # Every slot holds a client that is still sending its head: a
+            # normal client is still served, at once, not after 60 s.
+            for _ in range(3):
+                conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=TIMEOUT)
+                started = time.monotonic()
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                assert response.status == 200 and response.read() == b"hello world"
+                assert time.monotonic() - started < 3.0
+                conn.close()
+            # The oldest trickler made room first, and was told why.
+            assert read_response(tricklers[0]).startswith(b"HTTP/1.1 408 ")
+        finally:
+            stop.set()
+            for sock in tricklers:
+                sock.close()
+            for sender in senders:
+                sender.join(TIMEOUT)
+
+
+# -- refusing an upload ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_an_upload_refused_midway_gets_its_413_not_a_reset(backend: str, framing: str) -> None:
+    limits = Limits(max_body_size=64 * 1024)
+    piece = b"u" * 16384
+    if framing == "chunked":
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        body = (b"%x\r\n%s\r\n" % (len(piece), piece)) * 256 + b"0\r\n\r\n"
+    else:
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (256 * len(piece))
+        body = piece * 256
+    with running_server(backend, BasicApp(), limits=limits) as handle:
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client:
+                sending = threading.Thread(target=_send_ignoring_errors, args=(client, head + body))
+                sending.start()
+                try:
+                    # A reset would raise here and lose the answer.
+                    response = read_response(client)
+                finally:
+                    sending.join(TIMEOUT)
+            assert response.startswith(b"HTTP/1.1 413 "), response[:100]
+
+
+def _send_ignoring_errors(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass  # the server stopped reading once its lingering was over
+
+
+# -- clients that leave ---------------------------------------------------------------
+
+
+def _long_poll_app(closed: list[float]) -> Application:
+    class LongPoll(RequestHandler):
+        async def get(self) -> None:
+            self.gone = threading.Event()
+            await wait_for_event(self.gone, TIMEOUT)
+            self.write("nobody left")
+
+        def on_connection_close(self) -> None:
+            closed.append(time.monotonic())
+            self.gone.set()
+
+    return Application([(r"/poll", LongPoll)])
+
+
+def test_a_client_leaving_a_long_poll_is_noticed_while_the_handler_waits(backend: str) -> None:
+    closed: list[float] = []
+    with running_server(backend, _long_poll_app(closed)) as handle:
+        client = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
+        client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)  # the handler is waiting now, writing nothing
+        left = time.monotonic()
+        client.close()
+        deadline = left + TIMEOUT
+        while not closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert closed, "on_connection_close never ran"
+    assert closed[0] - left < 1.0
+
+
+def test_a_kept_alive_connection_stays_served_after_a_watched_request(backend: str) -> None:
+    # Watching for the client to leave must take nothing from the next request.
+    class Quick(RequestHandler):
+        def get(self) -> None:
+            self.write("quick")
+
+        def on_connection_close(self) -> None:
+            pass
+
+    app = Application([(r"/quick", Quick)])
+    with running_server(backend, app) as handle:
+        conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=TIMEOUT)
+        try:
+            for _ in range(20):
+                conn.request("GET", "/quick")
+                assert conn.getresponse().read() == b"quick"
+        finally:
+            conn.close()
+
+
+# -- graceful shutdown under load -----------------------------------------------------
+
+
+def test_shutdown_under_load_answers_every_request_sent_before_it(backend: str) -> None:
+    # A load client in its own process keeps 32 connections busy with
+    # keep-alive requests; the server is told to shut down in the middle.
+    with running_server(backend, BasicApp()) as handle:
+        load = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.load_client", str(handle.port), "32", "20"],
+            stdout=subprocess.PIPE, cwd=ROOT,
+        )
+        try:
+            time.sleep(2.0)
+            requested = time.monotonic()
+            handle.shutdown()
+            out, _ = load.communicate(timeout=30)
+        finally:
+            if load.poll() is None:
+                load.kill()
+                load.wait()
+    result = json.loads(out)
+    assert result["answered"] > 100
+    # A request sent after the shutdown began may meet a connection closing
+    # as idle; one the server could have read before then must be answered.
+    assert [t for t in result["lost"] if t < requested] == []
+
+
+# -- shutdown timeout -----------------------------------------------------------------
+
+
+def test_a_blocked_handler_does_not_stretch_the_shutdown_timeout_on_threads() -> None:
+    class Blocks:
+        async def handle(self, exchange: Exchange) -> None:
+            time.sleep(20)  # a blocking call no shutdown can interrupt
+
+    stopped: list[float] = []
+    done = threading.Event()
+    client = socket.socket()
+
+    def run(handle_box: list[Callable[[], None]]) -> None:
+        from crosswind.backends.threads import serve
+
+        def started(handle: object) -> None:
+            handle_box.append(handle)  # type: ignore[arg-type]
+            done.set()
+
+        serve(Blocks(), "127.0.0.1", 0, started=started, handle_signals=False,
+              shutdown_timeout=1.0)
+        stopped.append(time.monotonic())
+
+    box: list = []
+    server = threading.Thread(target=run, args=(box,), daemon=True)
+    server.start()
+    assert done.wait(TIMEOUT)
+    handle = box[0]
+    try:
+        client.settimeout(TIMEOUT)
+        client.connect(("127.0.0.1", handle.port))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        requested = time.monotonic()
+        handle.shutdown()
+        server.join(TIMEOUT)
+    finally:
+        client.close()
+    assert stopped
+    # The timeout, then a short grace for workers blocked in I/O; asyncio
+    # and trio take about as long.
+    assert stopped[0] - requested < 1.9
