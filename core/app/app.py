@@ -1119,7 +1119,6 @@ class App(ServerEntryPoints, Scaffold):
     async def _serve(self, req: Request, exchange: Exchange) -> None:
         ctx = self.request_context(req)
         error: BaseException | None = None
-        response: Response | None = None
         try:
             try:
                 ctx.push()
@@ -1130,14 +1129,13 @@ class App(ServerEntryPoints, Scaffold):
             except BaseException as exc:
                 error = exc
                 raise
-            if response.is_sequence:
-                # In-memory bodies go out before teardown, as with Flask.
-                await self._send(exchange, req, response)
-                return
         finally:
+            # Flask's order: wsgi_app pops the context, running the teardown
+            # functions, before the server writes a byte.  A client that has read
+            # the response can count on them having run, whichever thread serves
+            # its next request.  A streamed body is produced afterwards, and
+            # stream_with_context keeps the context for a generator that needs it.
             ctx.pop(error)
-        # Streamed bodies are produced after teardown; stream_with_context keeps
-        # the context alive for generators that need it.
         await self._send(exchange, req, response)
 
     async def _send(self, exchange: Exchange, req: Request, response: Response) -> None:
