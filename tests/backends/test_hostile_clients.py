@@ -219,6 +219,33 @@ def test_a_client_leaving_a_long_poll_is_noticed_while_the_handler_waits(backend
     assert closed[0] - left < 1.0
 
 
+@pytest.mark.parametrize("runtime", ["asyncio", "trio"])
+def test_a_hosted_asgi_app_waiting_on_receive_gets_http_disconnect(runtime: str) -> None:
+    # The ASGI container needs an event loop, so asyncio and trio only.
+    from crosswind.adapters import ASGIContainer
+
+    seen: list[tuple[str, float]] = []
+
+    async def long_poll(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return
+        assert (await receive())["type"] == "http.request"
+        message = await receive()  # nothing more comes but the client leaving
+        seen.append((message["type"], time.monotonic()))
+
+    with running_server(runtime, ASGIContainer(long_poll)) as handle:
+        client = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
+        client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        left = time.monotonic()
+        client.close()
+        deadline = left + TIMEOUT
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert seen and seen[0][0] == "http.disconnect"
+    assert seen[0][1] - left < 1.0
+
+
 def test_a_kept_alive_connection_stays_served_after_a_watched_request(backend: str) -> None:
     # Watching for the client to leave must take nothing from the next request.
     class Quick(RequestHandler):
