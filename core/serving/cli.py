@@ -15,10 +15,12 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from ..protocol.exchange import Application
 from ..protocol.http1.engine import DEFAULT_ENGINE, available_engines
+from ..protocol.limits import Limits
 from .backends import DEFAULT_BACKEND, Serve, load_backend
 from .errors import EXIT_FAILURE, CLIError
 from .loading import load_app
@@ -68,7 +70,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
         help="seconds busy connections get to finish on shutdown (default 30)",
     )
+    _add_limit_flags(serve)
     return parser
+
+
+def _add_limit_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of :class:`~crosswind.protocol.limits.Limits`, named after it.
+
+    ``--max-connections 200`` is ``Limits(max_connections=200)``; a flag not
+    given keeps the field's default, which the help shows.
+    """
+    group = parser.add_argument_group(
+        "limits", "each sets the crosswind.Limits field of the same name (docs/security.md)"
+    )
+    for limit in fields(Limits):
+        kind = int if limit.type in ("int", int) else float
+        unit = "SECONDS" if limit.name.endswith(("timeout", "grace", "deadline")) else "N"
+        group.add_argument(
+            "--" + limit.name.replace("_", "-"), dest=f"limit_{limit.name}", type=kind,
+            metavar=unit, default=None, help=f"(default {limit.default})",
+        )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The limits the flags ask for.
+
+    :raises CLIError: a value the limits refuse, with the flag's name.
+    """
+    changes = {
+        limit.name: getattr(args, f"limit_{limit.name}")
+        for limit in fields(Limits)
+        if getattr(args, f"limit_{limit.name}") is not None
+    }
+    try:
+        return Limits(**changes)
+    except ValueError as error:
+        flags = ", ".join("--" + name.replace("_", "-") for name in changes)
+        raise CLIError(f"bad limit ({flags}): {error}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -103,6 +141,7 @@ def _serve_command(args: argparse.Namespace) -> int:
         )
     if args.shutdown_timeout < 0:
         raise CLIError("--shutdown-timeout cannot be negative")
+    limits = _limits(args)
     serve = load_backend(args.backend)
     app = load_app(args.app, args.backend)
     # At most one line per request: the server's own access log (or, with
@@ -110,6 +149,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     # through log_request.
     logging.getLogger("crosswind.web.access").disabled = True
     options: dict[str, Any] = {
+        "limits": limits,
         "shutdown_timeout": args.shutdown_timeout,
         "engine": args.protocol,
         "access_log": make_access_log() if args.access_log else None,

@@ -220,3 +220,40 @@ def test_unreadable_certificate(tmp_path) -> None:
     assert result.returncode == 2
     assert "cannot load TLS certificate" in result.stderr
     assert "missing.pem" in result.stderr
+
+
+# -- limits --------------------------------------------------------------------
+
+
+def test_every_limit_is_a_flag_and_reaches_the_server(cli_servers) -> None:
+    server = cli_servers(
+        "serve", "tests.support.apps:app", "--port", "0",
+        "--header-timeout", "0.5", "--max-body-size", "10",
+    )
+    port = server.port()
+    big = httpx.post(f"http://127.0.0.1:{port}/echo", content=b"x" * 11, timeout=TIMEOUT)
+    assert big.status_code == 413
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as slow:
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        slow.settimeout(5.0)  # the default header timeout is 10 s
+        assert slow.recv(100).startswith(b"HTTP/1.1 408 ")
+    assert server.stop() == 0
+    help_text = run_cli("serve", "--help").stdout
+    from dataclasses import fields
+
+    from crosswind.protocol.limits import Limits
+
+    for limit in fields(Limits):
+        assert "--" + limit.name.replace("_", "-") in help_text
+
+
+def test_a_bad_limit_is_refused_before_serving() -> None:
+    result = run_cli("serve", "tests.support.apps:app", "--max-connections", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "crosswind: error: bad limit (--max-connections): "
+        "limit max_connections must be a positive number, not 0"
+    ]
+    typo = run_cli("serve", "tests.support.apps:app", "--body-deadline", "soon")
+    assert typo.returncode == 2
+    assert "--body-deadline: invalid float value: 'soon'" in typo.stderr
