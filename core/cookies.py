@@ -19,7 +19,7 @@ __all__ = [
 _OCTAL = frozenset("01234567")
 
 
-def parse_cookie_header(header: str | bytes | None) -> dict[str, str]:
+def parse_cookie_header(header: str | bytes | None, *, last_wins: bool = False) -> dict[str, str]:
     """Parse a ``Cookie`` header the way browsers send it, into ``{name: value}``.
 
     ``'a=1; b="x\\"y"'`` gives ``{'a': '1', 'b': 'x"y'}``.  Like Tornado (and Django
@@ -27,13 +27,15 @@ def parse_cookie_header(header: str | bytes | None) -> dict[str, str]:
     ``;``, a piece without ``=`` is a value whose name is ``''``, surrounding whitespace
     is dropped, and a double-quoted value is unquoted with the escapes of Python's
     :mod:`http.cookies` (``\\"``, ``\\\\``, octal ``\\073``).  When a name repeats the
-    *last* value wins, as in Tornado's ``parse_cookie``; :func:`parse_cookie_pairs` keeps
-    every value.
+    *first* value wins, because browsers send the cookie with the most specific path
+    first; Tornado's ``parse_cookie`` keeps the last, which *last_wins* chooses.
+    :func:`parse_cookie_pairs` keeps every value.
 
     The running time is linear in the length of the header whatever it contains, and it
     never raises: a hostile header costs no more than a well-formed one of the same size.
 
     :param header: the header value; ``bytes`` are decoded as latin-1.
+    :param last_wins: keep the last value of a repeated name, as Tornado does.
     """
     if isinstance(header, bytes):
         header = header.decode("latin-1")
@@ -47,7 +49,7 @@ def parse_cookie_header(header: str | bytes | None) -> dict[str, str]:
             name, value = "", name
         name = name.strip()
         value = value.strip()
-        if name or value:
+        if (name or value) and (last_wins or name not in cookies):
             cookies[name] = _unquote(value)
     return cookies
 

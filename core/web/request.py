@@ -365,7 +365,9 @@ class HTTPServerRequest:
         """The request's cookies as :class:`http.cookies.Morsel` objects (``.value``)."""
         if self._cookies is None:
             jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
-            for name, value in parse_cookie_header(self._header("Cookie")).items():
+            # Tornado lets the last value of a repeated name win.
+            cookies = parse_cookie_header(self._header("Cookie"), last_wins=True)
+            for name, value in cookies.items():
                 try:
                     jar[name] = value
                 except http.cookies.CookieError:
