@@ -1495,4 +1495,5 @@ def _scope_of(exchange: Exchange) -> dict[str, Any]:
         "server": info.local,
         # Under the WSGI adapter, the server's own environ.
         "wsgi_environ": extra.get("environ") if extra else None,
+        "crosswind.exchange": exchange,
     }

@@ -618,6 +618,26 @@ class Request:
     def headers(self, value: Headers) -> None:
         self._headers = value
 
+    # -- the client leaving ---------------------------------------------------
+
+    def on_disconnect(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once if the client goes away before the response is complete.
+
+        A crosswind addition (Flask, on WSGI, has no way to tell): a view that
+        waits for an event without reading or writing (a long poll) hears of
+        the client leaving at once, on every backend, instead of at its next
+        write.  *callback* runs in the server's event loop, or on the threads
+        backend in another thread, so it should only set a flag or an event.
+
+        :param callback: called with no arguments.
+        :raises RuntimeError: the request is not served over a connection
+            (one built by hand, as ``test_request_context`` builds it).
+        """
+        exchange = self.scope.get("crosswind.exchange")
+        if exchange is None:
+            raise RuntimeError("this request has no connection to watch for a disconnect")
+        exchange.add_close_callback(callback)
+
     # -- addresses and URLs ---------------------------------------------------
 
     @property

@@ -219,6 +219,45 @@ def test_a_client_leaving_a_long_poll_is_noticed_while_the_handler_waits(backend
     assert closed[0] - left < 1.0
 
 
+def test_a_flask_style_view_hears_its_client_leave_a_long_poll(backend: str) -> None:
+    from crosswind.app import App, request
+
+    app = App(__name__)
+    closed: list[float] = []
+
+    @app.get("/poll")
+    async def poll() -> str:
+        gone = threading.Event()
+
+        def left() -> None:
+            closed.append(time.monotonic())
+            gone.set()
+
+        request.on_disconnect(left)
+        await wait_for_event(gone, TIMEOUT)
+        return "nobody left"
+
+    with running_server(backend, app) as handle:
+        client = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
+        client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        left_at = time.monotonic()
+        client.close()
+        deadline = left_at + TIMEOUT
+        while not closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert closed, "the view never heard that its client left"
+    assert closed[0] - left_at < 1.0
+
+
+def test_on_disconnect_needs_a_connection() -> None:
+    from crosswind.app import App, request
+
+    app = App(__name__)
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="no connection"):
+        request.on_disconnect(lambda: None)
+
+
 @pytest.mark.parametrize("runtime", ["asyncio", "trio"])
 def test_a_hosted_asgi_app_waiting_on_receive_gets_http_disconnect(runtime: str) -> None:
     # The ASGI container needs an event loop, so asyncio and trio only.
