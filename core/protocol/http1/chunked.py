@@ -5,7 +5,13 @@ reports how many bytes of the input belong to the current message, so the
 policy layer can keep any pipelined request behind them.  It rejects what
 engines are lenient about: control characters in chunk extensions, chunk
 sizes without a digit cap, a chunk not followed by CRLF, oversized size lines
-and trailer sections.
+and trailer sections.  A framing line (size line, trailer line, the CRLF
+after chunk data) ending in a bare LF is refused as soon as that LF arrives:
+the scanner never waits for more bytes behind it.
+
+A size line that declares more than the body may hold (``max_body`` in
+:meth:`ChunkedScanner.scan`) is answered with ``413`` when the line is read,
+before any of that chunk's data is waited for.
 
 Trailer fields get the checks header fields get, and the framing fields
 (``Content-Length``, ``Transfer-Encoding``) are refused there: RFC 9110
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import re
 
-from ...errors import RemoteProtocolError
+from ...errors import RemoteProtocolError, RequestError
 from ...grammar import FIELD_CHAR, TCHAR
 
 __all__ = ["ChunkedScanner"]
@@ -58,8 +64,8 @@ class ChunkedScanner:
     """
 
     __slots__ = (
-        "_decode", "_line", "_max_line", "_max_trailer", "_output", "_remaining", "_state",
-        "_trailer_size", "trailers",
+        "_decode", "_declared", "_line", "_max_line", "_max_trailer", "_output", "_remaining",
+        "_state", "_trailer_size", "trailers",
     )
 
     def __init__(self, max_line: int = 4096, max_trailer: int = 65536, *,
@@ -71,6 +77,7 @@ class ChunkedScanner:
         self._state = _SIZE
         self._line = bytearray()
         self._remaining = 0
+        self._declared = 0  # body bytes the size lines so far announced
         self._max_line = max_line
         self._max_trailer = max_trailer
         self._trailer_size = 0
@@ -92,14 +99,20 @@ class ChunkedScanner:
         self._output.clear()
         return output
 
-    def scan(self, data: bytes | bytearray, start: int = 0) -> int:
+    def scan(self, data: bytes | bytearray, start: int = 0, *,
+             max_body: int | None = None) -> int:
         """Consume ``data[start:]`` and return how many bytes belong to the body.
 
         The count is smaller than the input only when the body ends inside it.
 
         :param data: the buffered input.
         :param start: where the unscanned part of *data* begins.
+        :param max_body: the body size allowed now, or ``None`` for no limit.
+            A size line that takes the sizes announced so far above it is
+            refused when it is read; the caller passes the limit on each call
+            because it may change between them.
         :raises RemoteProtocolError: on malformed chunked framing.
+        :raises RequestError: a chunk would take the body over *max_body* (413).
         """
         pos = start
         end = len(data)
@@ -140,6 +153,9 @@ class ChunkedScanner:
                 if match is None:
                     raise RemoteProtocolError("malformed chunk size line", 400)
                 size = int(match.group(1), 16)
+                self._declared += size
+                if max_body is not None and self._declared > max_body:
+                    raise RequestError("request body too large", 413)
                 if not decode:
                     output += b"%x\r\n" % size
                 if size:

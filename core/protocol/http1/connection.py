@@ -235,7 +235,8 @@ class ServerConnection:
             return False
         scanner = self._scanner
         if scanner is not None:
-            take = scanner.scan(buffer)
+            # The limit as it is now: the route may have changed it before reading.
+            take = scanner.scan(buffer, max_body=self.max_body_size)
             del buffer[:take]
             chunk = scanner.take_output()
             if chunk:
