@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz fuzz-smoke docs clean venv
+.PHONY: demo test lint bench bench-attacks fuzz fuzz-smoke docs clean venv
 
 # Seconds per fuzz target: `make fuzz FUZZ_BUDGET=600` digs longer.
 FUZZ_BUDGET ?= 60
@@ -49,6 +49,12 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py$(if $(BASELINE), --baseline '$(BASELINE)')
+
+# Slowloris and slow-body attackers against each backend while a normal client measures its
+# latency; BASELINE serves the same attacks from that commit too (bench/README.md).
+bench-attacks: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/attacks.py$(if $(BASELINE), --baseline '$(BASELINE)')
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info
