@@ -93,6 +93,10 @@ class AdapterConnection:
     def send_continue(self) -> bytes:
         return b""
 
+    def omit_server_header(self) -> None:
+        # The foreign server decides its own Server field; crosswind adds none here.
+        pass
+
     def send_response(
         self,
         status: int,
@@ -192,6 +196,10 @@ class AdapterDriver:
     :param max_body_size: the request body limit.
     :param content_length: the declared body length, if any (checked up front).
     """
+
+    #: Behind a foreign server a framework keeps its own ``Server`` default:
+    #: crosswind's setting does not reach that server.
+    server_header = True
 
     def __init__(
         self,

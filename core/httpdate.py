@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+from collections.abc import Callable
 
-__all__ = ["format_http_date", "parse_http_date"]
+__all__ = ["DateCache", "format_http_date", "parse_http_date"]
 
 _Timestamp = float | int | datetime.datetime
 
@@ -35,3 +36,43 @@ def parse_http_date(value: str) -> datetime.datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
         # Not a date, or one whose offset moves it outside datetime's range.
         return None
+
+
+class DateCache:
+    """The current second as an HTTP-date, formatted once per second.
+
+    A server stamps every response with ``Date`` (RFC 9110 section 6.6.1), and
+    the value changes once a second: formatting it per response would redo the
+    same work thousands of times.  Both forms are kept, for callers that write
+    headers as text and for those that write bytes.
+
+    :param clock: POSIX seconds, such as :func:`time.time`.
+    """
+
+    __slots__ = ("_bytes", "_second", "_text", "clock")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        #: The clock read on every call; assignable.
+        self.clock = clock
+        self._second = -1
+        self._text = ""
+        self._bytes = b""
+
+    def _refresh(self, second: int) -> None:
+        self._text = format_http_date(second)
+        self._bytes = self._text.encode("ascii")
+        self._second = second
+
+    def as_str(self) -> str:
+        """The HTTP-date of the clock's current second, as ``str``."""
+        second = int(self.clock())
+        if second != self._second:
+            self._refresh(second)
+        return self._text
+
+    def as_bytes(self) -> bytes:
+        """The HTTP-date of the clock's current second, as ``bytes``."""
+        second = int(self.clock())
+        if second != self._second:
+            self._refresh(second)
+        return self._bytes

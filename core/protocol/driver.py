@@ -33,6 +33,7 @@ from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Event, Request
 from .exchange import Application, ClientDisconnected, DetachedStream, Exchange
 from .http1.connection import ServerConnection
 from .http1.engine import Engine
+from .http1.writer import SERVER_NAME
 from .limits import Limits
 from .transport import Transport, TransportClosed
 
@@ -50,6 +51,12 @@ class ConnectionDriver:
     :param transport: the backend's transport for this connection.
     :param app: the application (``await app.handle(exchange)``).
     :param clock: monotonic seconds, the clock the transport's deadlines use.
+    :param wall_clock: POSIX seconds (:func:`time.time`, say) for the ``Date``
+        field of every response that lacks one; ``None`` sends no ``Date``,
+        as the in-memory test client does.
+    :param server_header: add ``Server: crosswind`` to every response that
+        lacks a ``Server`` field; when false, Tornado-style handlers leave
+        out theirs too (they read :attr:`server_header`).
     :param engine: the protocol engine's name, an engine instance, or ``None``
         for :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`.
     """
@@ -65,6 +72,7 @@ class ConnectionDriver:
         "clock",
         "conn",
         "disconnected",
+        "server_header",
         "transport",
     )
 
@@ -74,6 +82,8 @@ class ConnectionDriver:
         app: Application,
         *,
         clock: Callable[[], float],
+        wall_clock: Callable[[], float] | None = None,
+        server_header: bool = True,
         limits: Limits | None = None,
         engine: str | Engine | None = None,
         access_log: AccessLog | None = None,
@@ -81,7 +91,12 @@ class ConnectionDriver:
         self.transport = transport
         self.app = app
         self.clock = clock
-        self.conn = ServerConnection(limits, clock=clock, engine=engine)
+        #: Whether the server sends a ``Server`` field of its own.
+        self.server_header = server_header
+        self.conn = ServerConnection(
+            limits, clock=clock, wall_clock=wall_clock,
+            server=SERVER_NAME if server_header else None, engine=engine,
+        )
         self._access_log = access_log
         # Optional: a transport that writes without a coroutine (see send_nowait()).
         self._send_nowait = getattr(transport, "send_nowait", None)

@@ -230,6 +230,23 @@ class Exchange:
     def client_disconnected(self) -> bool:
         return self._driver.disconnected
 
+    @property
+    def server_header(self) -> bool:
+        """Whether the server adds its ``Server`` field to responses that have none.
+
+        A framework that sets a ``Server`` field of its own by default leaves
+        it out when this is false.
+        """
+        return self._driver.server_header
+
+    def omit_server_header(self) -> None:
+        """Send this response without the server's ``Server`` field.
+
+        A ``Server`` field in the response's own headers is still sent.  Call
+        it before the response starts.
+        """
+        self._driver.conn.omit_server_header()
+
     def add_close_callback(self, callback: Callable[[], None]) -> None:
         """Call *callback* if the client disconnects before the response ends."""
         if self._close_callbacks is None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..httpdate import format_http_date
+from ..httpdate import DateCache
 from ..protocol.exchange import Exchange
 from ..routing import HostRouter, URLSpec
 from ..serving.entrypoints import ServerEntryPoints
@@ -139,15 +139,8 @@ class Application(ServerEntryPoints):
         self.router = HostRouter(_as_specs(routes), default_host)
         self.session_store = settings.get("session_store") or SignedCookieSessionStore()
         self._template_loaders: dict[str, Any] = {}
-        self._date_cache: tuple[int, str] = (-1, "")
-
-    def _date_header(self) -> str:
-        """The ``Date`` value for now, formatted once per second."""
-        now = int(self.clock())
-        cached = self._date_cache
-        if cached[0] != now:
-            cached = self._date_cache = (now, format_http_date(now))
-        return cached[1]
+        # The Date of every handler's response, formatted once per second.
+        self._dates = DateCache(self.clock)
 
     # -- configuration ----------------------------------------------------
 

@@ -33,13 +33,13 @@ from markupsafe import Markup
 
 from .. import escape, grammar, xsrf
 from .. import locale as locale_module
-from .._version import __version__
 from ..cookies import format_set_cookie
 from ..errors import RequestError
 from ..etag import compute_etag, parse_etag, parse_etag_list
 from ..headers import Headers
 from ..httpdate import format_http_date
 from ..protocol.exchange import ClientDisconnected
+from ..protocol.http1.writer import SERVER_NAME
 from ..signing import create_signed_value, decode_signed_value, get_signature_key_version
 from .errors import Finish, HTTPError, MissingArgumentError
 from .iostream import DetachedIOStream
@@ -78,7 +78,8 @@ _OWN_FILES = frozenset(
 )
 
 
-_SERVER = f"crosswind/{__version__}"
+# The server's own value, so a response says the same whichever layer wrote it.
+_SERVER = SERVER_NAME
 _DEFAULT_CONTENT_TYPE = "text/html; charset=UTF-8"
 _SERVER_FIELD = ("Server", _SERVER)
 _OK = http.client.responses[200]
@@ -256,11 +257,19 @@ class RequestHandler:
     def clear(self) -> None:
         """Reset the headers, the status and the unsent output to their defaults."""
         # Literal fields instead of copy() + add(), deliberately: see bench/NOTES.md.
-        date = self.application._date_header()
-        self._headers = Headers.from_checked(
-            [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)],
-            {"server": [_SERVER], "content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
-        )
+        date = self.application._dates.as_str()
+        connection = self.request.connection
+        if connection is None or connection.exchange.server_header:
+            self._headers = Headers.from_checked(
+                [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)],
+                {"server": [_SERVER], "content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
+            )
+        else:
+            # The server was told to send no Server field: none of ours either.
+            self._headers = Headers.from_checked(
+                [_CONTENT_TYPE_FIELD, ("Date", date)],
+                {"content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
+            )
         self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200
@@ -320,6 +329,9 @@ class RequestHandler:
         """
         if name in self._headers:
             del self._headers[name]
+        if name.lower() == "server" and self.request.connection is not None:
+            # Nor does the server add its own in place of the one removed.
+            self.request.connection.exchange.omit_server_header()
 
     def _convert_header_value(self, value: _HeaderValue) -> str:
         if type(value) is int:

@@ -475,7 +475,8 @@ def test_flushed_response_is_chunked() -> None:
     out = serve_bytes(Chunks([b"abc", b"defgh"]), [get("/") + get("/")])
     first_end = out.index(b"0\r\n\r\n") + 5
     assert out[:first_end] == (
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: crosswind\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
         b"3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n"
     )
     assert [r.content for r in parse_responses(out)] == [b"abcdefgh", b"abcdefgh"]

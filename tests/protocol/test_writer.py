@@ -208,3 +208,94 @@ def test_a_known_length_adds_content_length_unless_framed(text):
     writer = ResponseWriter(head_request=True, http10=False)
     head, _ = writer.head(200, fields((b"X-A", b"1")), b"", True, length=5)
     assert b"Content-Length: 5\r\n" in head and writer.data(b"hello") == b""
+
+
+# -- Date and Server ------------------------------------------------------------------
+
+NOW = 784111777.5  # Sun, 06 Nov 1994 08:49:37 GMT
+
+
+def stamped(headers, status=200, **kwargs):
+    """The head a writer given a wall clock and a Server value makes."""
+    from crosswind.httpdate import DateCache
+
+    writer = ResponseWriter(
+        head_request=False, http10=False, date=DateCache(lambda: NOW), server="crosswind", **kwargs
+    )
+    head, _ = writer.head(status, headers, b"", True, length=0)
+    return head
+
+
+def field_lines(head: bytes, name: bytes) -> list[bytes]:
+    lines = head.split(b"\r\n")[1:]
+    return [line for line in lines if line.split(b":", 1)[0].lower() == name]
+
+
+@pytest.mark.parametrize("headers", [[(b"Content-Type", b"text/plain")], [("Content-Type", "text/plain")], []])
+def test_date_and_server_are_added_to_bytes_and_text_fields(headers):
+    head = stamped(headers)
+    assert field_lines(head, b"date") == [b"Date: Sun, 06 Nov 1994 08:49:37 GMT"]
+    assert field_lines(head, b"server") == [b"Server: crosswind"]
+    response = client_reads(head)[0]
+    assert (b"date", b"Sun, 06 Nov 1994 08:49:37 GMT") in response.headers
+    assert (b"server", b"crosswind") in response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"date", b"Sat, 01 Jan 2000 00:00:00 GMT"), (b"SERVER", b"mine")],
+        [("Date", "Sat, 01 Jan 2000 00:00:00 GMT"), ("Server", "mine")],
+        [("DATE", "Sat, 01 Jan 2000 00:00:00 GMT"), ("server", "mine")],
+    ],
+)
+def test_the_applications_own_date_and_server_are_kept_once(headers):
+    head = stamped(headers)
+    [date] = field_lines(head, b"date")
+    [server] = field_lines(head, b"server")
+    assert date.endswith(b": Sat, 01 Jan 2000 00:00:00 GMT") and server.endswith(b": mine")
+
+
+def test_only_the_missing_one_is_added():
+    head = stamped([(b"Server", b"mine")])
+    assert field_lines(head, b"server") == [b"Server: mine"]
+    assert field_lines(head, b"date") == [b"Date: Sun, 06 Nov 1994 08:49:37 GMT"]
+    head = stamped([(b"Date", b"Sat, 01 Jan 2000 00:00:00 GMT")])
+    assert field_lines(head, b"date") == [b"Date: Sat, 01 Jan 2000 00:00:00 GMT"]
+    assert field_lines(head, b"server") == [b"Server: crosswind"]
+
+
+@pytest.mark.parametrize("status", [204, 304, 404, 500])
+def test_every_final_status_is_stamped(status):
+    head = stamped([], status=status)
+    assert len(field_lines(head, b"date")) == len(field_lines(head, b"server")) == 1
+
+
+def test_a_tunnel_is_stamped_too():
+    head = stamped([(b"Content-Length", b"0")], connect=True)
+    assert field_lines(head, b"content-length") == []
+    assert len(field_lines(head, b"date")) == 1
+
+
+def test_without_a_clock_or_a_server_value_nothing_is_added():
+    head, _, _ = write(200, [(b"Content-Length", b"0")])
+    assert head == b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+@pytest.mark.parametrize("value", ["crosswind\r\nX-Injected: 1", "snow\u2603man"])
+def test_a_server_value_that_is_no_field_value_is_refused_up_front(value):
+    with pytest.raises(LocalProtocolError, match="'Server'"):
+        ResponseWriter(head_request=False, http10=False, server=value)
+
+
+def test_the_server_field_can_be_left_out_of_one_response():
+    writer = ResponseWriter(head_request=False, http10=False, server="crosswind")
+    writer.omit_server()
+    head, _ = writer.head(200, [(b"Content-Length", b"0")], b"", True)
+    assert field_lines(head, b"server") == []
+    writer.omit_server()
+    head, _ = writer.head(200, [(b"Server", b"mine"), (b"Content-Length", b"0")], b"", True)
+    assert field_lines(head, b"server") == [b"Server: mine"]
+    writer.reset(False, False)  # the next request's response has it again
+    head, _ = writer.head(200, [(b"Content-Length", b"0")], b"", True)
+    assert field_lines(head, b"server") == [b"Server: crosswind"]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import cast
 
 from ...errors import LocalProtocolError, RemoteProtocolError, RequestError
+from ...httpdate import DateCache
 from ..events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Event
 from ..limits import Limits
 from ..status import reason_phrase
@@ -38,6 +39,9 @@ from .writer import CONTINUE, ResponseWriter
 __all__ = ["ServerConnection"]
 
 _HEAD, _BODY, _REQUEST_DONE, _CLOSED = range(4)
+# Seconds a connection kept alive into a shutdown waits for a next request
+# that is already on its way, before it closes as idle.
+_LAST_CALL = 0.05
 
 
 class ServerConnection:
@@ -45,6 +49,13 @@ class ServerConnection:
 
     :param limits: the limits to enforce.
     :param clock: monotonic seconds; deadlines are in the same terms.
+    :param wall_clock: POSIX seconds, for the ``Date`` field every response
+        gets unless the application set one; ``None`` (a server without a
+        clock) sends no ``Date``.  Separate from *clock*, which may be a
+        monotonic one that says nothing about the date.
+    :param server: the ``Server`` field every response gets unless the
+        application set one, such as
+        :data:`~crosswind.protocol.http1.writer.SERVER_NAME`; ``None`` adds none.
     :param engine: name of the protocol engine (``"native"``, ``"h11"``), an
         instance, or ``None`` for :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE` as it
         is when the connection is made.
@@ -61,10 +72,13 @@ class ServerConnection:
         limits: Limits | None = None,
         *,
         clock: Callable[[], float],
+        wall_clock: Callable[[], float] | None = None,
+        server: str | None = None,
         engine: str | Engine | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self._clock = clock
+        self._date = None if wall_clock is None else DateCache(wall_clock)
         if engine is None:
             engine = engines.DEFAULT_ENGINE
         self._engine = engines.make_engine(engine) if isinstance(engine, str) else engine
@@ -77,7 +91,12 @@ class ServerConnection:
         self._buffer = bytearray()
         self._eof = False
         self._shutting_down = False
-        self._writer = ResponseWriter(head_request=False, http10=False)
+        # (The writer refuses a server value that is no field value.)
+        self._writer = ResponseWriter(
+            head_request=False, http10=False, date=self._date, server=server
+        )
+        # The line send_error() adds besides the date: made once, not per error.
+        self._server_line = b"" if server is None else b"Server: %s\r\n" % server.encode("latin-1")
         self._start_cycle()
 
     def _start_cycle(self) -> None:
@@ -268,6 +287,10 @@ class ServerConnection:
         if self._state == _HEAD:
             if self._head_start is not None and self._buffer:
                 return self._head_start + limits.header_timeout
+            if self._shutting_down:
+                # Kept alive by a response sent before the shutdown: a request
+                # the client sent before it is already on its way.
+                return self._clock() + _LAST_CALL
             return self._cycle_start + limits.idle_timeout
         if self._state == _BODY:
             return min(
@@ -422,6 +445,10 @@ class ServerConnection:
     def response_done(self) -> bool:
         return self._response_done
 
+    def omit_server_header(self) -> None:
+        """Add no ``Server`` field to the current response; one the application sets is sent."""
+        self._writer.omit_server()
+
     def send_error(self, error: RequestError) -> bytes:
         """A complete plain-text error response that closes the connection.
 
@@ -436,9 +463,12 @@ class ServerConnection:
         self._response_done = True
         body = (error.reason + "\n").encode("utf-8", "replace")
         status = error.status_code
+        date = self._date
         return b"".join(
             (
                 b"HTTP/1.1 %d %s\r\n" % (status, reason_phrase(status)),
+                b"" if date is None else b"Date: %s\r\n" % date.as_bytes(),
+                self._server_line,
                 b"Content-Type: text/plain; charset=utf-8\r\n",
                 b"Content-Length: %d\r\n" % len(body),
                 b"Connection: close\r\n\r\n",
@@ -475,13 +505,10 @@ class ServerConnection:
         The request body must have been read to its end (the driver drains
         it) and the response completed.
         """
-        if not (
-            self._response_done
-            and self._body_complete
-            and self._keep_alive
-            # A pipelined request already received is still answered.
-            and not (self._shutting_down and not self._pipelined)
-        ):
+        # During a shutdown too, a response that promised keep-alive is
+        # followed by a last look for a request the client already sent
+        # (see deadline); one that said close is not.
+        if not (self._response_done and self._body_complete and self._keep_alive):
             self._state = _CLOSED
             return False
         self._engine.start_next_cycle()

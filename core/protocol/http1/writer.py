@@ -10,6 +10,13 @@ The framing rules of RFC 9112 section 6, decided once per response:
 * otherwise ``Transfer-Encoding: chunked`` for HTTP/1.1 clients, and for
   HTTP/1.0 clients a body delimited by closing the connection.
 
+The header block also carries the fields RFC 9110 asks of every origin
+server's response, unless the application set its own: ``Date`` (section
+6.6.1) when the writer is given a wall clock, and ``Server`` (section 10.2.4)
+when it is given a value for it.  The walk over the application's fields that
+finds the framing fields notes these two as well, so a response that already
+has them (every ``crosswind.web`` response) costs nothing more.
+
 Every header name must be a token and no value, nor the reason phrase, may
 hold a control character other than HTAB (the rule of :mod:`crosswind.grammar`,
 which :class:`~crosswind.headers.Headers` and the WSGI and ASGI adapters keep
@@ -29,20 +36,25 @@ from typing import Any, NamedTuple
 
 from ...errors import LocalProtocolError
 from ...grammar import FIELD_OCTETS, field_problem, is_token
+from ...httpdate import DateCache
 from ..status import reason_phrase
 
-__all__ = ["CONTINUE", "ResponseWriter"]
+__all__ = ["CONTINUE", "SERVER_NAME", "ResponseWriter"]
 
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 
 _OTHER, _LENGTH_FIELD, _CODING_FIELD, _CONNECTION_FIELD = range(4)
-_FRAMING_KINDS = {
+# Bits, above the framing kinds: head() ORs together the ones it sees.
+_DATE_FIELD, _SERVER_FIELD = 4, 8
+_FIELD_KINDS = {
     b"content-length": _LENGTH_FIELD,
     b"transfer-encoding": _CODING_FIELD,
     b"connection": _CONNECTION_FIELD,
+    b"date": _DATE_FIELD,
+    b"server": _SERVER_FIELD,
 }
-# Names seen valid once (bytes or str), with what they mean for framing: one
-# dict lookup per field instead of a set lookup, a lower() and three comparisons.  Real
+# Names seen valid once (bytes or str), with what they mean here: one dict
+# lookup per field instead of a set lookup, a lower() and five comparisons.  Real
 # applications use a few dozen names; bounded so a hostile application cannot
 # grow it without limit.  Deliberate, with the block check in head(): see
 # bench/NOTES.md.
@@ -50,6 +62,11 @@ _KNOWN_NAMES: dict[bytes | str, int] = {}
 _MAX_REMEMBERED = 512
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+#: The ``Server`` value crosswind sends: the product alone, without its
+#: version, which RFC 9110 section 10.2.4 counts as needless detail that
+#: helps an attacker more than anyone else.
+SERVER_NAME = "crosswind"
 
 
 class _Literals(NamedTuple):
@@ -64,13 +81,14 @@ class _Literals(NamedTuple):
     chunked_line: Any
     close_line: Any
     keep_alive_line: Any
+    date_line: Any
     crlf: Any
 
 
 _BYTES = _Literals(
     b": ", _DIGITS, b"chunked", b"close", b"%d", b"Content-Length: %d\r\n",
     b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n",
-    b"Connection: keep-alive\r\n", b"\r\n",
+    b"Connection: keep-alive\r\n", b"Date: %s\r\n", b"\r\n",
 )
 _TEXT = _Literals._make(
     item.decode("latin-1") if isinstance(item, bytes) else re.compile(item.pattern.decode())
@@ -98,7 +116,7 @@ def _name_kind(name: bytes | str) -> int:
     if not is_token(name):
         raise LocalProtocolError(f"response {field_problem(name)}")
     raw = name.encode("ascii") if isinstance(name, str) else name
-    kind = _FRAMING_KINDS.get(raw.lower(), _OTHER)
+    kind = _FIELD_KINDS.get(raw.lower(), _OTHER)
     if len(_KNOWN_NAMES) < _MAX_REMEMBERED:
         _KNOWN_NAMES[name] = kind
     return kind
@@ -111,11 +129,37 @@ class ResponseWriter:
     :param http10: the client speaks HTTP/1.0 (no chunked coding).
     :param connect: the request was ``CONNECT``: a 2xx answer opens a tunnel
         and carries no framing headers and no body (RFC 9110 section 9.3.6).
+    :param date: the wall clock's HTTP-date: every response without a
+        ``Date`` field gets one.  ``None`` adds none (a server without a
+        clock sends none, RFC 9110 section 6.6.1).
+    :param server: the value of a ``Server`` field added to every response
+        without one; ``None`` adds none.
+    :raises LocalProtocolError: *server* is not a valid field value.
     """
 
-    __slots__ = ("_connect", "_head_request", "_http10", "_mode", "_remaining")
+    __slots__ = (
+        "_connect", "_date", "_head_request", "_http10", "_mode", "_no_server", "_remaining",
+        "_server_lines",
+    )
 
-    def __init__(self, *, head_request: bool, http10: bool, connect: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        head_request: bool,
+        http10: bool,
+        connect: bool = False,
+        date: DateCache | None = None,
+        server: str | None = None,
+    ) -> None:
+        self._date = date
+        # Indexed by whether the fields are text (see head()).
+        self._server_lines: tuple[bytes, str] | None = None
+        if server is not None:
+            problem = field_problem("Server", server)
+            if problem is not None:
+                raise LocalProtocolError(f"response {problem}")
+            line = f"Server: {server}\r\n"
+            self._server_lines = (line.encode("latin-1"), line)
         self.reset(head_request, http10, connect)
 
     def reset(self, head_request: bool, http10: bool, connect: bool = False) -> None:
@@ -125,6 +169,11 @@ class ResponseWriter:
         self._connect = connect
         self._mode = _NONE
         self._remaining = 0
+        self._no_server = False
+
+    def omit_server(self) -> None:
+        """Add no ``Server`` field to this response (one in its headers is still sent)."""
+        self._no_server = True
 
     def head(
         self,
@@ -162,6 +211,7 @@ class ResponseWriter:
         body_length: bytes | str | None = None
         chunked = False
         says_close = False
+        noted = 0  # the _DATE_FIELD and _SERVER_FIELD bits of the fields seen
         known = _KNOWN_NAMES
         tunnel = self._connect and 200 <= status < 300
         separator, crlf = lit.separator, lit.crlf
@@ -171,9 +221,11 @@ class ResponseWriter:
                 if kind is None:
                     kind = _name_kind(name)
                 if kind:
-                    if tunnel and kind in (_LENGTH_FIELD, _CODING_FIELD):
+                    if kind >= _DATE_FIELD:
+                        noted |= kind
+                    elif tunnel and kind != _CONNECTION_FIELD:
                         continue  # the tunnel's bytes follow, not a framed body
-                    if kind == _LENGTH_FIELD:
+                    elif kind == _LENGTH_FIELD:
                         if (
                             body_length is not None
                             and value != body_length
@@ -198,6 +250,12 @@ class ResponseWriter:
             raise LocalProtocolError(
                 "response header names and values must be all bytes or all str"
             ) from None
+        date = self._date
+        if date is not None and not noted & _DATE_FIELD:
+            parts.append(lit.date_line % (date.as_str() if text else date.as_bytes()))
+        server_lines = self._server_lines
+        if server_lines is not None and not noted & _SERVER_FIELD and not self._no_server:
+            parts.append(server_lines[text])
 
         no_body = self._head_request or tunnel or status < 200 or status in (204, 304)
         if (
