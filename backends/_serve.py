@@ -39,6 +39,7 @@ import signal
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields
@@ -79,6 +80,8 @@ class ServeOptions:
     :param engine: the protocol engine's name; ``None`` for the default.
     :param access_log: ``access_log(exchange, seconds)`` after each exchange.
     :param sock: a listening socket to serve on instead of binding one.
+    :param server_header: send ``Server: crosswind`` on every response whose
+        application set no ``Server`` field of its own.
     :raises ValueError: *shutdown_timeout* is negative, or no engine is
         registered as *engine*.
     """
@@ -91,6 +94,7 @@ class ServeOptions:
     engine: str | None = None
     access_log: AccessLog | None = None
     sock: socket.socket | None = None
+    server_header: bool = True
 
     def __post_init__(self) -> None:
         _check(self.shutdown_timeout, self.engine)
@@ -169,6 +173,8 @@ class Server(Generic[C]):
     :param engine: the protocol engine's name (``None``:
         :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`).
     :param access_log: ``access_log(exchange, seconds)`` after each exchange.
+    :param server_header: send ``Server: crosswind`` unless the application
+        set a ``Server`` field.
     :raises ValueError: as :class:`ServeOptions` does.
     """
 
@@ -182,6 +188,7 @@ class Server(Generic[C]):
         shutdown_timeout: float = 30.0,
         engine: str | None = None,
         access_log: AccessLog | None = None,
+        server_header: bool = True,
     ) -> None:
         _check(shutdown_timeout, engine)
         self.app = app
@@ -192,6 +199,7 @@ class Server(Generic[C]):
         self.shutdown_timeout = shutdown_timeout
         self.engine = engine
         self.access_log = access_log
+        self.server_header = server_header
         self.connections: set[C] = set()
         self._stopping = False
 
@@ -201,7 +209,7 @@ class Server(Generic[C]):
         return cls(
             app, sock, ssl_context=options.ssl_context, limits=options.limits,
             shutdown_timeout=options.shutdown_timeout, engine=options.engine,
-            access_log=options.access_log,
+            access_log=options.access_log, server_header=options.server_header,
         )
 
     def new_driver(self, transport: Transport, clock: Callable[[], float]) -> ConnectionDriver:
@@ -211,7 +219,8 @@ class Server(Generic[C]):
         :param clock: the clock its deadlines are in.
         """
         driver = ConnectionDriver(
-            transport, self.app, clock=clock, limits=self.limits, engine=self.engine,
+            transport, self.app, clock=clock, wall_clock=time.time,
+            server_header=self.server_header, limits=self.limits, engine=self.engine,
             access_log=self.access_log,
         )
         if self._stopping:

@@ -597,12 +597,13 @@ async def start_server(
     engine: str | None = None,
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
+    server_header: bool = True,
 ) -> _Server:
     """Start serving in the running loop; ``await server.shutdown()`` to stop."""
     options = ServeOptions(
         ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
         limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
-        access_log=access_log, sock=sock,
+        access_log=access_log, sock=sock, server_header=server_header,
     )
     server = _Server.from_options(app, options.listen(host, port), options)
     server.start()

@@ -644,6 +644,7 @@ def start_server(
     engine: str | None = None,
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
+    server_header: bool = True,
 ) -> ThreadedServer:
     """Start serving from a background thread; ``server.shutdown()`` stops it gracefully.
 
@@ -654,7 +655,7 @@ def start_server(
     options = ServeOptions(
         ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
         limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
-        access_log=access_log, sock=sock,
+        access_log=access_log, sock=sock, server_header=server_header,
     )
     server = ThreadedServer.from_options(app, options.listen(host, port), options)
     announce(server.sock, "threads", ssl_context is not None)
@@ -684,8 +685,8 @@ def serve(
     :param handle_signals: turn SIGINT/SIGTERM into a graceful shutdown
         (only when called in the main thread, the only one that gets signals).
     :param options: ``ssl_context``, ``unix_socket``, ``reuse_port``,
-        ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``
-        as for :func:`start_server`.
+        ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``,
+        ``server_header`` as for :func:`start_server`.
     """
     serve_with(
         _Threads(), app, host, port, started=started, handle_signals=handle_signals,

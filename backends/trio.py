@@ -431,6 +431,7 @@ async def start_server(
     engine: str | None = None,
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
+    server_header: bool = True,
 ) -> TrioServer:
     """Start serving in *nursery*; ``await server.shutdown()`` stops it gracefully.
 
@@ -443,7 +444,7 @@ async def start_server(
     options = ServeOptions(
         ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
         limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
-        access_log=access_log, sock=sock,
+        access_log=access_log, sock=sock, server_header=server_header,
     )
     server = TrioServer.from_options(app, options.listen(host, port), options)
     await nursery.start(server.run)
@@ -469,8 +470,8 @@ def serve(
     :param handle_signals: turn SIGINT/SIGTERM into a graceful shutdown
         (only possible in the main thread; elsewhere it is skipped).
     :param options: ``ssl_context``, ``unix_socket``, ``reuse_port``,
-        ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``
-        as for :func:`start_server`.
+        ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``,
+        ``server_header`` as for :func:`start_server`.
     """
     serve_with(
         _Trio(), app, host, port, started=started, handle_signals=handle_signals,

@@ -78,6 +78,8 @@ class Serve(Protocol):
     :param access_log: called with each finished exchange and its duration.
     :param sock: an already listening :class:`socket.socket` to serve on
         instead of binding one (the supervisor's workers inherit it).
+    :param server_header: send ``Server: crosswind`` on responses whose
+        application set no ``Server`` field; false sends none at all.
     """
 
     def __call__(
@@ -98,6 +100,7 @@ class Serve(Protocol):
         engine: str | None = None,
         access_log: AccessLog | None = None,
         sock: Any = None,
+        server_header: bool = True,
     ) -> None:
         """Serve *app*; the parameters are described on the class."""
 

@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-access-log", dest="access_log", action="store_false", help="do not log requests"
     )
     serve.add_argument(
+        "--no-server-header", dest="server_header", action="store_false",
+        help="send no Server header (an application's own is kept)",
+    )
+    serve.add_argument(
         "--log-level", default="info", type=str.lower,
         choices=["critical", "error", "warning", "info", "debug"],
         help="least severe log level shown (default info)",
@@ -158,6 +162,9 @@ def _serve_command(args: argparse.Namespace) -> int:
         options["ssl_context"] = _ssl_context(args.certfile, args.keyfile)
     if args.unix_socket:
         options["unix_socket"] = args.unix_socket
+    if not args.server_header:
+        # Only when asked: an installed backend may predate the option.
+        options["server_header"] = False
     if args.workers > 1:
         return serve_workers(args.workers, serve, app, args.host, args.port, **options)
     return _serve_here(serve, app, args.host, args.port, options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 import re
 import signal
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from crosswind.serving import cli
+from crosswind.serving.backends import Serve
 
 from tests.support.cli_process import CLIProcess
 from tests.support.servers import self_signed_certificate
@@ -257,3 +261,32 @@ def test_a_bad_limit_is_refused_before_serving() -> None:
     typo = run_cli("serve", "tests.support.apps:app", "--body-deadline", "soon")
     assert typo.returncode == 2
     assert "--body-deadline: invalid float value: 'soon'" in typo.stderr
+
+
+@pytest.mark.parametrize(("flags", "server"), [((), ["crosswind"]), (("--no-server-header",), [])])
+def test_the_server_header_is_sent_unless_turned_off(
+    cli_servers, tmp_path, flags: tuple[str, ...], server: list[str]
+) -> None:
+    (tmp_path / "tornado_style.py").write_text(TORNADO_STYLE_APP)
+    for target, cwd in (("tests.support.apps:app", ROOT), ("tornado_style:app", tmp_path)):
+        process = cli_servers("serve", target, "--port", "0", *flags, cwd=cwd)
+        response = httpx.get(f"http://127.0.0.1:{process.port()}/", timeout=TIMEOUT)
+        assert response.headers.get_list("server") == server
+        assert len(response.headers.get_list("date")) == 1
+        assert process.stop() == 0
+
+
+@pytest.mark.parametrize(("flags", "passed"), [((), None), (("--no-server-header",), False)])
+def test_server_header_is_passed_only_when_turned_off(
+    monkeypatch, flags: tuple[str, ...], passed: bool | None
+) -> None:
+    # Only when asked, so an installed backend that predates the option still serves.
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(cli, "load_backend", lambda name: lambda *a, **kw: calls.append(kw))
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    web_access = logging.getLogger("crosswind.web.access")
+    monkeypatch.setattr(web_access, "disabled", web_access.disabled)
+    assert cli.main(["serve", "tests.support.apps:app", *flags]) == 0
+    [kwargs] = calls
+    assert kwargs.get("server_header") is passed
+    assert inspect.signature(Serve.__call__).parameters["server_header"].default is True
