@@ -199,7 +199,7 @@ def test_the_command_line_passes_only_what_serve_declares(tmp_path, monkeypatch)
     [(args, kwargs)] = calls
     declared().bind(*args, **kwargs)  # raises TypeError on a keyword Serve does not declare
     assert set(kwargs) == {
-        "started", "handle_signals", "ssl_context", "unix_socket",
+        "started", "handle_signals", "ssl_context", "unix_socket", "limits",
         "shutdown_timeout", "engine", "access_log",
     }
     assert (kwargs["unix_socket"], kwargs["engine"], kwargs["shutdown_timeout"]) == (
