@@ -59,7 +59,7 @@ __all__ = [
     "ServeOptions",
     "Server",
     "is_idle",
-    "is_waiting_for_head",
+    "is_sheddable",
     "run_app_hook",
     "serve_with",
 ]
@@ -141,9 +141,9 @@ def is_idle(driver: ConnectionDriver) -> bool:
     return driver.idle
 
 
-def is_waiting_for_head(driver: ConnectionDriver) -> bool:
-    """Waiting for a request head, with or without part of one: what may be shed."""
-    return driver.waiting_since is not None
+def is_sheddable(driver: ConnectionDriver) -> bool:
+    """Waiting for a head, or receiving a body below the rate floor: what a full server may shed."""
+    return driver.shed_order() is not None
 
 
 class _Tracked(Protocol):
@@ -264,21 +264,22 @@ class Server(Generic[C]):
         )
         await self._cut(busy)
 
-    def longest_waiting(self) -> C | None:
-        """The connection that has waited longest for a request head, or ``None``.
+    def first_to_shed(self) -> C | None:
+        """The connection to close to make room for a new client, or ``None``.
 
-        When every connection slot is taken, backends close this one to
-        make room for a new client (see ``Limits.max_connections``): an idle
-        keep-alive connection, or a client trickling its head (slowloris),
-        while connections busy with a request are never shed.
+        When every connection slot is taken, backends close this one (see
+        ``Limits.max_connections``): the one that has waited longest for a
+        request head (an idle keep-alive connection, or a client trickling
+        its head), else the oldest body already below the rate floor.  A
+        connection busy with a request at a fair pace is never shed.
         """
         chosen: C | None = None
-        oldest = float("inf")
+        first: tuple[int, float] | None = None
         for connection in self._snapshot():
             driver = connection.driver
-            since = None if driver is None else driver.waiting_since
-            if since is not None and since < oldest:
-                chosen, oldest = connection, since
+            order = None if driver is None else driver.shed_order()
+            if order is not None and (first is None or order < first):
+                chosen, first = connection, order
         return chosen
 
     # -- the runtime's part of drain() ---------------------------------------

@@ -8,9 +8,9 @@ once for all the responses of a turn, not once for each.  A connection
 writes at once when 64 KiB wait; one that closes with bytes held back
 closes once they are written.  Clients are accepted in the
 listening socket's readiness callback.  When a client arrives with every
-``Limits.max_connections`` slot taken, the connection that has waited
-longest for a request head is closed to make room; when all are busy with
-requests, the callback is unregistered and new clients wait in the
+``Limits.max_connections`` slot taken, one connection that holds its
+slot without using it is closed to make room (``Server.first_to_shed``);
+when none does, the callback is unregistered and new clients wait in the
 kernel's backlog instead of in memory.  Each connection is one task, setting it up then
 running its driver.
 """
@@ -36,7 +36,7 @@ from ._serve import (
     ServeOptions,
     Server,
     is_idle,
-    is_waiting_for_head,
+    is_sheddable,
     serve_with,
 )
 
@@ -302,7 +302,8 @@ class _Protocol(asyncio.Protocol):
         self._write_pending()
         transport = self._transport
         if transport is not None and not transport.is_closing() and transport.can_write_eof():
-            transport.write_eof()
+            with contextlib.suppress(OSError):  # the peer is gone already
+                transport.write_eof()
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -379,15 +380,15 @@ class _Server(Server[_Protocol]):
                     # Whether another client waits is known only when the
                     # socket is next reported readable: stay registered.
                     return
-                # A client waits and every slot is taken: close the connection
-                # that has waited longest for a head, if any, and accept once
-                # it is gone; meanwhile clients wait in the kernel's backlog.
+                # A client waits and every slot is taken: shed a connection
+                # that holds its slot without using it, if any, and accept
+                # once it is gone; meanwhile clients wait in the backlog.
                 self._pause_accepting()
-                victim = self.longest_waiting()
+                victim = self.first_to_shed()
                 if victim is not None:
                     server_log.debug("all %d connection slots taken: shedding %s",
                                      limit, victim.info.peer)
-                    victim.stop_waiting(is_waiting_for_head)
+                    victim.stop_waiting(is_sheddable)
                 else:
                     # All busy with requests; one may soon wait between
                     # requests without closing, so look again shortly.
@@ -517,6 +518,9 @@ class _Server(Server[_Protocol]):
             return
         try:
             await self.drain()
+            # Transports finish closing (and close their sockets) in callbacks
+            # of the next turns; let them run before the loop may end.
+            await self._settle()
         finally:
             self._finished.set()
 

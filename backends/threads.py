@@ -6,8 +6,8 @@ suspending, so the driver's coroutines complete in one step, and ``async``
 handlers work as long as they await only crosswind's own awaitables.
 
 At most ``Limits.max_connections`` workers exist.  When a client arrives
-with every slot taken, the connection that has waited longest for a request
-head is closed to make room; when all are busy with requests, the accept
+with every slot taken, one connection that holds its slot without using it
+is closed to make room (``Server.first_to_shed``); when none does, the accept
 loop waits for a free one *before* it accepts, so excess clients wait in
 the kernel's backlog rather than in memory.  Deadlines are
 ``time.monotonic`` seconds, the clock handed to the driver.
@@ -42,7 +42,7 @@ from ._serve import (
     ServeOptions,
     Server,
     is_idle,
-    is_waiting_for_head,
+    is_sheddable,
     serve_with,
 )
 
@@ -100,19 +100,19 @@ class _SocketTransport:
         sock = self.sock
         with self._lock:
             if self._wait_ends():
-                raise TimeoutError
+                # Only bytes already here are still taken: a last look, no wait.
+                deadline = time.monotonic()
             self._receiving = True
         try:
             if deadline is None:
                 sock.settimeout(None)
             else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
+                # A deadline already past still takes the bytes already here:
+                # a non-blocking read.
+                sock.settimeout(max(deadline - time.monotonic(), 0.0))
             data = sock.recv(_RECEIVE_SIZE)
-        except TimeoutError:
-            raise
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
+            raise TimeoutError from None
         except OSError:  # reset, TLS failure, or shut down for a server shutdown
             data = b""
         finally:
@@ -459,16 +459,15 @@ class ThreadedServer(Server[_SocketTransport]):
                     continue
                 with self._changed:
                     if len(self.connections) >= max_connections:
-                        # A client waits and every slot is taken: close the
-                        # connection that has waited longest for a head, if
-                        # any; then wait for a slot, the client in the backlog.
-                        # When all are busy with requests, one may soon wait
-                        # between requests without closing: look again shortly.
-                        victim = self.longest_waiting()
+                        # A client waits and every slot is taken: shed a
+                        # connection that holds its slot without using it, if
+                        # any, then wait for a slot, the client in the backlog.
+                        # When none does, one soon may: look again shortly.
+                        victim = self.first_to_shed()
                         if victim is not None:
                             server_log.debug("all %d connection slots taken: shedding %s",
                                              max_connections, victim.info.peer)
-                            victim.stop_waiting(is_waiting_for_head)
+                            victim.stop_waiting(is_sheddable)
                         self._changed.wait_for(
                             lambda: len(self.connections) < max_connections or self._stopping,
                             _FULL_RETRY,

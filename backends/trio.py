@@ -4,8 +4,8 @@ Deadlines are in trio's own clock (``trio.current_time``), which is the
 clock handed to the driver, so a deadline from the connection arms
 ``trio.move_on_at`` directly.  Accepting waits on a
 :class:`trio.CapacityLimiter` first.  With every ``Limits.max_connections``
-slot taken, a client arriving makes the server close the connection that
-has waited longest for a request head; when all are busy with requests,
+slot taken, a client arriving makes the server close one connection that
+holds its slot without using it (``Server.first_to_shed``); when none does,
 new clients wait in the kernel's backlog instead of in memory.
 
 Trio shows a disconnect only to a reader, so while an application waits
@@ -35,7 +35,7 @@ from ._serve import (
     ServeOptions,
     Server,
     is_idle,
-    is_waiting_for_head,
+    is_sheddable,
     serve_with,
 )
 
@@ -45,6 +45,8 @@ _RECEIVE_SIZE = 64 * 1024
 # A graceful TLS close sends close_notify; a peer that stopped reading must
 # not hold the task up for longer than this.
 _CLOSE_GRACE = 1.0
+# How long a read whose deadline has passed still looks for bytes already here.
+_LAST_LOOK = 0.001
 # With every connection slot busy, how often to look for one to shed.
 _FULL_RETRY = 0.1
 
@@ -94,7 +96,11 @@ class _StreamTransport:
         if self._eof:
             return b""
         if self._wait_ends():
-            raise TimeoutError
+            deadline = trio.current_time()  # only bytes already here are still taken
+        if deadline is not None:
+            # A deadline already past would cancel the read before it looks:
+            # this one still takes the bytes already here.
+            deadline = max(deadline, trio.current_time() + _LAST_LOOK)
         scope = self._receive_scope = trio.CancelScope(
             deadline=math.inf if deadline is None else deadline
         )
@@ -290,21 +296,21 @@ class TrioServer(Server[_Connection]):
     async def _take_slot(self, borrower: object) -> bool:
         """Take a connection slot for the next client; ``False`` to try again.
 
-        With every slot taken, once a client waits, the connection that has
-        waited longest for a head is shed; when all are busy with requests,
-        it looks again shortly, as one may soon wait between requests.
+        With every slot taken, once a client waits, the first connection in
+        line to be shed is closed; when none may be, it looks again shortly,
+        as one soon may.
         """
         slots = self._slots
         if not slots.available_tokens:
             await trio.lowlevel.wait_readable(self._listener.socket)
-            victim = self.longest_waiting()
+            victim = self.first_to_shed()
             if victim is None or victim.transport is None:
                 with trio.move_on_after(_FULL_RETRY):
                     await slots.acquire_on_behalf_of(borrower)
                     return True
                 return False
             server_log.debug("all connection slots taken: shedding %s", victim.transport.info.peer)
-            victim.transport.stop_waiting(is_waiting_for_head)
+            victim.transport.stop_waiting(is_sheddable)
         await slots.acquire_on_behalf_of(borrower)
         return True
 

@@ -113,14 +113,14 @@ class ConnectionDriver:
         """Waiting for a next request with nothing received: safe to close."""
         return self._exchange is None and self.conn.idle
 
-    @property
-    def waiting_since(self) -> float | None:
-        """Since when the connection has waited for a request head (clock terms); ``None`` if busy.
+    def shed_order(self) -> tuple[int, float] | None:
+        """Where the connection stands in line to be shed (lower first); ``None`` when it must not.
 
-        Backends shed the connection that has waited longest when every
-        connection slot is taken.
+        Backends close the first in line when every connection slot is
+        taken and a new client waits (see
+        :meth:`~crosswind.protocol.http1.connection.ServerConnection.shed_order`).
         """
-        return None if self._exchange is not None else self.conn.waiting_since
+        return self.conn.shed_order(self.clock())
 
     def start_shutdown(self) -> None:
         """Let the current exchange finish, then close instead of keeping alive."""
@@ -310,7 +310,7 @@ class ConnectionDriver:
                 await send_eof()
             while await transport.receive(deadline):
                 pass
-        except (TimeoutError, TransportClosed, ConnectionError):
+        except OSError:  # timed out, or the peer is gone (TransportClosed too)
             pass
 
     async def _drain(self) -> bool:

@@ -57,12 +57,15 @@ class Limits:
     :param drain_limit: unread request body the server will still read and
         discard to keep a connection alive; a larger remainder closes it.
     :param max_connections: open connections per server process.  When
-        they are all taken, the connection that has waited longest for a
-        request head (an idle keep-alive connection, or a client trickling
-        its head) is closed to make room, so that clients which hold
-        connections without sending requests cannot lock the others out.
-        When every connection is busy with a request, accepting pauses
-        (back-pressure) instead of queueing without bound.
+        they are all taken and a new client waits, one connection that
+        holds its slot without using it is closed to make room: the one
+        that has waited longest for a request head (an idle keep-alive
+        connection, or a client trickling its head), else the oldest body
+        already below ``min_body_rate`` (the grace is for a server with room
+        to spare); never one that began waiting or sending less than a
+        second ago.  So clients that hold connections without using them
+        cannot lock the others out.  When no connection may be shed,
+        accepting pauses (back-pressure) instead of queueing without bound.
     :param max_chunk_line: longest chunk-size line including extensions.
     """
 

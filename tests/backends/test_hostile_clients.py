@@ -6,6 +6,7 @@ with what, and that nobody waits for a timeout that should not apply.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -62,19 +63,21 @@ def test_a_body_below_the_rate_floor_is_answered_408_without_waiting_for_body_ti
     backend: str,
 ) -> None:
     limits = Limits(min_body_rate=200, body_rate_grace=0.5, body_timeout=60)
-    with running_server(backend, BasicApp(), limits=limits) as handle:
-        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as slow:
-            slow.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
-            stop = threading.Event()
-            sender = threading.Thread(target=trickle, args=(slow, b"x" * 1000, 0.1, stop))
-            started = time.monotonic()
-            sender.start()
-            try:
-                response = read_response(slow)
-            finally:
-                stop.set()
-                sender.join(TIMEOUT)
-            took = time.monotonic() - started
+    with (
+        running_server(backend, BasicApp(), limits=limits) as handle,
+        socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as slow,
+    ):
+        slow.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        stop = threading.Event()
+        sender = threading.Thread(target=trickle, args=(slow, b"x" * 1000, 0.1, stop))
+        started = time.monotonic()
+        sender.start()
+        try:
+            response = read_response(slow)
+        finally:
+            stop.set()
+            sender.join(TIMEOUT)
+        took = time.monotonic() - started
     assert response.startswith(b"HTTP/1.1 408 ")
     assert response.endswith(b"the request body arrived too slowly\n")
     # 10 bytes a second falls behind 200 a second as soon as the grace ends.
@@ -84,33 +87,37 @@ def test_a_body_below_the_rate_floor_is_answered_408_without_waiting_for_body_ti
 def test_an_honest_slow_upload_above_the_floor_gets_through(backend: str) -> None:
     limits = Limits(min_body_rate=200, body_rate_grace=0.5)
     body = b"y" * 2000
-    with running_server(backend, BasicApp(), limits=limits) as handle:
-        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client:
-            client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                           b"Content-Length: %d\r\n\r\n" % len(body))
-            # 1,000 bytes a second, in pieces, for two seconds: five times the floor.
-            for start in range(0, len(body), 100):
-                client.sendall(body[start : start + 100])
-                time.sleep(0.1)
-            response = read_response(client)
+    with (
+        running_server(backend, BasicApp(), limits=limits) as handle,
+        socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client,
+    ):
+        client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(body))
+        # 1,000 bytes a second, in pieces, for two seconds: five times the floor.
+        for start in range(0, len(body), 100):
+            client.sendall(body[start : start + 100])
+            time.sleep(0.1)
+        response = read_response(client)
     assert response.startswith(b"HTTP/1.1 200 ")
     assert response.endswith(body)
 
 
 def test_a_body_past_its_deadline_is_answered_408_however_steady(backend: str) -> None:
     limits = Limits(min_body_rate=1, body_rate_grace=0.1, body_deadline=1.0)
-    with running_server(backend, BasicApp(), limits=limits) as handle:
-        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client:
-            client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
-            stop = threading.Event()
-            # 50 bytes a second is far above the floor of 1, but never ends.
-            sender = threading.Thread(target=trickle, args=(client, b"z" * 5000, 0.02, stop))
-            sender.start()
-            try:
-                response = read_response(client)
-            finally:
-                stop.set()
-                sender.join(TIMEOUT)
+    with (
+        running_server(backend, BasicApp(), limits=limits) as handle,
+        socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client,
+    ):
+        client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        stop = threading.Event()
+        # 50 bytes a second is far above the floor of 1, but never ends.
+        sender = threading.Thread(target=trickle, args=(client, b"z" * 5000, 0.02, stop))
+        sender.start()
+        try:
+            response = read_response(client)
+        finally:
+            stop.set()
+            sender.join(TIMEOUT)
     assert response.startswith(b"HTTP/1.1 408 ")
     assert response.endswith(b"the request body took too long\n")
 
@@ -154,6 +161,41 @@ def test_trickling_heads_cannot_lock_a_client_out_when_every_slot_is_taken(backe
                 sender.join(TIMEOUT)
 
 
+def test_trickling_bodies_are_shed_for_a_client_when_every_slot_is_taken(backend: str) -> None:
+    # The grace lets a slow body go on while the server has room; a full
+    # server sheds bodies already below the floor to let a new client in.
+    limits = Limits(max_connections=3, body_rate_grace=60, body_timeout=60)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+    stop = threading.Event()
+    tricklers: list[socket.socket] = []
+    senders: list[threading.Thread] = []
+    with running_server(backend, BasicApp(), limits=limits) as handle:
+        try:
+            for _ in range(limits.max_connections):
+                sock = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
+                sock.sendall(head)
+                tricklers.append(sock)
+                sender = threading.Thread(target=trickle, args=(sock, b"b" * 100, 0.5, stop))
+                sender.start()
+                senders.append(sender)
+            time.sleep(1.2)
+            conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=TIMEOUT)
+            started = time.monotonic()
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            assert response.status == 200 and response.read() == b"hello world"
+            assert time.monotonic() - started < 3.0
+            conn.close()
+            answers = [read_response(sock) for sock in tricklers[:1]]
+            assert answers[0].startswith(b"HTTP/1.1 408 ")
+        finally:
+            stop.set()
+            for sock in tricklers:
+                sock.close()
+            for sender in senders:
+                sender.join(TIMEOUT)
+
+
 # -- refusing an upload ---------------------------------------------------------------
 
 
@@ -181,10 +223,9 @@ def test_an_upload_refused_midway_gets_its_413_not_a_reset(backend: str, framing
 
 
 def _send_ignoring_errors(sock: socket.socket, data: bytes) -> None:
-    try:
+    # The server stops reading once its lingering is over.
+    with contextlib.suppress(OSError):
         sock.sendall(data)
-    except OSError:
-        pass  # the server stopped reading once its lingering was over
 
 
 # -- clients that leave ---------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_max_connections_holds_back_a_client_while_every_slot_is_busy(backend: s
         waiters = [threading.Thread(target=lambda c=c: c.request("GET", "/wait")) for c in busy]
         third = socket.socket()
         try:
-            for conn, waiter in zip(busy, waiters, strict=True):
+            for waiter in waiters:
                 app.entered.clear()
                 waiter.start()
                 waiter.join(TIMEOUT)

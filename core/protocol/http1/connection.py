@@ -39,6 +39,8 @@ from .writer import CONTINUE, ResponseWriter
 __all__ = ["ServerConnection"]
 
 _HEAD, _BODY, _REQUEST_DONE, _CLOSED = range(4)
+#: Seconds a connection waits, idle or sending, before it may be shed.
+SHED_AFTER = 1.0
 # Seconds a connection kept alive into a shutdown waits for a next request
 # that is already on its way, before it closes as idle.
 _LAST_CALL = 0.05
@@ -487,16 +489,30 @@ class ServerConnection:
         """Between requests with nothing buffered: safe to close for shutdown."""
         return self._state == _HEAD and not self._buffer and not self._response_started
 
-    @property
-    def waiting_since(self) -> float | None:
-        """Since when the connection has waited for a request head; ``None`` when it is not.
+    def shed_order(self, now: float) -> tuple[int, float] | None:
+        """Where the connection stands in line to be closed when the server is full.
 
-        An idle keep-alive connection waits since its last response ended, a
-        new one since it was made; a client trickling a head counts from
-        the same moment, however many bytes it has sent.
+        Lower comes first; ``None`` means it must not be shed.  First come
+        connections waiting for a request head, longest waiting first (an
+        idle keep-alive connection waits since its last response, a new one
+        since it was made, a client trickling a head from the same moment);
+        then bodies already below ``Limits.min_body_rate``, whose grace is
+        for a server with room to spare.  Neither before it has waited
+        ``SHED_AFTER`` seconds: a client that just connected, or was just
+        answered, is most likely sending its request right now.
+
+        :param now: the time, in the clock's terms.
         """
-        if self._state == _HEAD and not self._response_started:
-            return self._cycle_start
+        if self._response_started:
+            return None
+        state = self._state
+        if state == _HEAD:
+            if now - self._cycle_start >= SHED_AFTER:
+                return (0, self._cycle_start)
+        elif state == _BODY:
+            elapsed = now - self._body_start
+            if elapsed >= SHED_AFTER and self._body_received < self.limits.min_body_rate * elapsed:
+                return (1, self._body_start)
         return None
 
     def start_next_cycle(self) -> bool:
