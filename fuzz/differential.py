@@ -80,6 +80,9 @@ NATIVE_STRICTER_RULES: dict[str, bytes] = {
     # RFC 9110 section 2.5: HTTP/1.2 is served as 1.1, with 1.1's Host requirement;
     # h11 requires Host for exactly 1.1.
     "host-on-http-1.x-above-1.1": b"GET / HTTP/1.2\r\n\r\n",
+    # RFC 9112 section 3.2: a Host that is not uri-host [ ":" port ] is a 400; h11 takes
+    # any field value.  Userinfo here is what a confused cache or router would key on.
+    "invalid-host": b"GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n",
 }
 
 #: Valid forms (``HTTPRequest.quirks``) that native serves and h11 refuses.

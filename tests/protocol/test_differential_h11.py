@@ -3,8 +3,9 @@
 For a stream of requests, an echo application behind crosswind (with either of its
 protocol engines) records what it was given; h11, acting as a server on the same bytes, says what it parses.  The two must
 agree on which requests are accepted and on their method, target, header fields and
-body, except where crosswind is deliberately stricter (:data:`STRICTER_THAN_H11`) or
-accepts an RFC-valid form h11 refuses (:data:`H11_REFUSES`).  Both lists are in
+body, except where crosswind is deliberately stricter (:data:`STRICTER_THAN_H11` for the
+generated hostile families, :data:`STRICTER_RULES_THAN_H11` for rules no family covers) or
+accepts an RFC-valid form h11 refuses (:data:`H11_REFUSES`).  All the lists are in
 ``docs/protocol.md`` under "Stricter than h11".
 
 Every byte crosswind writes must also parse cleanly with h11 acting as the client.
@@ -15,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import h11
+import pytest
+from crosswind.errors import RemoteProtocolError
 from crosswind.protocol.exchange import Exchange
+from crosswind.protocol.http1.connection import ServerConnection
 from crosswind.protocol.http1.engine import DEFAULT_ENGINE, available_engines
 from crosswind.testing import serve_bytes
 from crosswind.testing.strategies import (
@@ -57,6 +61,16 @@ STRICTER_THAN_H11: dict[str, str] = {
     "request is a framing fault; h11 ignores it and reads no body",
     "unsupported-expectation": "RFC 9110 section 10.1.1: 417 for an expectation other than "
     "100-continue; h11 ignores Expect",
+}
+
+#: Rules no hostile family covers, with a request h11 parses and crosswind refuses (400).
+STRICTER_RULES_THAN_H11: dict[str, tuple[str, bytes]] = {
+    "invalid-host": ("RFC 9112 section 3.2: a Host that is not uri-host [ \":\" port ] is a "
+                     "400; h11 takes any field value",
+                     b"GET / HTTP/1.1\r\nHost: example.com/admin\r\n\r\n"),
+    "bare-lf-in-an-incomplete-head": ("a bare LF is refused when it arrives; h11 waits for "
+                                      "the rest of the head (and takes LF line endings)",
+                                      b"GET / HTTP/1.1\nHost: example.com\n"),
 }
 
 #: Valid forms (HTTPRequest.quirks) crosswind accepts and h11 refuses.
@@ -259,6 +273,19 @@ def test_every_stricter_family_is_a_case_h11_accepts() -> None:
             assert (ours, statuses) == ([], [status]), (family, engine)
 
 
+def test_every_stricter_rule_is_a_case_h11_does_not_refuse() -> None:
+    for rule, (_, raw) in STRICTER_RULES_THAN_H11.items():
+        _, refused = h11_view(raw)
+        assert not refused, rule
+        for engine in available_engines():
+            # No end of input: the refusal must come from the bytes alone.
+            conn = ServerConnection(clock=lambda: 0.0, engine=engine)
+            conn.receive_data(raw)
+            with pytest.raises(RemoteProtocolError) as caught:
+                conn.next_event()
+            assert caught.value.status_code == 400, (rule, engine)
+
+
 def test_h11_refusals_are_valid_requests_crosswind_serves() -> None:
     examples = {
         "leading-crlf": b"\r\nGET / HTTP/1.1\r\n" + _H + b"\r\n",
@@ -278,7 +305,7 @@ def test_the_documented_lists_are_in_the_protocol_doc() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     section = doc.split("## Stricter than h11", 1)[1]
-    for name in [*STRICTER_THAN_H11, *H11_REFUSES]:
+    for name in [*STRICTER_THAN_H11, *STRICTER_RULES_THAN_H11, *H11_REFUSES]:
         assert f"`{name}`" in section, name
 
 

@@ -8,15 +8,23 @@ depends on how TCP split the bytes.
 
 Rules, each answered with a status and a short reason:
 
+* a bare LF (one not preceded by CR) anywhere in the head: 400, as soon as
+  it arrives, before any other verdict (:func:`find_head_end` looks for it
+  while the head is still incomplete, so such a head never waits for a
+  timeout; the same bytes arriving whole get the same answer);
 * request line longer than the limit: 414; head larger than the limit or
   more header fields than allowed: 431;
-* a line ending in a bare CR or bare LF, obs-fold (a line starting with
+* a line ending in a bare CR, obs-fold (a line starting with
   space or tab), a header name that is not a token, control characters
   (C0 other than HTAB, and DEL) anywhere in the head, a request target with
   bytes outside visible ASCII: 400;
 * an HTTP version whose major number is not 1: 505; HTTP/1.2 to 1.9 are
   handled as 1.1 (RFC 9110 section 2.5), and :attr:`Head.http_version` says so;
 * a missing or repeated ``Host`` on HTTP/1.1, a repeated ``Host`` on 1.0: 400;
+* a ``Host`` value that is not ``uri-host [ ":" port ]`` (RFC 9112 section
+  3.2, RFC 3986 section 3.2.2): a bracketed IPv6 address or IPvFuture, or a
+  reg-name (IPv4 addresses are reg-names to the syntax), port digits only: 400.
+  An empty value is allowed (a target without an authority);
 * ``Content-Length`` together with ``Transfer-Encoding``, a
   ``Content-Length`` that is not digits (or lists differing values),
   ``Transfer-Encoding`` on HTTP/1.0, not ending in ``chunked`` or naming
@@ -66,6 +74,35 @@ _FIELD = re.compile(
 )
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 
+# Host = uri-host [ ":" port ] (RFC 9112 section 3.2 takes it from RFC 3986 section
+# 3.2.2).  IPv4address has no branch of its own: every IPv4 address is also a reg-name
+# to the syntax.  The reg-name is written as runs of plain characters between
+# pct-encoded triplets, so a value that fails cannot make the regex backtrack.
+_H16 = "[0-9A-Fa-f]{1,4}"
+_DEC_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_LS32 = rf"(?:{_H16}:{_H16}|{_DEC_OCTET}(?:\.{_DEC_OCTET}){{3}})"
+_IPV6 = "|".join((
+    rf"(?:{_H16}:){{6}}{_LS32}",
+    rf"::(?:{_H16}:){{5}}{_LS32}",
+    rf"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+    rf"(?:(?:{_H16}:){{0,1}}{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+    rf"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+    rf"(?:(?:{_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+    rf"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+    rf"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+    rf"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+))
+_REG_CHAR = r"[A-Za-z0-9\-._~!$&'()*+,;=]"  # unreserved / sub-delims
+# The same octets for bytes.lstrip, the likeliest first: each byte is looked up in them.
+_REG_NAME_OCTETS = b"0123456789.abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ_~!$&'()*+,;="
+_HOST_VALUE = re.compile(
+    (
+        rf"(?:{_REG_CHAR}*(?:%[0-9A-Fa-f]{{2}}{_REG_CHAR}*)*"
+        rf"|\[(?:{_IPV6}|[vV][0-9A-Fa-f]+\.(?:{_REG_CHAR}|:)+)\])"
+        r"(?::[0-9]*)?"
+    ).encode("ascii")
+)
+
 _HOST, _LENGTH, _CODING, _CONNECTION, _EXPECT = range(5)
 _SPECIAL = {
     b"host": _HOST,
@@ -101,6 +138,9 @@ class Head:
     keep_alive: bool
 
 
+_BARE_LF = "bare LF in request head"
+
+
 def _reject(reason: str, status: int = 400) -> RemoteProtocolError:
     return RemoteProtocolError(reason, status)
 
@@ -108,20 +148,32 @@ def _reject(reason: str, status: int = 400) -> RemoteProtocolError:
 def find_head_end(buffer: bytes | bytearray, limits: Limits) -> int:
     """Return the index just past the blank line ending the head, or -1.
 
-    Raises ``414`` or ``431`` as soon as the bytes present prove a limit is
-    exceeded, whether or not the head is complete yet.
+    Raises ``400`` for a bare LF, ``414`` or ``431`` as soon as the bytes
+    present prove it, whether or not the head is complete yet: a head whose
+    lines end in bare LF never ends in CRLF CRLF, and would otherwise wait for
+    the header timeout.  A complete head is left to :func:`screen_head`, which
+    gives the same verdicts in the same order.
 
     :param buffer: received bytes, starting at the request line.
     :param limits: the limits to enforce.
-    :raises RemoteProtocolError: a size limit is exceeded.
+    :raises RemoteProtocolError: a bare LF, or a size limit is exceeded.
     """
-    line_end = buffer.find(b"\r\n", 0, limits.max_request_line + 2)
+    line_limit = limits.max_request_line + 2
+    line_end = buffer.find(b"\r\n", 0, line_limit)
     if line_end < 0:
+        # No CRLF in this window, so any LF in it is a bare one.
+        if buffer.find(b"\n", 0, line_limit) >= 0:
+            raise _reject(_BARE_LF)
         if len(buffer) > limits.max_request_line + 1:
             raise _reject("request line too long", 414)
         return -1
-    end = buffer.find(b"\r\n\r\n", line_end, limits.max_head_size + 4)
+    head_limit = limits.max_head_size + 4
+    end = buffer.find(b"\r\n\r\n", line_end, head_limit)
     if end < 0:
+        # Only an incomplete head pays for these counts.  From the start: a
+        # bare LF may come before the first CRLF as well.
+        if buffer.count(b"\n", 0, head_limit) != buffer.count(b"\r\n", 0, head_limit):
+            raise _reject(_BARE_LF)
         if len(buffer) > limits.max_head_size + 3:
             raise _reject("request header section too large", 431)
         return -1
@@ -136,24 +188,27 @@ def screen_head(head: bytes, limits: Limits) -> Head:
     :raises RemoteProtocolError: with the status to answer, on any violation.
     """
     text = head[:-4]
-    # Size verdicts come first so that they match what find_head_end says
-    # about the same bytes when they arrive incomplete.
-    line_end = text.find(b"\r\n")
-    request_line = text if line_end < 0 else text[:line_end]
-    if len(request_line) > limits.max_request_line:
-        raise _reject("request line too long", 414)
     field_count = text.count(b"\r\n")
-    if field_count > limits.max_header_count:
-        raise _reject("too many header fields", 431)
     # Every byte a head may hold outside its line ends is one a field value may
     # hold: deleting them leaves exactly one CRLF per header line, or the head has
     # a control character or a bare CR or LF.  One C-level pass instead of a
     # regex search and three counts (see bench/NOTES.md).
     rest = text.translate(None, FIELD_OCTETS)
-    if rest != b"\r\n" * field_count:
+    bad_octets = rest != b"\r\n" * field_count
+    # The bare LF verdict, then the size verdicts, come first so that they match
+    # what find_head_end says about the same bytes when they arrive incomplete.
+    if bad_octets and text.count(b"\n") != field_count:
+        raise _reject(_BARE_LF)
+    line_end = text.find(b"\r\n")
+    request_line = text if line_end < 0 else text[:line_end]
+    if len(request_line) > limits.max_request_line:
+        raise _reject("request line too long", 414)
+    if field_count > limits.max_header_count:
+        raise _reject("too many header fields", 431)
+    if bad_octets:
         if rest.translate(None, b"\r\n"):
             raise _reject("control character in request head")
-        raise _reject("bare CR or LF in request head")
+        raise _reject("bare CR in request head")
     match = _REQUEST_LINE.fullmatch(request_line)
     if match is None:
         raise _reject("malformed request line")
@@ -176,6 +231,7 @@ def screen_head(head: bytes, limits: Limits) -> Head:
     # Lists only for the framing fields a request has (most have none of
     # them; see bench/NOTES.md).
     hosts = 0
+    host = b""
     lengths: list[bytes] | None = None
     codings: list[bytes] | None = None
     connection_tokens: list[bytes] | None = None
@@ -187,6 +243,7 @@ def screen_head(head: bytes, limits: Limits) -> Head:
             continue
         if kind == _HOST:
             hosts += 1
+            host = value
         elif kind == _LENGTH:
             lengths = (lengths or []) + _list_items(value, lower=False)
         elif kind == _CODING:
@@ -198,6 +255,13 @@ def screen_head(head: bytes, limits: Limits) -> Head:
 
     if hosts > 1 or (hosts == 0 and version == b"1.1"):
         raise _reject("missing or repeated Host header")
+    # Empty is valid (RFC 9112 section 3.2: a target without an authority).  A
+    # name with or without a port is settled by two strips; the regex runs only
+    # on the rest (deliberate: cheaper per request, see bench/instructions.py).
+    if host:
+        rest = host.lstrip(_REG_NAME_OCTETS)
+        if rest and rest.rstrip(b"0123456789") != b":" and _HOST_VALUE.fullmatch(host) is None:
+            raise _reject("invalid Host header")
 
     content_length: int | None = None
     chunked = False
