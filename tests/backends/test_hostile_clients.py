@@ -56,6 +56,51 @@ def trickle(sock: socket.socket, data: bytes, every: float, stop: threading.Even
             return
 
 
+class Tricklers:
+    """Clients that each send *first* at once, then trickle *rest* a byte every *every* seconds.
+
+    Leaving the block stops them and closes their connections.
+    """
+
+    def __init__(self, port: int, first: bytes, rest: bytes, every: float) -> None:
+        self.port, self.first, self.rest, self.every = port, first, rest, every
+        self.sockets: list[socket.socket] = []
+        self._senders: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def add(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        self.sockets.append(sock)
+        if self.first:
+            sock.sendall(self.first)
+        sender = threading.Thread(target=trickle, args=(sock, self.rest, self.every, self._stop))
+        sender.start()
+        self._senders.append(sender)
+        return sock
+
+    def __enter__(self) -> Tricklers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for sock in self.sockets:
+            sock.close()
+        for sender in self._senders:
+            sender.join(TIMEOUT)
+
+
+def normal_request_is_served_promptly(port: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        started = time.monotonic()
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b"hello world"
+        assert time.monotonic() - started < 3.0
+    finally:
+        conn.close()
+
+
 # -- slow bodies ----------------------------------------------------------------------
 
 
@@ -63,20 +108,13 @@ def test_a_body_below_the_rate_floor_is_answered_408_without_waiting_for_body_ti
     backend: str,
 ) -> None:
     limits = Limits(min_body_rate=200, body_rate_grace=0.5, body_timeout=60)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
     with (
         running_server(backend, BasicApp(), limits=limits) as handle,
-        socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as slow,
+        Tricklers(handle.port, head, b"x" * 1000, 0.1) as slow,
     ):
-        slow.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
-        stop = threading.Event()
-        sender = threading.Thread(target=trickle, args=(slow, b"x" * 1000, 0.1, stop))
         started = time.monotonic()
-        sender.start()
-        try:
-            response = read_response(slow)
-        finally:
-            stop.set()
-            sender.join(TIMEOUT)
+        response = read_response(slow.add())
         took = time.monotonic() - started
     assert response.startswith(b"HTTP/1.1 408 ")
     assert response.endswith(b"the request body arrived too slowly\n")
@@ -104,20 +142,13 @@ def test_an_honest_slow_upload_above_the_floor_gets_through(backend: str) -> Non
 
 def test_a_body_past_its_deadline_is_answered_408_however_steady(backend: str) -> None:
     limits = Limits(min_body_rate=1, body_rate_grace=0.1, body_deadline=1.0)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    # 50 bytes a second is far above the floor of 1, but never ends.
     with (
         running_server(backend, BasicApp(), limits=limits) as handle,
-        socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as client,
+        Tricklers(handle.port, head, b"z" * 5000, 0.02) as steady,
     ):
-        client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
-        stop = threading.Event()
-        # 50 bytes a second is far above the floor of 1, but never ends.
-        sender = threading.Thread(target=trickle, args=(client, b"z" * 5000, 0.02, stop))
-        sender.start()
-        try:
-            response = read_response(client)
-        finally:
-            stop.set()
-            sender.join(TIMEOUT)
+        response = read_response(steady.add())
     assert response.startswith(b"HTTP/1.1 408 ")
     assert response.endswith(b"the request body took too long\n")
 
@@ -128,37 +159,20 @@ def test_a_body_past_its_deadline_is_answered_408_however_steady(backend: str) -
 def test_trickling_heads_cannot_lock_a_client_out_when_every_slot_is_taken(backend: str) -> None:
     limits = Limits(max_connections=4, header_timeout=60)
     head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
-    stop = threading.Event()
-    tricklers: list[socket.socket] = []
-    senders: list[threading.Thread] = []
-    with running_server(backend, BasicApp(), limits=limits) as handle:
-        try:
-            for _ in range(limits.max_connections):
-                sock = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
-                tricklers.append(sock)
-                sender = threading.Thread(target=trickle, args=(sock, head, 0.2, stop))
-                sender.start()
-                senders.append(sender)
-                time.sleep(0.1)  # each one is older than the next
-            time.sleep(0.3)
-            # Every slot holds a client that is still sending its head: a
-            # normal client is still served, at once, not after 60 s.
-            for _ in range(3):
-                conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=TIMEOUT)
-                started = time.monotonic()
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                assert response.status == 200 and response.read() == b"hello world"
-                assert time.monotonic() - started < 3.0
-                conn.close()
-            # The oldest trickler made room first, and was told why.
-            assert read_response(tricklers[0]).startswith(b"HTTP/1.1 408 ")
-        finally:
-            stop.set()
-            for sock in tricklers:
-                sock.close()
-            for sender in senders:
-                sender.join(TIMEOUT)
+    with (
+        running_server(backend, BasicApp(), limits=limits) as handle,
+        Tricklers(handle.port, b"", head, 0.2) as tricklers,
+    ):
+        for _ in range(limits.max_connections):
+            tricklers.add()
+            time.sleep(0.1)  # each one is older than the next
+        time.sleep(0.3)
+        # Every slot holds a client that is still sending its head: a normal
+        # client is still served, at once, not after 60 s.
+        for _ in range(3):
+            normal_request_is_served_promptly(handle.port)
+        # The oldest trickler made room first, and was told why.
+        assert read_response(tricklers.sockets[0]).startswith(b"HTTP/1.1 408 ")
 
 
 def test_trickling_bodies_are_shed_for_a_client_when_every_slot_is_taken(backend: str) -> None:
@@ -166,34 +180,15 @@ def test_trickling_bodies_are_shed_for_a_client_when_every_slot_is_taken(backend
     # server sheds bodies already below the floor to let a new client in.
     limits = Limits(max_connections=3, body_rate_grace=60, body_timeout=60)
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
-    stop = threading.Event()
-    tricklers: list[socket.socket] = []
-    senders: list[threading.Thread] = []
-    with running_server(backend, BasicApp(), limits=limits) as handle:
-        try:
-            for _ in range(limits.max_connections):
-                sock = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
-                sock.sendall(head)
-                tricklers.append(sock)
-                sender = threading.Thread(target=trickle, args=(sock, b"b" * 100, 0.5, stop))
-                sender.start()
-                senders.append(sender)
-            time.sleep(1.2)
-            conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=TIMEOUT)
-            started = time.monotonic()
-            conn.request("GET", "/")
-            response = conn.getresponse()
-            assert response.status == 200 and response.read() == b"hello world"
-            assert time.monotonic() - started < 3.0
-            conn.close()
-            answers = [read_response(sock) for sock in tricklers[:1]]
-            assert answers[0].startswith(b"HTTP/1.1 408 ")
-        finally:
-            stop.set()
-            for sock in tricklers:
-                sock.close()
-            for sender in senders:
-                sender.join(TIMEOUT)
+    with (
+        running_server(backend, BasicApp(), limits=limits) as handle,
+        Tricklers(handle.port, head, b"b" * 100, 0.5) as tricklers,
+    ):
+        for _ in range(limits.max_connections):
+            tricklers.add()
+        time.sleep(1.2)
+        normal_request_is_served_promptly(handle.port)
+        assert read_response(tricklers.sockets[0]).startswith(b"HTTP/1.1 408 ")
 
 
 # -- refusing an upload ---------------------------------------------------------------
