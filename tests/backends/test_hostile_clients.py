@@ -226,6 +226,22 @@ def _send_ignoring_errors(sock: socket.socket, data: bytes) -> None:
 # -- clients that leave ---------------------------------------------------------------
 
 
+def leave_a_long_poll(port: int, heard: list) -> float:
+    """Ask for ``/poll``, hang up once the server waits, then wait until *heard* fills.
+
+    Returns when the client left, in ``time.monotonic()`` terms.
+    """
+    client = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.3)  # the handler is waiting now, writing nothing
+    left = time.monotonic()
+    client.close()
+    deadline = left + TIMEOUT
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return left
+
+
 def _long_poll_app(closed: list[float]) -> Application:
     class LongPoll(RequestHandler):
         async def get(self) -> None:
@@ -243,14 +259,7 @@ def _long_poll_app(closed: list[float]) -> Application:
 def test_a_client_leaving_a_long_poll_is_noticed_while_the_handler_waits(backend: str) -> None:
     closed: list[float] = []
     with running_server(backend, _long_poll_app(closed)) as handle:
-        client = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
-        client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.3)  # the handler is waiting now, writing nothing
-        left = time.monotonic()
-        client.close()
-        deadline = left + TIMEOUT
-        while not closed and time.monotonic() < deadline:
-            time.sleep(0.01)
+        left = leave_a_long_poll(handle.port, closed)
     assert closed, "on_connection_close never ran"
     assert closed[0] - left < 1.0
 
@@ -274,14 +283,7 @@ def test_a_flask_style_view_hears_its_client_leave_a_long_poll(backend: str) -> 
         return "nobody left"
 
     with running_server(backend, app) as handle:
-        client = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
-        client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.3)
-        left_at = time.monotonic()
-        client.close()
-        deadline = left_at + TIMEOUT
-        while not closed and time.monotonic() < deadline:
-            time.sleep(0.01)
+        left_at = leave_a_long_poll(handle.port, closed)
     assert closed, "the view never heard that its client left"
     assert closed[0] - left_at < 1.0
 
@@ -309,14 +311,7 @@ def test_a_hosted_asgi_app_waiting_on_receive_gets_http_disconnect(runtime: str)
         seen.append((message["type"], time.monotonic()))
 
     with running_server(runtime, ASGIContainer(long_poll)) as handle:
-        client = socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT)
-        client.sendall(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.3)
-        left = time.monotonic()
-        client.close()
-        deadline = left + TIMEOUT
-        while not seen and time.monotonic() < deadline:
-            time.sleep(0.01)
+        left = leave_a_long_poll(handle.port, seen)
     assert seen and seen[0][0] == "http.disconnect"
     assert seen[0][1] - left < 1.0
 
