@@ -67,6 +67,23 @@ class Limits:
         cannot lock the others out.  When no connection may be shed,
         accepting pauses (back-pressure) instead of queueing without bound.
     :param max_chunk_line: longest chunk-size line including extensions.
+    :param ws_max_message_size: bytes of one WebSocket message, counted after
+        permessage-deflate has inflated it, so a small compressed message
+        cannot grow past it; larger closes the connection with ``1009``.
+        10 MiB is Tornado's ``websocket_max_message_size``.
+    :param ws_max_frame_size: payload bytes of one WebSocket frame, as its
+        header declares them; larger closes with ``1009`` before any of the
+        payload is read.  The default equals ``ws_max_message_size`` because
+        browsers send a message as a single frame: a lower frame limit would
+        refuse messages the message limit allows.  Raise both together.
+    :param ws_close_timeout: seconds a WebSocket connection that sent its
+        close frame waits for the peer's before giving up on it; 5 s is how
+        long Tornado waits.
+    :param ws_max_queued_bytes: outgoing WebSocket bytes not yet written to
+        the peer beyond which the sender must wait (back-pressure).  256 KiB
+        keeps a socket busy (several kernel send buffers' worth) while the
+        default 1000 connections of clients that stop reading hold at most
+        256 MiB between them.
     """
 
     max_request_line: int = 8 * KiB
@@ -83,6 +100,10 @@ class Limits:
     drain_limit: int = 1 * MiB
     max_connections: int = 1000
     max_chunk_line: int = 4 * KiB
+    ws_max_message_size: int = 10 * MiB
+    ws_max_frame_size: int = 10 * MiB
+    ws_close_timeout: float = 5.0
+    ws_max_queued_bytes: int = 256 * KiB
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -117,3 +138,7 @@ class LimitChanges(TypedDict, total=False):
     drain_limit: int
     max_connections: int
     max_chunk_line: int
+    ws_max_message_size: int
+    ws_max_frame_size: int
+    ws_close_timeout: float
+    ws_max_queued_bytes: int
