@@ -8,7 +8,10 @@ socket or starts a timer; a backend does that through a
 
 * :mod:`~crosswind.protocol.http1` -- HTTP/1.1: vetting heads and chunked
   bodies, the engines that parse them, the connection state machine and the
-  response writer.  New protocols (WebSocket, HTTP/2) go beside it.
+  response writer.
+* :mod:`~crosswind.protocol.websocket` -- WebSocket on wsproto: vetting an
+  upgrade, the connection after it, permessage-deflate.  HTTP/2 goes beside
+  these two.
 * :mod:`~crosswind.protocol.driver` -- runs one connection against a transport
   and an application; the one driver every backend uses.
 * :mod:`~crosswind.protocol.exchange` -- what an application gets for one
