@@ -54,25 +54,27 @@ class DateCache:
     def __init__(self, clock: Callable[[], float]) -> None:
         #: The clock read on every call; assignable.
         self.clock = clock
-        self._second = -1
+        self._second = -1.0
         self._text = ""
         self._bytes = b""
 
-    def _refresh(self, second: int) -> None:
+    def _refresh(self, second: float) -> None:
         self._text = format_http_date(second)
         self._bytes = self._text.encode("ascii")
         self._second = second
 
     def as_str(self) -> str:
         """The HTTP-date of the clock's current second, as ``str``."""
-        second = int(self.clock())
+        # Floor division, not int(): a float operation instead of a call to
+        # the int type, on every response (see bench/NOTES.md).
+        second = self.clock() // 1
         if second != self._second:
             self._refresh(second)
         return self._text
 
     def as_bytes(self) -> bytes:
         """The HTTP-date of the clock's current second, as ``bytes``."""
-        second = int(self.clock())
+        second = self.clock() // 1
         if second != self._second:
             self._refresh(second)
         return self._bytes

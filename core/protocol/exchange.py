@@ -56,6 +56,7 @@ class Exchange:
         "method",
         "path",
         "query",
+        "server_header",
         "start_time",
         "status",
         "target",
@@ -63,6 +64,11 @@ class Exchange:
 
     def __init__(self, driver: ConnectionDriver, request: Request, start_time: float) -> None:
         self._driver = driver
+        #: Whether the server adds its ``Server`` field to a response that has
+        #: none; a framework with a ``Server`` default of its own leaves it out
+        #: when this is false.  An attribute, not a property: crosswind.web
+        #: reads it on every response (see bench/NOTES.md).
+        self.server_header: bool = driver.server_header
         self.method = request.method.decode("ascii")
         self.target = target = request.target.decode("latin-1")
         self.http_version = request.http_version.decode("ascii")
@@ -229,15 +235,6 @@ class Exchange:
     @property
     def client_disconnected(self) -> bool:
         return self._driver.disconnected
-
-    @property
-    def server_header(self) -> bool:
-        """Whether the server adds its ``Server`` field to responses that have none.
-
-        A framework that sets a ``Server`` field of its own by default leaves
-        it out when this is false.
-        """
-        return self._driver.server_header
 
     def omit_server_header(self) -> None:
         """Send this response without the server's ``Server`` field.

@@ -46,6 +46,7 @@ _DIGITS = re.compile(rb"[0-9]{1,18}")
 _OTHER, _LENGTH_FIELD, _CODING_FIELD, _CONNECTION_FIELD = range(4)
 # Bits, above the framing kinds: head() ORs together the ones it sees.
 _DATE_FIELD, _SERVER_FIELD = 4, 8
+_BOTH_NOTED = _DATE_FIELD | _SERVER_FIELD
 _FIELD_KINDS = {
     b"content-length": _LENGTH_FIELD,
     b"transfer-encoding": _CODING_FIELD,
@@ -250,12 +251,14 @@ class ResponseWriter:
             raise LocalProtocolError(
                 "response header names and values must be all bytes or all str"
             ) from None
-        date = self._date
-        if date is not None and not noted & _DATE_FIELD:
-            parts.append(lit.date_line % (date.as_str() if text else date.as_bytes()))
-        server_lines = self._server_lines
-        if server_lines is not None and not noted & _SERVER_FIELD and not self._no_server:
-            parts.append(server_lines[text])
+        # One test when the application set both, as crosswind.web does.
+        if noted != _BOTH_NOTED:
+            date = self._date
+            if date is not None and not noted & _DATE_FIELD:
+                parts.append(lit.date_line % (date.as_str() if text else date.as_bytes()))
+            server_lines = self._server_lines
+            if server_lines is not None and not noted & _SERVER_FIELD and not self._no_server:
+                parts.append(server_lines[text])
 
         no_body = self._head_request or tunnel or status < 200 or status in (204, 304)
         if (
