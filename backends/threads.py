@@ -79,6 +79,7 @@ class _SocketTransport:
         "_watcher",
         "driver",
         "info",
+        "send_lock",
         "send_timeout",
         "sock",
     )
@@ -95,6 +96,11 @@ class _SocketTransport:
         self._receiving = False
         self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
         self._watcher = watcher
+        #: Held by each send, so that threads sending on one connection at once
+        #: (a WebSocket broadcast) do not interleave their bytes; re-entrant, for
+        #: a caller that holds it around making the bytes too (the WebSocket
+        #: session, to keep frames in the order they were compressed).
+        self.send_lock = threading.RLock()
 
     async def receive(self, deadline: float | None) -> bytes:
         sock = self.sock
@@ -149,10 +155,11 @@ class _SocketTransport:
         # send() in a loop rather than sendall(): sendall's timeout bounds the
         # whole call, while what matters is that the client keeps reading.
         try:
-            sock.settimeout(self.send_timeout)
-            view = memoryview(data)
-            while view:
-                view = view[sock.send(view):]
+            with self.send_lock:
+                sock.settimeout(self.send_timeout)
+                view = memoryview(data)
+                while view:
+                    view = view[sock.send(view):]
         except OSError as exc:
             raise TransportClosed("connection lost") from exc
 

@@ -123,8 +123,14 @@ class ConnectionDriver:
         return self.conn.shed_order(self.clock())
 
     def start_shutdown(self) -> None:
-        """Let the current exchange finish, then close instead of keeping alive."""
+        """Let the current exchange finish, then close instead of keeping alive.
+
+        A detached stream (a WebSocket, say) is told too, so that its holder
+        can close it as the protocol it speaks wants.
+        """
         self.conn.start_shutdown()
+        if self._detached is not None:
+            self._detached.start_shutdown()
 
     async def run(self) -> None:
         """Serve requests until the connection closes."""
@@ -253,7 +259,9 @@ class ConnectionDriver:
     def detach(self) -> DetachedStream:
         """Stop serving HTTP here and hand the connection to the application."""
         if self._detached is None:
-            self._detached = DetachedStream(self.transport, self.conn.trailing_data)
+            self._detached = DetachedStream(
+                self.transport, self.conn.trailing_data, clock=self.clock, limits=self.conn.limits
+            )
         return self._detached
 
     def watch_disconnect(self, exchange: Exchange) -> None:

@@ -10,10 +10,12 @@ the exchange.  The Tornado-style (:mod:`crosswind.web`) and Flask-style
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import CrosswindError, LocalProtocolError
 from .events import Data, EndOfMessage, RawHeaders, Request
+from .limits import Limits
 from .transport import ConnectionInfo, Transport, TransportClosed
 
 if TYPE_CHECKING:
@@ -268,30 +270,104 @@ class DetachedStream:
 
     :param transport: the connection's transport.
     :param leftover: bytes already received behind the request head.
+    :param clock: the clock the transport's deadlines are in (the driver's);
+        ``None`` when the stream was made without a driver.
+    :param limits: the server's limits, for the protocol spoken on the stream.
     """
 
-    __slots__ = ("_closed", "_leftover", "_transport")
+    __slots__ = (
+        "_closed",
+        "_interrupted",
+        "_leftover",
+        "_transport",
+        "clock",
+        "limits",
+        "shutting_down",
+    )
 
-    def __init__(self, transport: Transport, leftover: bytes) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        leftover: bytes,
+        *,
+        clock: Callable[[], float] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._transport = transport
         self._leftover = leftover
         self._closed = False
+        self._interrupted = False
+        self.clock = clock
+        self.limits = limits
+        #: The server is shutting down: whoever holds the stream should close it.
+        self.shutting_down = False
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    async def receive(self) -> bytes:
-        """The next bytes from the peer; ``b""`` once it has closed."""
+    @property
+    def send_lock(self) -> AbstractContextManager[Any] | None:
+        """A re-entrant lock to hold while sending, when sends may come from several threads.
+
+        Only a transport whose sends can race (the threaded backend's) has
+        one; ``None`` elsewhere.
+        """
+        lock: AbstractContextManager[Any] | None = getattr(self._transport, "send_lock", None)
+        return lock
+
+    @property
+    def send_nowait(self) -> Callable[[bytes], Awaitable[None] | None] | None:
+        """The transport's ``send_nowait`` (see :class:`~crosswind.protocol.transport.Transport`), if it has one."""
+        send: Callable[[bytes], Awaitable[None] | None] | None = getattr(
+            self._transport, "send_nowait", None
+        )
+        return send
+
+    async def receive(self, deadline: float | None = None) -> bytes:
+        """The next bytes from the peer; ``b""`` once it has closed.
+
+        :param deadline: give up at this time, in the terms of :attr:`clock`.
+        :raises TimeoutError: *deadline* passed with nothing received, or
+            :meth:`interrupt_receive` ended the wait.
+        """
         if self._leftover:
             data, self._leftover = self._leftover, b""
             return data
         if self._closed:
             return b""
         try:
-            return await self._transport.receive(None)
+            return await self._transport.receive(deadline)
         except (TransportClosed, ConnectionError):
             return b""
+        finally:
+            # The holder has control again, whatever ended the wait.
+            self._interrupted = False
+
+    def interrupt_receive(self) -> None:
+        """End the pending :meth:`receive` with :class:`TimeoutError`, or the next one.
+
+        For a holder that must act (write what another task queued, or close
+        for a shutdown) while it waits for the peer.  It uses the transport's
+        ``stop_waiting`` where there is one; the threaded backend's shuts the
+        socket's reading side for that, so there it is for closing only.
+        """
+        self._interrupted = True
+        stop_waiting = getattr(self._transport, "stop_waiting", None)
+        if stop_waiting is not None:
+            stop_waiting(self._must_stop)
+
+    def _must_stop(self, driver: object) -> bool:
+        return self._interrupted
+
+    def start_shutdown(self) -> None:
+        """Tell the holder that the server is shutting down (the driver calls this).
+
+        Sets :attr:`shutting_down` and interrupts the pending receive.
+        """
+        if not self.shutting_down and not self._closed:
+            self.shutting_down = True
+            self.interrupt_receive()
 
     async def send(self, data: bytes) -> None:
         """Send *data* as it is.
