@@ -139,8 +139,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"blocks", "protocol", "routing", "serving", "testing", "mount", "app"}),
     "rpc": frozenset({"blocks", "protocol", "routing", "serving", "web", "rpc"}),
 }
-#: The package's own ``__init__`` and ``__main__`` gather names from every layer.
-FACADE = frozenset({"crosswind", "crosswind.__main__"})
+#: The package's own ``__init__`` and ``__main__`` gather names from every layer, and
+#: ``crosswind.websocket`` gives ``crosswind.web.websocket`` Tornado's import path.
+FACADE = frozenset({"crosswind", "crosswind.__main__", "crosswind.websocket"})
 
 #: Modules that may import the backends or adapters (inside a function only), and why.
 LEAVES_THE_CORE: dict[str, str] = {
