@@ -33,7 +33,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from .. import escape
-from ..protocol.exchange import ClientDisconnected
 from ..protocol.limits import Limits
 from ..protocol.websocket import (
     BytesMessage,
@@ -45,10 +44,10 @@ from ..protocol.websocket import (
     Refusal,
     TextMessage,
     WebSocketClosed,
-    WebSocketConnection,
     screen_upgrade,
 )
 from ..protocol.websocket.session import WebSocketSession
+from ..protocol.websocket.upgrade import start_session
 from .handler import RequestHandler
 
 if TYPE_CHECKING:
@@ -148,47 +147,35 @@ class WebSocketHandler(RequestHandler):
         if subprotocol is not None and subprotocol not in offered:
             raise ValueError(f"select_subprotocol returned {subprotocol!r}, which was not offered")
         accepted = verdict.accept(subprotocol, self.get_compression_options())
-        stream = connection.detach()
         # The handshake is over for the HTTP side: no more close callback
         # (the session hears the client leave), no response to finish.
         connection.set_close_callback(None)
         self._finished = True
         self.clear_header("Content-Type")
         self.set_status(101)
-        for name, value in accepted.headers:
-            self.set_header(name.decode("latin-1"), value.decode("latin-1"))
         for cookie in self._new_cookies.values():
             self._headers.add("Set-Cookie", cookie)
-        head = b"HTTP/1.1 101 Switching Protocols\r\n" + b"".join(
-            b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1"))
+        # The handshake's own fields are the helper's to write.
+        own = {name.decode("latin-1").lower() for name, _ in accepted.headers}
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in self._headers.items()
-        )
+            if name.lower() not in own
+        ]
         self.request._finish()
         self.application.log_request(self)
-        try:
-            await stream.send(head + b"\r\n")
-        except ClientDisconnected:
-            await stream.close()
+        interval, timeout = self._ping_settings()
+        session = self._ws_session = await start_session(
+            exchange,
+            accepted,
+            headers=headers,
+            max_message_size=self.max_message_size,
+            ping_interval=interval,
+            ping_timeout=timeout,
+        )
+        if session is None:
             self._closed()
             return
-        if stream.clock is None:
-            raise RuntimeError("a WebSocket needs a stream from a connection driver")
-        size = self.max_message_size
-        limits = (stream.limits or Limits()).replace(
-            ws_max_message_size=size, ws_max_frame_size=size
-        )
-        interval, timeout = self._ping_settings()
-        session = self._ws_session = WebSocketSession(
-            stream,
-            WebSocketConnection(
-                limits,
-                clock=stream.clock,
-                extensions=accepted.extensions,
-                subprotocol=accepted.subprotocol,
-                ping_interval=interval,
-                ping_timeout=timeout,
-            ),
-        )
         opened = self._run_callback(self.open, *args, **kwargs)
         if opened is not None:
             await opened

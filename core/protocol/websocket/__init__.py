@@ -10,7 +10,11 @@ and compression; this folder adds what a server decides around it:
 * :mod:`.connection` -- one connection after the handshake: whole messages,
   pings answered, limits, the closing handshake, timers as deadlines and
   back-pressure;
-* :mod:`.events` -- what the connection reports.
+* :mod:`.events` -- what the connection reports;
+* :mod:`.session` -- a connection served over the stream of a detached
+  exchange, on any backend;
+* :mod:`.upgrade` -- from an accepted handshake to that session: the ``101``
+  head and the connection's settings, written once for every front end.
 
 Like the rest of :mod:`crosswind.protocol`, nothing here does I/O or reads a
 clock of its own.  The connection driver, Tornado-style handlers, Flask-style

@@ -12,7 +12,10 @@ Rules this module keeps:
   :meth:`~SessionHandler.event_received` may return an awaitable; the next
   event waits until it is done, as Tornado runs ``on_message``.  Exactly one
   closing event (:class:`~.events.CloseReceived` or :class:`~.events.Closed`)
-  ends the session, and the stream is closed after it.
+  ends the session, and the stream is closed after it.  A caller that asks
+  for messages in its own code pulls the same events one at a time with
+  :meth:`~WebSocketSession.next_event`, and ends with
+  :meth:`~WebSocketSession.finish`.
 * **Time.**  Each read carries the connection's
   :attr:`~.connection.WebSocketConnection.deadline`; a read that times out
   calls :meth:`~.connection.WebSocketConnection.handle_deadline` (a
@@ -104,6 +107,7 @@ class WebSocketSession:
         self._waiter: Awaitable[None] | None = None  # the transport's pause, to await once
         self._broken = False
         self._reading = False  # the loop waits for the peer
+        self._ended = False  # next_event returned the closing event
 
     # -- sending ---------------------------------------------------------
 
@@ -236,18 +240,10 @@ class WebSocketSession:
 
         :param handler: gets every event, the closing one last.
         """
-        connection = self.connection
         try:
             await self._flush_quietly()
             while True:
-                with self._guard:
-                    event = connection.next_event()
-                if event is NEED_DATA:
-                    if connection.must_wait or self._waiter is not None or self._pending:
-                        await self._flush_quietly()
-                    await self._read()
-                    continue
-                event = cast(Event, event)
+                event = await self.next_event()
                 result = handler.event_received(event)
                 if result is not None:
                     await result
@@ -255,6 +251,51 @@ class WebSocketSession:
                 await self._flush_quietly()
                 if isinstance(event, CloseReceived | Closed):
                     return
+        finally:
+            await self.stream.close()
+
+    async def next_event(self) -> Event:
+        """Read until the connection has an event, and return it: :meth:`run` one step at a time.
+
+        For a caller that asks for messages in its own code (a Flask-style
+        view's ``receive()``) instead of handing a handler every event.
+        What the connection answers of its own accord (a pong, the echo of
+        the peer's close) is handed to the transport before the event is
+        returned.  Once the closing event is returned, call :meth:`finish`.
+
+        :raises WebSocketClosed: the closing event was returned already.
+        """
+        if self._ended:
+            raise WebSocketClosed("the WebSocket connection is closed")
+        connection = self.connection
+        while True:
+            with self._guard:
+                event = connection.next_event()
+            if event is not NEED_DATA:
+                self._write_own()
+                if isinstance(event, CloseReceived | Closed):
+                    self._ended = True
+                return cast(Event, event)
+            if connection.must_wait or self._waiter is not None or self._pending:
+                await self._flush_quietly()
+            await self._read()
+
+    async def finish(self, code: int = 1000, reason: str = "") -> None:
+        """End a connection served with :meth:`next_event`, and close the stream.
+
+        Sends a close frame with *code* unless one went out already, then
+        reads (dropping any messages) until the peer answers, or until
+        ``ws_close_timeout`` gives up on it.
+
+        :param code: a close code an endpoint may send.
+        :param reason: at most 123 bytes of UTF-8.
+        :raises ValueError: the code or the reason cannot be sent.
+        """
+        try:
+            self.close(code, reason)
+            while not self._ended:
+                await self.next_event()
+            await self._flush_quietly()
         finally:
             await self.stream.close()
 
