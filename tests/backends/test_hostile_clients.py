@@ -96,7 +96,8 @@ def normal_request_is_served_promptly(port: int) -> None:
         conn.request("GET", "/")
         response = conn.getresponse()
         assert response.status == 200 and response.read() == b"hello world"
-        assert time.monotonic() - started < 3.0
+        # Seconds, not the 60 s header timeout the clients in the way have.
+        assert time.monotonic() - started < 5.0
     finally:
         conn.close()
 
@@ -166,7 +167,7 @@ def test_trickling_heads_cannot_lock_a_client_out_when_every_slot_is_taken(backe
         for _ in range(limits.max_connections):
             tricklers.add()
             time.sleep(0.1)  # each one is older than the next
-        time.sleep(0.3)
+        time.sleep(1.0)  # past the second a connection may wait before it may be shed
         # Every slot holds a client that is still sending its head: a normal
         # client is still served, at once, not after 60 s.
         for _ in range(3):
