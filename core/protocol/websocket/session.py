@@ -243,7 +243,7 @@ class WebSocketSession:
         try:
             await self._flush_quietly()
             while True:
-                event = await self.next_event()
+                event = await self._next()
                 result = handler.event_received(event)
                 if result is not None:
                     await result
@@ -260,21 +260,28 @@ class WebSocketSession:
         For a caller that asks for messages in its own code (a Flask-style
         view's ``receive()``) instead of handing a handler every event.
         What the connection answers of its own accord (a pong, the echo of
-        the peer's close) is handed to the transport before the event is
-        returned.  Once the closing event is returned, call :meth:`finish`.
+        the peer's close) is written before the event is returned.  Once the
+        closing event is returned, call :meth:`finish`.
 
         :raises WebSocketClosed: the closing event was returned already.
         """
         if self._ended:
             raise WebSocketClosed("the WebSocket connection is closed")
+        event = await self._next()
+        self._write_own()
+        if self._pending or self._waiter is not None:
+            await self._flush_quietly()
+        if isinstance(event, CloseReceived | Closed):
+            self._ended = True
+        return event
+
+    async def _next(self) -> Event:
+        """Read until the connection has an event (what it queued meanwhile stays queued)."""
         connection = self.connection
         while True:
             with self._guard:
                 event = connection.next_event()
             if event is not NEED_DATA:
-                self._write_own()
-                if isinstance(event, CloseReceived | Closed):
-                    self._ended = True
                 return cast(Event, event)
             if connection.must_wait or self._waiter is not None or self._pending:
                 await self._flush_quietly()

@@ -72,8 +72,12 @@ async def start_session(
     :raises RuntimeError: the exchange was not served by a connection driver
         (its stream has no clock for the connection's deadlines).
     :raises ValueError: a ping setting that is not positive, or a field
-        that could not be sent as it is (checked before anything is detached).
+        that could not be sent as it is; these are checked before the
+        exchange is detached, so the caller may still answer in HTTP.
     """
+    for setting, seconds in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
+        if seconds is not None and not seconds > 0:
+            raise ValueError(f"{setting} must be a positive number or None, not {seconds!r}")
     head = bytearray(_HEAD)
     for name, value in (*accepted.headers, *headers):
         if not is_token(name) or _UNSAFE.search(value):
