@@ -3,9 +3,9 @@
 Replace ``from flask import ...`` with ``from crosswind.app import ...``
 (``App`` is ``Flask``; ``Flask`` is also exported as an alias) and the
 application runs on crosswind's asyncio, trio and threads backends, with
-``async def`` views, and can share a server with Tornado-style handlers
-(:meth:`App.mount`, :func:`mount`).  ``docs/porting-from-flask.md`` lists
-what differs.
+``async def`` views and WebSocket views (``@app.websocket``), and can share
+a server with Tornado-style handlers (:meth:`App.mount`, :func:`mount`).
+``docs/porting-from-flask.md`` lists what differs.
 
 The contract: this layer builds on the building blocks, the protocol, routing,
 serving (:meth:`App.run`), :mod:`crosswind.testing` (the test client's parser)
@@ -72,12 +72,14 @@ from .signals import (
 from .templating import get_template_attribute, render_template, render_template_string
 from .testing import AppClient
 from .views import MethodView, View
+from .websocket import BlockingWebSocket, WebSocket, WebSocketDisconnect, websocket
 from .wrappers import FileStorage, Request, Response
 
 __all__ = [
     "App",
     "AppClient",
     "AppContext",
+    "BlockingWebSocket",
     "Blueprint",
     "BlueprintSetupState",
     "Config",
@@ -97,6 +99,8 @@ __all__ = [
     "SessionInterface",
     "Signal",
     "View",
+    "WebSocket",
+    "WebSocketDisconnect",
     "abort",
     "after_this_request",
     "appcontext_popped",
@@ -132,6 +136,7 @@ __all__ = [
     "stream_with_context",
     "template_rendered",
     "url_for",
+    "websocket",
 ]
 
 #: For code that says ``Flask(__name__)``.

@@ -63,6 +63,7 @@ from .json import DefaultJSONProvider, JSONProvider, htmlsafe_dumps
 from .scaffold import Scaffold, _endpoint_from_view_func
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .templating import Environment, default_template_context, select_jinja_autoescape
+from .websocket import is_upgraded, is_websocket_view, websocket_route
 from .wrappers import Request, Response
 
 if TYPE_CHECKING:
@@ -478,6 +479,12 @@ _DEFAULT_CONFIG: dict[str, Any] = {
     "TEMPLATES_AUTO_RELOAD": None,
     "MAX_COOKIE_SIZE": 4093,
     "PROVIDE_AUTOMATIC_OPTIONS": True,
+    # WebSocket views: see crosswind.app.websocket.
+    "WEBSOCKET_ALLOWED_ORIGINS": None,
+    "WEBSOCKET_PING_INTERVAL": None,
+    "WEBSOCKET_PING_TIMEOUT": None,
+    "WEBSOCKET_MAX_MESSAGE_SIZE": None,
+    "WEBSOCKET_COMPRESSION": None,
 }
 
 
@@ -685,6 +692,17 @@ class App(ServerEntryPoints, Scaffold):
                     f" {endpoint}"
                 )
             self.view_functions[endpoint] = view_func
+
+    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Decorator: register a WebSocket view for *rule* (see :mod:`crosswind.app.websocket`).
+
+        The rule answers only WebSocket upgrades: a plain ``GET`` gets ``400``.
+
+        :param rule: the URL rule.
+        :param options: as for :meth:`add_url_rule` (``endpoint`` too), but
+            not ``methods``: a WebSocket upgrade is a ``GET``.
+        """
+        return websocket_route(self, rule, options)
 
     def register_blueprint(self, blueprint: Any, **options: Any) -> None:
         """Add a blueprint's routes, hooks and handlers.
@@ -984,6 +1002,8 @@ class App(ServerEntryPoints, Scaffold):
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
         self.inject_url_defaults(endpoint, values)
+        if _external and _scheme is None and is_websocket_view(self.view_functions.get(endpoint)):
+            _scheme = "wss" if adapter.url_scheme == "https" else "ws"
         try:
             url = adapter.build(
                 endpoint, values, method=_method, url_scheme=_scheme, force_external=_external
@@ -1148,6 +1168,9 @@ class App(ServerEntryPoints, Scaffold):
                 _REASONS[line] = reason
         headers = response._wire_fields()
         bodiless = req.method == "HEAD" or status in (204, 304) or 100 <= status < 200
+        if status == 101 and is_upgraded(req, status):
+            response.close()  # a WebSocket view ran: its 101 went out already
+            return
         try:
             if response.is_sequence or bodiless:
                 pieces = response.response

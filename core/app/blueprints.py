@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .scaffold import Scaffold, _endpoint_from_view_func
+from .websocket import websocket_route
 
 if TYPE_CHECKING:
     from .app import App
@@ -266,6 +267,16 @@ class Blueprint(Scaffold):
         extend(self.template_context_processors, app.template_context_processors)
 
     # -- routes and app-wide hooks ----------------------------------------------------
+
+    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Decorator: register a WebSocket view for *rule*, under the blueprint's prefix.
+
+        See :meth:`App.websocket <crosswind.app.App.websocket>`.
+
+        :param rule: the URL rule.
+        :param options: as for :meth:`add_url_rule` (``endpoint`` too), not ``methods``.
+        """
+        return websocket_route(self, rule, options)
 
     def add_url_rule(
         self,
