@@ -278,15 +278,23 @@ class _DisconnectWatcher:
         with transport._lock:
             if transport._closed:
                 return
+            # The TCP socket itself, even under TLS: peek, take nothing.  Through
+            # a second socket object on the same descriptor, one without a
+            # timeout: the connection's own would first wait for readability
+            # as long as its timeout, here while holding the lock, when the
+            # worker has just taken the bytes that woke this check.
             try:
-                # The TCP socket itself, even under TLS: peek, take nothing.
-                gone = not socket.socket.recv(
-                    transport.sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT
-                )
+                peek = socket.socket(fileno=transport.sock.fileno())
+            except OSError:
+                return
+            try:
+                gone = not peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 return  # woken for nothing: keep watching
             except OSError:  # reset
                 gone = True
+            finally:
+                peek.detach()  # the descriptor stays the connection's
         # Either way this watch is over: bytes are for the worker to read.
         callback = self.forget(transport)
         if gone and callback is not None:
