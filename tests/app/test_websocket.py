@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from crosswind.app import (
 from crosswind.protocol.limits import Limits
 from wsproto import events as ws
 
+from tests.support.recorder import Recorder
 from tests.support.servers import BACKENDS, running_server
 from tests.support.ws_client import WSClient, raw_request
 
@@ -35,30 +35,6 @@ pytestmark = [pytest.mark.network, pytest.mark.timeout(60)]
 WAIT = 10.0
 #: The server's per-message limit in these tests.
 MAX_MESSAGE = 4096
-
-
-class Recorder:
-    """What the views saw, readable from the test's thread."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed = threading.Condition()
-
-    def add(self, item: Any) -> None:
-        with self._changed:
-            self.items.append(item)
-            self._changed.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = WAIT) -> list[Any]:
-        with self._changed:
-            assert self._changed.wait_for(lambda: predicate(self.items), timeout), self.items
-            return list(self.items)
-
-    def has(self, first: str) -> Callable[[list[Any]], bool]:
-        return lambda items: any(item[0] == first for item in items)
-
-    def of(self, first: str) -> list[Any]:
-        return [item for item in self.items if item[0] == first]
 
 
 def make_app(recorder: Recorder, **config: Any) -> App:

@@ -6,9 +6,8 @@ what is asserted is that something happens, never how fast.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,33 +15,13 @@ from crosswind.web import Application, authenticated
 from crosswind.websocket import WebSocketClosedError, WebSocketHandler
 from wsproto import events as ws
 
+from tests.support.recorder import Recorder
 from tests.support.servers import BACKENDS, running_server
 from tests.support.ws_client import WSClient, raw_request
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(60)]
 
 WAIT = 10.0
-
-
-class Recorder:
-    """What the handlers saw, readable from the test's thread."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed = threading.Condition()
-
-    def add(self, item: Any) -> None:
-        with self._changed:
-            self.items.append(item)
-            self._changed.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = WAIT) -> list[Any]:
-        with self._changed:
-            assert self._changed.wait_for(lambda: predicate(self.items), timeout), self.items
-            return list(self.items)
-
-    def closes(self) -> list[Any]:
-        return [item for item in self.items if item[0] == "close"]
 
 
 def make_app(recorder: Recorder, **settings: Any) -> Application:
