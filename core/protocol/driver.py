@@ -262,6 +262,8 @@ class ConnectionDriver:
             self._detached = DetachedStream(
                 self.transport, self.conn.trailing_data, clock=self.clock, limits=self.conn.limits
             )
+            # An upgrade served while the server shuts down is told at once.
+            self._detached.shutting_down = self.conn.shutting_down
         return self._detached
 
     def watch_disconnect(self, exchange: Exchange) -> None:

@@ -6,6 +6,7 @@ what is asserted is that something happens, never how fast.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 from crosswind.web import Application, authenticated
 from crosswind.websocket import WebSocketClosedError, WebSocketHandler
+from wsproto import ConnectionType
+from wsproto import WSConnection as ws_connection
 from wsproto import events as ws
 
 from tests.support.recorder import Recorder
@@ -337,3 +340,29 @@ def test_graceful_shutdown_closes_with_1001(backend: str, recorder: Recorder) ->
         # Well before the shutdown timeout cut it.
         assert time.monotonic() - started < 15
     assert len(recorder.closes()) == 1
+
+
+def test_an_upgrade_read_during_shutdown_is_answered_then_closed_with_1001(
+    backend: str, recorder: Recorder
+) -> None:
+    """Every request read gets an answer, and a socket opened during a shutdown is told at once."""
+    with running_server(backend, make_app(recorder), shutdown_timeout=20) as handle:
+        client = ws_connection(ConnectionType.CLIENT)
+        head = client.send(ws.Request(host=f"127.0.0.1:{handle.port}", target="/echo"))
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=WAIT) as sock:
+            sock.sendall(head[:-2])
+            time.sleep(0.2)  # the server has the partial head before it is told to stop
+            started = time.monotonic()
+            handle.shutdown()
+            time.sleep(0.2)
+            sock.sendall(head[-2:])
+            events: list[ws.Event] = []
+            while not any(isinstance(event, ws.CloseConnection) for event in events):
+                data = sock.recv(65536)
+                assert data, f"the server closed the connection after {events}"
+                client.receive_data(data)
+                events.extend(client.events())
+            assert isinstance(events[0], ws.AcceptConnection)
+            assert events[-1] == ws.CloseConnection(code=1001, reason="server shutting down")
+            sock.sendall(client.send(events[-1].response()))
+            assert time.monotonic() - started < 15

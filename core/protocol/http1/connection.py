@@ -485,6 +485,11 @@ class ServerConnection:
         self._shutting_down = True
 
     @property
+    def shutting_down(self) -> bool:
+        """:meth:`start_shutdown` was called."""
+        return self._shutting_down
+
+    @property
     def idle(self) -> bool:
         """Between requests with nothing buffered: safe to close for shutdown."""
         return self._state == _HEAD and not self._buffer and not self._response_started

@@ -309,6 +309,11 @@ class WebSocketSession:
     async def _read(self) -> None:
         connection = self.connection
         stream = self.stream
+        if stream.shutting_down:
+            # Told before this read began (an upgrade served during a
+            # shutdown): the close goes out now, not after the peer speaks.
+            self._going_away()
+            await self._flush_quietly()
         self._reading = True
         try:
             data = await stream.receive(connection.deadline)
