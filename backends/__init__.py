@@ -19,6 +19,7 @@ are in ``_common``.
 A backend imports the standard library, its runtime, ``crosswind.protocol``,
 ``crosswind._sync`` and those two modules; nothing else of crosswind
 (``tests/backends/test_contract.py`` checks it).  ``memory`` (one connection
-in memory, for tests) and ``rpc_client`` (the RPC clients, here for their
-sockets and TLS) are not backends.
+in memory, for tests), ``rpc_client`` (the RPC clients, here for their
+sockets and TLS) and ``broadcast`` (pub/sub, here for its event loops and
+Redis; ``crosswind.broadcast`` loads it) are not backends.
 """
