@@ -10,6 +10,14 @@ may await anything.
 
 With ``TESTING`` (or ``PROPAGATE_EXCEPTIONS``) set, an exception a view
 raises is re-raised in the test, as with Flask.
+
+``client.websocket(path)`` opens a WebSocket session to an
+``@app.websocket`` view, with the jar's cookies on the handshake (so the
+view's ``session`` is the one earlier requests stored); see
+:mod:`crosswind.testing.websocket`.  Reading past the server's close
+raises :class:`~crosswind.app.WebSocketDisconnect` (the class the views
+use), and a refused handshake :class:`~crosswind.testing.WebSocketDenied`
+with the :class:`TestResponse`.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -26,7 +34,11 @@ from ..cookies import parse_cookie_header
 from ..httpdate import parse_http_date
 from ..protocol.exchange import Exchange
 from ..protocol.transport import ConnectionInfo
+from ..testing.client import Response as WireResponse
 from ..testing.client import parse_responses
+from ..testing.websocket import DEFAULT_TIMEOUT, TestWebSocket
+from ..testing.websocket import WebSocketDisconnect as _ClientDisconnect
+from .websocket import WebSocketDisconnect as _ViewDisconnect
 from .wrappers import FileStorage, Headers, Request, Response
 
 if TYPE_CHECKING:
@@ -327,6 +339,10 @@ class TestResponse(Response):
         self.history = history
 
 
+class _Disconnect(_ClientDisconnect, _ViewDisconnect):
+    """The server closed the test's WebSocket: caught as either package's ``WebSocketDisconnect``."""
+
+
 class _Capture:
     """Runs the application and keeps an exception it lets escape."""
 
@@ -465,13 +481,7 @@ class AppClient:
             if header:
                 built.headers["Cookie"] = header
         capture = _Capture(self.application)
-        port = 443 if built.scheme == "https" else 80
-        info = ConnectionInfo(peer=(built.remote_addr, 50000), local=("127.0.0.1", port))
-        if built.scheme == "https":
-            from ..protocol.transport import TLSInfo
-
-            info = ConnectionInfo(peer=info.peer, local=info.local, tls=TLSInfo())
-        raw = run_in_memory(capture, [built.to_bytes()], info=info)
+        raw = run_in_memory(capture, [built.to_bytes()], info=_connection_info(built))
         if capture.error is not None:
             raise capture.error
         parsed = parse_responses(raw, [built.method.encode("ascii")])
@@ -483,6 +493,68 @@ class AppClient:
             self._store_cookies(headers)
         request = self.application.request_class(built.scope(), built.body)
         return TestResponse(f"{wire.status_code} {wire.reason}", headers, wire.content, request)
+
+    def websocket(
+        self,
+        *args: Any,
+        subprotocols: Sequence[str] = (),
+        deflate: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> TestWebSocket:
+        """A WebSocket session to an ``@app.websocket`` view, to use as a context manager.
+
+        The handshake carries the jar's cookies; cookies the ``101`` sets
+        land in the jar.  A refused handshake raises
+        :class:`~crosswind.testing.WebSocketDenied` whose ``response`` is a
+        :class:`TestResponse` (an exception the view raised before
+        accepting is re-raised instead, as for :meth:`open`).
+
+        :param args: ``path`` and ``base_url``.
+        :param subprotocols: offered in ``Sec-WebSocket-Protocol``.
+        :param deflate: offer permessage-deflate.
+        :param timeout: seconds any one wait for the server may take (5 by default).
+        :param kwargs: as for :meth:`open`: ``headers``, ``query_string``,
+            ``environ_base`` ...
+        """
+        kwargs["environ_base"] = {**self.environ_base, **kwargs.get("environ_base", {})}
+        built = build_request(self.application, *args, method="GET", **kwargs)
+        if self.use_cookies and "Cookie" not in built.headers:
+            header = self._cookie_header(built.host, built.root_path + built.path, built.scheme)
+            if header:
+                built.headers["Cookie"] = header
+        capture = _Capture(self.application)
+        request = self.application.request_class(built.scope(), b"")
+
+        def make_response(wire: WireResponse) -> TestResponse:
+            headers = Headers(wire.headers.items())
+            return TestResponse(f"{wire.status_code} {wire.reason}", headers, wire.content, request)
+
+        def keep_cookies(response: TestResponse) -> None:
+            if self.use_cookies:
+                self._store_cookies(response.headers)
+
+        def reraise() -> None:
+            if capture.error is not None:
+                raise capture.error
+
+        json = self.application.json
+        return TestWebSocket(
+            capture,
+            built.target,
+            host=built.headers.pop("Host", built.host),
+            headers=built.headers.items(),
+            subprotocols=subprotocols,
+            deflate=deflate,
+            info=_connection_info(built),
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            make_response=make_response,
+            disconnect=_Disconnect,
+            on_accept=keep_cookies,
+            on_done=reraise,
+            dumps=json.dumps,
+            loads=json.loads,
+        )
 
     def get(self, *args: Any, **kwargs: Any) -> TestResponse:
         """``open(..., method="GET")``."""
@@ -548,6 +620,17 @@ class AppClient:
             if not interface.is_null_session(sess):
                 interface.save_session(app, sess, response)
         self._store_cookies(response.headers)
+
+
+def _connection_info(built: _Built) -> ConnectionInfo:
+    """The addresses (and TLS, for https) of the connection a built request goes over."""
+    port = 443 if built.scheme == "https" else 80
+    info = ConnectionInfo(peer=(built.remote_addr, 50000), local=("127.0.0.1", port))
+    if built.scheme == "https":
+        from ..protocol.transport import TLSInfo
+
+        info = ConnectionInfo(peer=info.peer, local=info.local, tls=TLSInfo())
+    return info
 
 
 #: The name Flask applications use for their test client class.

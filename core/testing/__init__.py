@@ -2,6 +2,9 @@
 
 * :mod:`crosswind.testing.client` -- :class:`Client`, requests through the real
   :class:`~crosswind.protocol.driver.ConnectionDriver` with no sockets.
+* :mod:`crosswind.testing.websocket` -- :class:`TestWebSocket`, what
+  ``Client.websocket()`` and the Flask-style client's ``websocket()`` open:
+  a WebSocket conversation through the same driver, frame by frame.
 * :mod:`crosswind.testing.strategies` -- Hypothesis strategies for valid and
   hostile HTTP, routes and cookies, for property tests of protocol behaviour.
 
@@ -11,5 +14,15 @@ client on top of them.
 """
 
 from .client import Client, MemoryTransport, Response, parse_responses, serve_bytes
+from .websocket import TestWebSocket, WebSocketDenied, WebSocketDisconnect
 
-__all__ = ["Client", "MemoryTransport", "Response", "parse_responses", "serve_bytes"]
+__all__ = [
+    "Client",
+    "MemoryTransport",
+    "Response",
+    "TestWebSocket",
+    "WebSocketDenied",
+    "WebSocketDisconnect",
+    "parse_responses",
+    "serve_bytes",
+]

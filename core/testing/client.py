@@ -5,13 +5,17 @@ same code the backends run, over a transport that reads from and writes to
 byte buffers.  Handlers run synchronously (see :func:`crosswind._sync.run_sync`),
 so an ``async`` handler works as long as it awaits only crosswind's own
 awaitables; use a real backend for handlers that sleep or do network I/O.
+
+:meth:`Client.websocket` opens a WebSocket session
+(:class:`~crosswind.testing.websocket.TestWebSocket`); that connection is
+served on an asyncio loop of its own, so its handler may await anything.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import h11
@@ -23,6 +27,9 @@ from ..protocol.driver import ConnectionDriver
 from ..protocol.exchange import Application
 from ..protocol.limits import Limits
 from ..protocol.transport import ConnectionInfo
+
+if TYPE_CHECKING:
+    from .websocket import TestWebSocket
 
 __all__ = ["Client", "MemoryTransport", "Response"]
 
@@ -207,6 +214,53 @@ class Client:
                 self.cookies.pop(name, None)
             else:
                 self.cookies[name] = value.strip()
+
+    def websocket(
+        self,
+        path: str,
+        *,
+        subprotocols: Sequence[str] = (),
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        deflate: bool = False,
+        timeout: float | None = None,
+    ) -> TestWebSocket:
+        """A WebSocket session to *path*, to use as a context manager.
+
+        The handshake carries the client's cookies, and cookies the ``101``
+        sets land in :attr:`cookies`.  See
+        :class:`~crosswind.testing.websocket.TestWebSocket` for the session.
+
+        :param path: the path, possibly with a query.
+        :param subprotocols: offered in ``Sec-WebSocket-Protocol``.
+        :param headers: more request fields (an ``Origin``, say).
+        :param params: query arguments added to *path*.
+        :param cookies: cookies sent besides the client's own.
+        :param deflate: offer permessage-deflate.
+        :param timeout: seconds any one wait for the server may take (5 by default).
+        """
+        from .websocket import DEFAULT_TIMEOUT, TestWebSocket
+
+        if params:
+            path += ("&" if "?" in path else "?") + urlencode(params, doseq=True)
+        request_headers = Headers(headers)
+        jar = dict(self.cookies)
+        jar.update(cookies or {})
+        if jar and "Cookie" not in request_headers:
+            request_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        return TestWebSocket(
+            self.app,
+            path,
+            host=request_headers.pop("Host", None) or self.host,
+            headers=request_headers.items(),
+            subprotocols=subprotocols,
+            deflate=deflate,
+            limits=self.limits,
+            clock=self.clock,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            on_accept=self._store_cookies,
+        )
 
     def raw(self, data: bytes | Iterable[bytes]) -> bytes:
         """Feed raw bytes (one chunk, or several) and return the raw response bytes."""
