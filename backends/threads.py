@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
+import select
 import selectors
 import socket
 import ssl
@@ -110,13 +111,7 @@ class _SocketTransport:
                 deadline = time.monotonic()
             self._receiving = True
         try:
-            if deadline is None:
-                sock.settimeout(None)
-            else:
-                # A deadline already past still takes the bytes already here:
-                # a non-blocking read.
-                sock.settimeout(max(deadline - time.monotonic(), 0.0))
-            data = sock.recv(_RECEIVE_SIZE)
+            data = self._read(sock, deadline)
         except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
             raise TimeoutError from None
         except OSError:  # reset, TLS failure, or shut down for a server shutdown
@@ -127,6 +122,29 @@ class _SocketTransport:
         if not data and self._wait_ends():
             raise TimeoutError  # the wait was ended on purpose, not by the peer
         return data
+
+    def _read(self, sock: socket.socket, deadline: float | None) -> bytes:
+        """Wait for bytes until *deadline*, then take them.
+
+        The wait is a poll of the descriptor, not the socket's timeout: the
+        timeout is the sending side's (:attr:`send_timeout`), set once, and
+        stays so, because a WebSocket may be written by other threads while
+        this one waits, and changing it here would change it under their
+        writes (a past deadline's zero would fail them, "no deadline" would
+        let them block forever).  A deadline already past still takes the
+        bytes already here.
+        """
+        while True:
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                if not _readable(sock, wait):
+                    raise TimeoutError
+            try:
+                return sock.recv(_RECEIVE_SIZE)
+            except (TimeoutError, ssl.SSLWantReadError, BlockingIOError):
+                # Part of a TLS record: wait for the rest, within the deadline.
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
 
     def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
         """End the wait for a request while *condition* holds for the driver, now or later.
@@ -156,7 +174,6 @@ class _SocketTransport:
         # whole call, while what matters is that the client keeps reading.
         try:
             with self.send_lock:
-                sock.settimeout(self.send_timeout)
                 view = memoryview(data)
                 while view:
                     view = view[sock.send(view):]
@@ -504,7 +521,8 @@ class ThreadedServer(Server[_SocketTransport]):
     def _start(self, client: socket.socket, address: Any) -> None:
         if client.family != socket.AF_UNIX:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.setblocking(True)
+        # For the connection's life: sends time out, reads wait by polling.
+        client.settimeout(self.limits.body_timeout)
         transport = _SocketTransport(client, self.limits.body_timeout, self._disconnects)
         with self._changed:
             self.connections.add(transport)
@@ -549,7 +567,7 @@ class ThreadedServer(Server[_SocketTransport]):
         with transport._lock:
             transport.sock = tls_sock
         try:
-            _handshake(tls_sock, deadline)
+            _handshake(tls_sock, deadline, transport.send_timeout)
         except (OSError, ValueError) as exc:
             server_log.debug("TLS handshake with %s failed: %s", peer, exc)
             return False
@@ -587,8 +605,11 @@ class ThreadedServer(Server[_SocketTransport]):
             self._changed.wait_for(lambda: not self.connections, _CUT_GRACE)
 
 
-def _handshake(tls_sock: ssl.SSLSocket, deadline: float) -> None:
-    """Complete a server-side TLS handshake by *deadline*, however the client trickles it."""
+def _handshake(tls_sock: ssl.SSLSocket, deadline: float, timeout: float) -> None:
+    """Complete a server-side TLS handshake by *deadline*, however the client trickles it.
+
+    :param timeout: the socket's timeout afterwards (see :meth:`_SocketTransport._read`).
+    """
     tls_sock.setblocking(False)
     with selectors.DefaultSelector() as selector:
         while True:
@@ -608,7 +629,19 @@ def _handshake(tls_sock: ssl.SSLSocket, deadline: float) -> None:
                 selector.register(tls_sock, events)
             if not selector.select(remaining):
                 raise TimeoutError("TLS handshake timed out")
-    tls_sock.setblocking(True)
+    tls_sock.settimeout(timeout)
+
+
+def _readable(sock: socket.socket, timeout: float | None) -> bool:
+    """Whether *sock* has bytes (or its end) within *timeout* seconds; ``None`` waits forever."""
+    if _poll is None:
+        return bool(select.select([sock], [], [], timeout)[0])
+    poller = _poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(None if timeout is None else timeout * 1000.0))
+
+
+_poll = getattr(select, "poll", None)
 
 
 def _close_now(transport: _SocketTransport) -> None:

@@ -7,11 +7,13 @@ what is asserted is that something happens, never how fast.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from crosswind.protocol.limits import Limits
 from crosswind.web import Application, authenticated
 from crosswind.websocket import WebSocketClosedError, WebSocketHandler
 from wsproto import ConnectionType
@@ -366,3 +368,52 @@ def test_an_upgrade_read_during_shutdown_is_answered_then_closed_with_1001(
             assert events[-1] == ws.CloseConnection(code=1001, reason="server shutting down")
             sock.sendall(client.send(events[-1].response()))
             assert time.monotonic() - started < 15
+
+
+def test_a_thread_writing_to_a_client_that_never_reads_is_cut_by_the_send_timeout(
+    recorder: Recorder,
+) -> None:
+    """On threads, another thread's writes keep their timeout while the socket's own thread reads.
+
+    The client keeps sending (so the connection's thread keeps reading) and
+    reads slowly, then stops both; a second thread pushes messages all along.  The push must fail within the send timeout, and the handler hear
+    of it, however the reads and the writes interleave.
+    """
+
+    class Pusher(WebSocketHandler):
+        def open(self) -> None:
+            threading.Thread(target=self.push, daemon=True).start()
+
+        def push(self) -> None:
+            try:
+                while True:
+                    self.write_message(b"x" * 65536, binary=True)
+            except WebSocketClosedError:
+                recorder.add(("push failed",))
+
+        def on_message(self, message: str | bytes) -> None:
+            pass
+
+        def on_close(self) -> None:
+            recorder.add(("close", self.close_code))
+
+    app = Application([(r"/push", Pusher)])
+    limits = Limits(body_timeout=1.0)
+    with running_server("threads", app, limits=limits) as handle, WSClient(
+        handle.port, "/push"
+    ) as client:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # A slow reader first, so that the pushing thread's writes keep
+        # going through a bit at a time while the connection's thread reads;
+        # then a client that neither reads nor writes.
+        client.sock.settimeout(0.05)
+        for _ in range(30):
+            try:
+                client.send_text("still here")
+                client.sock.recv(4096)
+            except TimeoutError:
+                pass
+            except OSError:
+                break  # cut already
+        recorder.wait_for(lambda items: ("push failed",) in items)
+        recorder.wait_for(lambda items: bool(recorder.closes()))
