@@ -1399,11 +1399,29 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline", metavar="REF",
         help="also serve every crosswind row from this commit (NAME@REF) and compare",
     )
+    parser.add_argument(
+        "--websocket", choices=("on", "off", "only"), default="on",
+        help="the WebSocket section after the HTTP table (bench/websocket.py; default on)",
+    )
+    parser.add_argument(
+        "--ws-scenarios", metavar="NAME,NAME", help="WebSocket scenarios, capacity included"
+    )
+    parser.add_argument(
+        "--ws-capacity", type=int, default=10_000,
+        help="idle WebSocket connections the capacity run holds (0: skip it)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         print("servers:  ", ", ".join(s.name for s in SERVERS))
         print("scenarios:", ", ".join(s.name for s in SCENARIOS))
-        return 0
+        return _websocket_module().main(["--list"])
+    if args.websocket == "only":
+        # The HTTP rows' options that mean the same there; --baseline does not apply.
+        forwarded = ["--duration", str(args.duration), "--warmup", str(args.warmup),
+                     "--rounds", str(args.rounds), "--capacity", str(args.ws_capacity)]
+        forwarded += ["--only", args.only] if args.only else []
+        forwarded += ["--scenarios", args.ws_scenarios] if args.ws_scenarios else []
+        return _websocket_module().main(forwarded)
     if args.duration <= 0 or args.warmup <= 0 or args.connections < 1 or args.rounds < 1:
         parser.error("--duration and --warmup must be positive, --connections and --rounds >= 1")
     if shutil.which("wrk") is None:
@@ -1460,6 +1478,18 @@ def _campaign(
         print(f"error: a baseline row would not run the baseline's code: {exc}", file=sys.stderr)
         return 2
     meta["wall_seconds"] = time.monotonic() - started
+    websocket_section = None
+    if args.websocket == "on":
+        ws = _websocket_module()
+        only = [name.strip() for name in args.only.split(",")] if args.only else None
+        wanted = (
+            [name.strip() for name in args.ws_scenarios.split(",")] if args.ws_scenarios else None
+        )
+        print("\nWebSocket rows:")
+        websocket_section = ws.run_section(
+            duration=args.duration, warmup=args.warmup, rounds=args.rounds, only=only,
+            scenarios=wanted, capacity=args.ws_capacity, log_dir=log_dir,
+        )
 
     table = summarize(runs, servers, scenarios)
     comparison = compare_to_baseline(runs, baseline_pairs(servers), scenarios) if baseline else None
@@ -1475,10 +1505,13 @@ def _campaign(
     notes = _notes(table)
     if notes:
         print("\nProblems:\n" + "\n".join(f"- {note}" for note in notes))
+    report = render_markdown(table, scenarios, meta, comparison)
+    if websocket_section is not None:
+        print("\n" + ws.render_text(websocket_section))
+        report += "\n" + "\n".join(ws.render_markdown(websocket_section)) + "\n"
+        print(f"wrote {ws.write_report(websocket_section, meta['command'])}")
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "latest.md").write_text(
-        render_markdown(table, scenarios, meta, comparison), "utf-8"
-    )
+    (RESULTS_DIR / "latest.md").write_text(report, "utf-8")
     raw = {
         "meta": meta,
         "summary": table,
@@ -1496,10 +1529,22 @@ def _campaign(
             }
             for r in runs
         ],
+        "websocket": websocket_section,
     }
     (RESULTS_DIR / "latest.json").write_text(json.dumps(raw, indent=2) + "\n", "utf-8")
     print(f"\nwrote {RESULTS_DIR / 'latest.md'} and latest.json")
-    return 1 if any(r.error and not r.unavailable for r in runs) else 0
+    ws_failed = websocket_section is not None and ws.failed(websocket_section)
+    return 1 if ws_failed or any(r.error and not r.unavailable for r in runs) else 0
+
+
+def _websocket_module() -> Any:
+    """``bench/websocket.py``, loaded by path: an installed ``websocket`` package may shadow it."""
+    spec = importlib.util.spec_from_file_location("crosswind_bench_websocket", BENCH / "websocket.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
