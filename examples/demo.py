@@ -1,10 +1,11 @@
-"""The demo app that `make demo` serves: a page, JSON endpoints and the blog.
+"""The demo app that `make demo` serves: a page, JSON endpoints, the blog and the chats.
 
 Run it with ``python -m crosswind serve examples.demo:app`` (add
 ``--backend trio`` or ``--backend threads`` to switch runtimes).  The
-Tornado-style blog of :mod:`examples.blog` lives under ``/blog/``, and the
-Flask-style application of :mod:`examples.flask_style` is mounted under
-``/flask/`` on the same server.
+Tornado-style blog of :mod:`examples.blog` lives under ``/blog/`` and the
+Tornado-style chat of :mod:`examples.chat` under ``/chat/``; the Flask-style
+application of :mod:`examples.flask_style`, with its own chat at
+``/flask/chat/``, is mounted under ``/flask/`` on the same server.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from crosswind.mount import Mount
 from crosswind.web import Application, RequestHandler
 
 from examples.blog import blog_routes, blog_settings
+from examples.chat import chat_routes
 from examples.flask_style import create_app as create_flask_style_app
 
 PAGE = """<!doctype html>
@@ -26,6 +28,8 @@ PAGE = """<!doctype html>
 <ul>
 <li><a href="/blog/">/blog/</a> &mdash; a Tornado-style blog: log in, write a post</li>
 <li><a href="/flask/">/flask/</a> &mdash; a Flask-style app: sign in, flashed messages, a JSON notes API</li>
+<li><a href="/chat/">/chat/</a> &mdash; a live chat over a Tornado-style WebSocketHandler</li>
+<li><a href="/flask/chat/">/flask/chat/</a> &mdash; the same chat as a Flask-style <code>@websocket</code> view</li>
 <li><a href="/api/info">/api/info</a> &mdash; a JSON endpoint</li>
 <li><a href="/api/echo?name=world">/api/echo?name=world</a> &mdash; query arguments</li>
 </ul>
@@ -63,6 +67,8 @@ def make_app() -> Application:
             (r"/api/echo", EchoHandler),
             (r"/blog", RedirectToBlog),
             *blog_routes("/blog"),
+            (r"/chat", RedirectToChat),
+            *chat_routes("/chat"),
         ],
         **blog_settings("/blog"),
     )
@@ -71,6 +77,11 @@ def make_app() -> Application:
 class RedirectToBlog(RequestHandler):
     def get(self) -> None:
         self.redirect("/blog/", permanent=True)
+
+
+class RedirectToChat(RequestHandler):
+    def get(self) -> None:
+        self.redirect("/chat/", permanent=True)
 
 
 def make_demo() -> Mount:

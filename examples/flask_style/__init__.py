@@ -1,8 +1,9 @@
 """A Flask-style example application on crosswind.
 
 It is ordinary Flask code with ``from crosswind.app import ...``: a blueprint
-for signing in (session login, flashed messages, templates) and a blueprint
-for a small JSON API of notes.  Serve it alone with
+for signing in (session login, flashed messages, templates), a blueprint
+for a small JSON API of notes, and a live chat over a WebSocket view
+(:mod:`examples.flask_style.chat`).  Serve it alone with
 ``python -m crosswind serve examples.flask_style:app`` or mounted next to the
 Tornado-style demo (see ``examples/demo.py``).
 """

@@ -9,6 +9,7 @@ from crosswind.app import App, render_template, session
 
 from .api import api
 from .auth import auth
+from .chat import MAX_MESSAGE_SIZE, Room, chat
 from .store import NoteStore, UserStore
 
 __all__ = ["create_app"]
@@ -26,14 +27,19 @@ def create_app(config: dict[str, Any] | None = None) -> App:
         SECRET_KEY=os.environ.get("FLASK_STYLE_SECRET_KEY") or os.urandom(32).hex(),
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024,
+        # Sessions are cookies, so only this site's pages may open WebSockets here.
+        WEBSOCKET_ALLOWED_ORIGINS="same-origin",
+        WEBSOCKET_MAX_MESSAGE_SIZE=MAX_MESSAGE_SIZE,
     )
     app.config.from_prefixed_env("FLASK_STYLE")
     if config:
         app.config.from_mapping(config)
     app.extensions["users"] = UserStore({"demo": "demo-password"})
     app.extensions["notes"] = NoteStore()
+    app.extensions["chat"] = Room()
     app.register_blueprint(auth, url_prefix="/auth")
     app.register_blueprint(api, url_prefix="/api")
+    app.register_blueprint(chat, url_prefix="/chat")
 
     @app.route("/")
     def index() -> str:
