@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -434,11 +434,36 @@ class ASGIContainer:
     raises :class:`~crosswind.errors.LocalProtocolError` naming a header HTTP
     cannot carry, and an app that lets it through gets a ``500``.
 
+    A WebSocket upgrade request becomes a ``websocket`` scope (spec version
+    2.4, with the WebSocket Denial Response extension): ``websocket.accept``
+    sends the ``101``, a ``websocket.close`` before it answers ``403``, and
+    the server's :class:`~crosswind.protocol.limits.Limits` bound the
+    messages.  :mod:`crosswind.adapters._asgi_websocket_host` states the
+    rules message by message.
+
     :param asgi_app: the ASGI 3 application.
+    :param ws_per_message_deflate: accept a client's permessage-deflate
+        offer (as uvicorn does by default).
+    :param ws_ping_interval: seconds between keep-alive pings on a
+        WebSocket, or ``None`` for none.
+    :param ws_ping_timeout: seconds a ping may go unanswered before the
+        connection is given up (``1006``); the interval when ``None``.
     """
 
-    def __init__(self, asgi_app: ASGIApp) -> None:
+    def __init__(
+        self,
+        asgi_app: ASGIApp,
+        *,
+        ws_per_message_deflate: bool = True,
+        ws_ping_interval: float | None = None,
+        ws_ping_timeout: float | None = None,
+    ) -> None:
         self.asgi_app = asgi_app
+        self.ws_per_message_deflate = ws_per_message_deflate
+        self.ws_ping_interval = ws_ping_interval
+        self.ws_ping_timeout = (
+            None if ws_ping_interval is None else ws_ping_timeout or ws_ping_interval
+        )
         #: The lifespan state; each request's scope gets a shallow copy.
         self.state: dict[str, Any] = {}
         self._to_app: Mailbox | None = None
@@ -457,6 +482,12 @@ class ASGIContainer:
             raise RuntimeError(
                 "ASGIContainer needs the asyncio or trio backend; serve WSGI apps on threads"
             )
+        if _asks_for_websocket(exchange.headers):
+            # Imported here: that module builds on this one (ClientGone, the scope).
+            from ._asgi_websocket_host import serve_websocket
+
+            await serve_websocket(self, exchange)
+            return
         call = _Call(exchange)
         try:
             await self.asgi_app(self.scope(exchange), call.receive, call.send)
@@ -549,6 +580,21 @@ class ASGIContainer:
         reply = await self._from_app.get()
         if reply is not _UNSUPPORTED and reply["type"] == "lifespan.shutdown.failed":
             raise RuntimeError("ASGI application failed to shut down: " + reply.get("message", ""))
+
+
+def _asks_for_websocket(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """``Connection`` names ``upgrade`` and ``Upgrade`` names ``websocket``, as uvicorn decides."""
+    upgrade = connection = False
+    for name, value in headers:
+        if name == b"upgrade":
+            upgrade = upgrade or b"websocket" in _tokens(value)
+        elif name == b"connection":
+            connection = connection or b"upgrade" in _tokens(value)
+    return upgrade and connection
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    return [token.strip(b" \t").lower() for token in value.split(b",")]
 
 
 def _spawn_background(library: str, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
