@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(60)
 MAX_MESSAGE = 1024
 
 
-def make_app(events: list[Any]) -> Application:
+def make_app(events: list[Any], **settings: Any) -> Application:
     class Echo(WebSocketHandler):
         def prepare(self) -> None:
             self.set_cookie("visited", "yes")
@@ -51,6 +51,12 @@ def make_app(events: list[Any]) -> Application:
     class Silent(WebSocketHandler):
         def on_message(self, message: str | bytes) -> None:
             pass
+
+        def on_ping(self, data: bytes) -> None:
+            events.append(("ping", data))
+
+        def on_pong(self, data: bytes) -> None:
+            events.append(("pong", data))
 
     class Compressed(WebSocketHandler):
         def get_compression_options(self) -> dict[str, Any]:
@@ -85,6 +91,7 @@ def make_app(events: list[Any]) -> Application:
         ],
         login_url="/login",
         websocket_max_message_size=MAX_MESSAGE,
+        **settings,
     )
 
 
@@ -233,3 +240,14 @@ def test_a_session_outside_a_with_block_refuses_to_talk(client: Client) -> None:
     assert isinstance(session, TestWebSocket)
     with pytest.raises(RuntimeError, match="with block"):
         session.send("hi")
+
+
+def test_the_session_answers_the_servers_keep_alive_pings_while_it_waits(events: list[Any]) -> None:
+    client = Client(make_app(events, websocket_ping_interval=0.05))
+    with client.websocket("/silent") as ws:
+        with pytest.raises(TimeoutError):
+            ws.receive(timeout=0.5)  # several ping intervals, each ping answered
+        ws.ping(b"still there?")
+        assert ws.close_code is None
+    assert sum(1 for event in events if event[0] == "pong") >= 3
+    assert ("ping", b"still there?") in events
