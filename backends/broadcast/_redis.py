@@ -233,11 +233,17 @@ class RedisEngine:
                     log.warning("lost the connection to Redis at %s (%s); reconnecting",
                                 self.safe_url, exc)
                     self._lost = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY)
+            except Exception:
+                # Whatever went wrong, a fresh connection is the way out: a reader
+                # that died here would leave every subscriber of the process deaf.
+                log.exception("reading from Redis at %s failed; reconnecting", self.safe_url)
+                self._lost = True
+            else:
+                if message is not None:
+                    self._dispatch(message)
                 continue
-            if message is not None:
-                self._dispatch(message)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     async def _reopen(self) -> None:
         old, self._pubsub = self._pubsub, self._client.pubsub()
@@ -251,7 +257,11 @@ class RedisEngine:
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         raw_channel = message["channel"]
-        channel = raw_channel.decode("utf-8") if isinstance(raw_channel, bytes) else raw_channel
+        channel = (
+            raw_channel.decode("utf-8", "surrogateescape")
+            if isinstance(raw_channel, bytes)
+            else raw_channel
+        )
         if kind == "message":
             self._hub.deliver(channel, Event(channel, decode(message["data"])))
         elif kind == "subscribe":
