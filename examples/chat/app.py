@@ -16,24 +16,39 @@
 * The page is same-origin with the socket, so the handler's default origin
   check (which refuses other sites' pages) lets it in untouched.
 
-The room lives in this process: a set of open handlers, as in Tornado's
-demo, rather than a message broker; every client must be connected to the
-same server.  Run it alone with ``python -m examples.chat.app`` (port 8890),
+Messages travel through :mod:`crosswind.broadcast`: each socket subscribes
+to the room's channel when it opens and forwards what arrives, where
+Tornado's demo keeps a set of sockets and writes to each.  The demo's
+``memory://`` reaches the sockets of this process only; the history is kept
+per process too.  Run it alone with ``python -m examples.chat.app`` (port 8890),
 or through the demo (``make demo``), which serves it at ``/chat/``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
+import sys
+import threading
 import uuid
 from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from crosswind.broadcast import Broadcast, Subscriber
 from crosswind.web import Application, RequestHandler, StaticFileHandler, url
 from crosswind.websocket import WebSocketClosedError, WebSocketHandler
 
-__all__ = ["ChatPageHandler", "ChatRoom", "ChatSocketHandler", "chat_routes", "make_chat_app"]
+__all__ = [
+    "ChatPageHandler",
+    "ChatRoom",
+    "ChatSocketHandler",
+    "chat_routes",
+    "make_chat_app",
+    "start",
+]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "templates")
@@ -49,53 +64,73 @@ MAX_MESSAGE_SIZE = 4 * MAX_TEXT + 1024
 UNSUPPORTED_DATA = 1003
 POLICY_VIOLATION = 1008
 
-Message = dict[str, str]
-
 
 class ChatRoom:
-    """The connected clients and the last messages, for those who join later.
+    """The last messages, for those who join later, and the channel that carries new ones.
 
     :param history: how many messages a new client is sent.
+    :param broadcast: what carries messages to every client (``memory://``, one
+        process, by default).
     """
 
-    def __init__(self, history: int = 50) -> None:
+    channel = "chat"
+
+    def __init__(self, history: int = 50, broadcast: Broadcast | None = None) -> None:
         self.history = history
-        self.cache: deque[Message] = deque(maxlen=history)
-        self.waiters: set[ChatSocketHandler] = set()
+        self.cache: deque[str] = deque(maxlen=history)
+        self.broadcast = broadcast or Broadcast("memory://")
 
-    def join(self, waiter: ChatSocketHandler) -> None:
-        """Send *waiter* the history, then every new message.
-
-        :param waiter: a handler whose connection has just opened.
-        """
-        for message in list(self.cache):
-            waiter.write_message(message)
-        self.waiters.add(waiter)
-
-    def leave(self, waiter: ChatSocketHandler) -> None:
-        """Stop sending to *waiter*.
-
-        :param waiter: a handler whose connection closed.
-        """
-        self.waiters.discard(waiter)
-
-    def post(self, name: str, text: str) -> Message:
-        """Keep a message and send it to every client.
+    async def post(self, name: str, text: str) -> None:
+        """Keep a message and publish it to every client.
 
         :param name: the author's name.
         :param text: what they wrote.
-        :returns: the message as sent.
         """
-        message = {"id": uuid.uuid4().hex, "name": name, "text": text}
+        message = json.dumps({"id": uuid.uuid4().hex, "name": name, "text": text})
         self.cache.append(message)
-        # A copy: on the threads backend another client may join meanwhile.
-        for waiter in list(self.waiters):
-            try:
-                # Not awaited: one slow client must not hold up the others.
-                waiter.write_message(message)
-            except WebSocketClosedError:
-                self.leave(waiter)
-        return message
+        await self.broadcast.publish(self.channel, message)
+
+
+def start(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``fn()`` beside the connection, on whichever runtime serves it.
+
+    :param fn: a coroutine function that handles its own errors.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        task = loop.create_task(fn())
+        # The loop keeps only a weak reference to its tasks.
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+        return
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            trio.lowlevel.spawn_system_task(fn)
+            return
+    # The threads backend: coroutines block instead of suspending, so a thread
+    # of its own runs this one to the end in a single step.
+    threading.Thread(target=_run_blocking, args=(fn,), daemon=True).start()
+
+
+_running: set[asyncio.Task[None]] = set()
+
+
+def _run_blocking(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    coroutine = fn()
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("a chat coroutine tried to suspend without an event loop")
 
 
 def parse_message(raw: str) -> tuple[str, str] | None:
@@ -139,6 +174,7 @@ class ChatSocketHandler(WebSocketHandler):
 
     def initialize(self, room: ChatRoom) -> None:
         self.room = room
+        self.subscriber: Subscriber | None = None
 
     @property
     def ping_interval(self) -> float:
@@ -149,10 +185,30 @@ class ChatSocketHandler(WebSocketHandler):
     def max_message_size(self) -> int:
         return MAX_MESSAGE_SIZE
 
-    def open(self) -> None:
-        self.room.join(self)
+    async def open(self) -> None:
+        # Subscribed before the history is sent: a message posted in between
+        # arrives twice, and the page shows it once, rather than not at all.
+        self.subscriber = await self.room.broadcast.add_subscriber(self.room.channel)
+        for message in list(self.room.cache):
+            self.write_message(message)
+        start(self.forward)
 
-    def on_message(self, message: str | bytes) -> None:
+    async def forward(self) -> None:
+        """Send this client every message of the room until it leaves."""
+        assert self.subscriber is not None
+        try:
+            async for event in self.subscriber:
+                # Awaited: a slow client falls behind in its own bounded
+                # mailbox (the oldest messages go) and holds up nobody else.
+                await self.write_message(event.message)
+        except WebSocketClosedError:
+            pass
+        except Exception:
+            logging.getLogger(__name__).exception("forwarding chat messages failed")
+        finally:
+            await self.subscriber.unsubscribe()
+
+    async def on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
             self.close(UNSUPPORTED_DATA, "text messages only")
             return
@@ -162,10 +218,12 @@ class ChatSocketHandler(WebSocketHandler):
             return
         name, text = parsed
         if text:
-            self.room.post(name, text)
+            await self.room.post(name, text)
 
     def on_close(self) -> None:
-        self.room.leave(self)
+        if self.subscriber is not None:
+            # Ends forward()'s loop, which was waiting for the next message.
+            start(self.subscriber.unsubscribe)
 
 
 def chat_routes(prefix: str = "/chat", room: ChatRoom | None = None) -> list[Any]:

@@ -12,15 +12,24 @@
   (its sessions are cookies): the page's own origin is let in, other
   sites' pages are refused with ``403``.
 
-The room is kept in ``app.extensions["chat"]``, in this process: every
-client must be connected to the same server.
+The room is kept in ``app.extensions["chat"]``.  Its messages travel
+through :mod:`crosswind.broadcast`: each socket subscribes to the room's
+channel and forwards what arrives.  ``memory://`` reaches the sockets of
+this process only, and the history is kept per process.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
+import sys
+import threading
 import uuid
 from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from crosswind.app import (
     Blueprint,
@@ -32,6 +41,7 @@ from crosswind.app import (
     url_for,
     websocket,
 )
+from crosswind.broadcast import Broadcast, Subscriber
 
 __all__ = ["Room", "chat"]
 
@@ -49,32 +59,87 @@ chat = Blueprint("chat", __name__)
 
 
 class Room:
-    """The connected clients and the last messages.
+    """The last messages, and the channel that carries new ones to every client.
 
     :param history: how many messages a new client is sent.
+    :param broadcast: what carries messages (``memory://``, this process, by default).
     """
 
-    def __init__(self, history: int = 50) -> None:
+    channel = "flask-chat"
+
+    def __init__(self, history: int = 50, broadcast: Broadcast | None = None) -> None:
         self.history = history
         self.recent: deque[str] = deque(maxlen=history)
-        self.clients: set[WebSocket] = set()
+        self.broadcast = broadcast or Broadcast("memory://")
 
     async def post(self, name: str, text: str) -> None:
-        """Keep a message and send it to every client.
+        """Keep a message and publish it.
 
         :param name: the author's name.
         :param text: what they wrote.
         """
         data = json.dumps({"id": uuid.uuid4().hex, "name": name, "text": text})
         self.recent.append(data)
-        # A copy: clients may leave while the sends wait.
-        for client in list(self.clients):
-            try:
-                # Returns once the client's transport took the message; it only
-                # waits when that client has stopped reading for a while.
-                await client.send(data)
-            except WebSocketDisconnect:
-                self.clients.discard(client)
+        await self.broadcast.publish(self.channel, data)
+
+
+async def forward(subscriber: Subscriber, client: WebSocket) -> None:
+    """Send *client* each message of the room until it or its subscription ends.
+
+    :param subscriber: the client's subscription to the room.
+    :param client: the client's connection.
+    """
+    try:
+        async for event in subscriber:
+            # A slow client falls behind in its own bounded mailbox (the oldest
+            # messages go) and holds up nobody else.
+            await client.send(event.message)
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        logging.getLogger(__name__).exception("forwarding chat messages failed")
+
+
+def run_beside(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``fn()`` next to the view, on whichever runtime serves it.
+
+    :param fn: a coroutine function that handles its own errors.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        task = loop.create_task(fn())
+        # The loop holds its tasks weakly.
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+        return
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            trio.lowlevel.spawn_system_task(fn)
+            return
+    # The threads backend runs coroutines that block rather than suspend:
+    # one step in a thread of its own takes this one to its end.
+    threading.Thread(target=_step, args=(fn,), daemon=True).start()
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _step(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    coroutine = fn()
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("the chat's forwarding tried to wait without an event loop")
 
 
 def read_message(raw: str | bytes) -> tuple[str, str] | None:
@@ -106,10 +171,12 @@ async def socket() -> None:
     room: Room = current_app.extensions["chat"]
     client: WebSocket = websocket._get_current_object()  # type: ignore[attr-defined]
     await websocket.accept()
-    for data in list(room.recent):
-        await websocket.send(data)
-    room.clients.add(client)
-    try:
+    # Subscribed before the history is sent: a message posted in between
+    # arrives twice, and the page shows it once, rather than not at all.
+    async with room.broadcast.subscribe(room.channel) as subscriber:
+        for data in list(room.recent):
+            await websocket.send(data)
+        run_beside(functools.partial(forward, subscriber, client))
         while True:
             raw = await websocket.receive()
             message = read_message(raw)
@@ -122,5 +189,3 @@ async def socket() -> None:
             name, text = message
             if text:
                 await room.post(name, text)
-    finally:
-        room.clients.discard(client)
