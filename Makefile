@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-attacks fuzz fuzz-smoke docs clean venv
+.PHONY: demo test lint bench bench-attacks conformance fuzz fuzz-smoke docs clean venv
 
 # Seconds per fuzz target: `make fuzz FUZZ_BUDGET=600` digs longer.
 FUZZ_BUDGET ?= 60
@@ -56,6 +56,12 @@ bench: $(STAMP)
 bench-attacks: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/attacks.py$(if $(BASELINE), --baseline '$(BASELINE)')
+
+# Every Autobahn|Testsuite case (9.*, 12.* and 13.* too) against the WebSocket echo on each
+# backend, with and without permessage-deflate, then the client side when
+# bench/conformance_client.py exists; the report goes to bench/results/conformance-COMMIT.md.
+conformance: $(STAMP)
+	$(BIN)/python bench/conformance.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info
