@@ -74,8 +74,7 @@ from ..protocol.websocket import (
     WebSocketClosed,
     screen_upgrade,
 )
-from ..protocol.websocket.session import WebSocketSession
-from ..protocol.websocket.upgrade import Detachable, start_session
+from ..protocol.websocket.upgrade import Detachable, Session, start_session
 from .ctx import _cv_request, _Proxy, current_app
 
 if TYPE_CHECKING:
@@ -152,7 +151,7 @@ class WebSocket:
         self._exchange = exchange
         self._upgrade = upgrade
         self._config = config
-        self._session: WebSocketSession | None = None
+        self._session: Session | None = None
         self._detached = False
         self._refused = False
         self._our_close: tuple[int, str] | None = None
@@ -349,7 +348,7 @@ class WebSocket:
 
     # -- the view's end -------------------------------------------------------------
 
-    async def _open(self) -> WebSocketSession:
+    async def _open(self) -> Session:
         if self._session is None:
             await self.accept()
         assert self._session is not None
@@ -366,8 +365,9 @@ class WebSocket:
     async def _finish(self, code: int, reason: str = "") -> None:
         if self._session is not None:
             await self._session.finish(code, reason)
-        elif self._detached:
+        elif self._detached and getattr(self._exchange, "open_websocket", None) is None:
             # The handshake broke off half-way: the stream is still ours to close.
+            # (Behind a server that frames WebSocket itself, there is no stream.)
             await self._exchange.detach().close()
 
 

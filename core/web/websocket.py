@@ -46,8 +46,7 @@ from ..protocol.websocket import (
     WebSocketClosed,
     screen_upgrade,
 )
-from ..protocol.websocket.session import WebSocketSession
-from ..protocol.websocket.upgrade import start_session
+from ..protocol.websocket.upgrade import Session, start_session
 from .handler import RequestHandler
 
 if TYPE_CHECKING:
@@ -115,7 +114,7 @@ class WebSocketHandler(RequestHandler):
         self.close_reason: str | None = None
         self.open_args: tuple[Any, ...] = ()
         self.open_kwargs: dict[str, Any] = {}
-        self._ws_session: WebSocketSession | None = None
+        self._ws_session: Session | None = None
         self._on_close_called = False
         super().__init__(application, request, **kwargs)
 
@@ -321,6 +320,11 @@ class WebSocketHandler(RequestHandler):
 
     def ping(self, data: str | bytes = b"") -> None:
         """Send a ping carrying at most 125 bytes; :meth:`on_pong` hears the answer.
+
+        Under an ASGI server it sends nothing: ASGI gives an application no
+        way to ping, and the server sends its own keep-alive pings (and
+        answers the client's), so :meth:`on_ping` and :meth:`on_pong` are
+        never called there.
 
         :raises WebSocketClosedError: the connection is closing or closed.
         """
