@@ -1,7 +1,8 @@
 """ASGI 3 both ways: crosswind apps under ASGI servers, ASGI apps under crosswind.
 
 :func:`to_asgi` turns any crosswind application into an ASGI 3 callable
-(``http`` and ``lifespan`` scopes).  Each request gets a real
+(``http``, ``websocket`` and ``lifespan`` scopes; WebSocket routes are
+served as :mod:`crosswind.adapters._asgi_websocket` describes).  Each request gets a real
 :class:`~crosswind.protocol.exchange.Exchange` fed by an adapter driver (see
 :mod:`crosswind.adapters._exchange`): reading the body pulls one
 ``http.request`` message at a time, so a handler that reads slowly slows the
@@ -164,14 +165,18 @@ class ASGIAdapter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope.
 
-        :param scope: the connection scope (``http`` or ``lifespan``).
+        :param scope: the connection scope (``http``, ``websocket`` or ``lifespan``).
         :param receive: the server's receive callable.
         :param send: the server's send callable.
-        :raises ValueError: a scope type other than ``http`` or ``lifespan``.
+        :raises ValueError: a scope type other than those.
         """
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
+        elif kind == "websocket":
+            from ._asgi_websocket import serve_websocket
+
+            await serve_websocket(self.app, scope, receive, send, request_from_scope)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         else:

@@ -243,6 +243,10 @@ class WSGIAdapter:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request.
 
+        A WebSocket upgrade request is answered here with ``501`` and a
+        plain-text reason: WSGI has no way to hand the connection over, so
+        no code of the application could serve it.
+
         :param environ: the PEP 3333 environment.
         :param start_response: the server's ``start_response``.
         """
@@ -254,6 +258,10 @@ class WSGIAdapter:
                 f"{error.status_code} {reason_phrase(error.status_code).decode()}",
                 [(name.decode(), value.decode()) for name, value in error_headers],
             )
+            return [body]
+        if _asks_websocket(request.headers):
+            status, fields, body = _NO_WEBSOCKET
+            start_response(status, fields)
             return [body]
         loop = _thread_loop()
         driver = _WSGIDriver(
@@ -284,6 +292,32 @@ class WSGIAdapter:
             # single chunk, know its length).
             return [b"".join(driver.chunks)] if driver.chunks else []
         return response
+
+
+#: The answer to a WebSocket upgrade: 501, since this deployment lacks the
+#: feature (426 would tell the client to change protocols, which it asked to).
+_NO_WEBSOCKET_BODY = (
+    b"WebSocket needs an ASGI server (app.asgi under uvicorn or hypercorn) or a crosswind"
+    b" backend; a WSGI server cannot hand the connection over.\n"
+)
+_NO_WEBSOCKET = (
+    "501 Not Implemented",
+    [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(_NO_WEBSOCKET_BODY))),
+    ],
+    _NO_WEBSOCKET_BODY,
+)
+
+
+def _asks_websocket(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the request asks to upgrade to WebSocket (``Upgrade: websocket``)."""
+    for name, value in headers:
+        if name == b"upgrade" and any(
+            token.strip(b" \t").lower() == b"websocket" for token in value.split(b",")
+        ):
+            return True
+    return False
 
 
 def to_wsgi(app: Application, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> WSGIAdapter:

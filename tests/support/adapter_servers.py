@@ -126,17 +126,21 @@ WSGI_SERVERS: Mapping[str, Callable[[Any], AbstractContextManager[int]]] = {
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: Any, http: str) -> Iterator[int]:
+def uvicorn_server(app: Any, http: str, ws: str = "auto") -> Iterator[int]:
     """Serve the ASGI callable *app* with uvicorn, lifespan on.
 
     :param app: an ASGI 3 application.
     :param http: uvicorn's HTTP implementation, ``"h11"`` or ``"httptools"``.
+    :param ws: uvicorn's WebSocket implementation, ``"websockets"``,
+        ``"wsproto"`` or ``"auto"``.
     """
     uvicorn = pytest.importorskip("uvicorn")
     if http == "httptools":
         pytest.importorskip("httptools")
+    if ws != "auto":
+        pytest.importorskip(ws)
     sock = listening_socket()
-    config = uvicorn.Config(app, http=http, lifespan="on", log_level="critical",
+    config = uvicorn.Config(app, http=http, ws=ws, lifespan="on", log_level="critical",
                             timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
