@@ -14,7 +14,10 @@ and compression; this folder adds what a server decides around it:
 * :mod:`.session` -- a connection served over the stream of a detached
   exchange, on any backend;
 * :mod:`.upgrade` -- from an accepted handshake to that session: the ``101``
-  head and the connection's settings, written once for every front end.
+  head and the connection's settings, written once for every front end;
+* :mod:`.client` -- the opening handshake from the client's side; the client
+  then runs a :class:`WebSocketConnection` made with ``client=True`` in the
+  same kind of session.
 
 Like the rest of :mod:`crosswind.protocol`, nothing here does I/O or reads a
 clock of its own.  The connection driver, Tornado-style handlers, Flask-style

@@ -125,7 +125,7 @@ class _FrameLimit(Extension):
 
 
 class WebSocketConnection:
-    """Policy and state of one server-side WebSocket connection.
+    """Policy and state of one WebSocket connection, a server's or a client's.
 
     :param limits: the limits to enforce (``ws_max_message_size``,
         ``ws_max_frame_size``, ``ws_close_timeout``, ``ws_max_queued_bytes``).
@@ -139,6 +139,9 @@ class WebSocketConnection:
         given up for gone, or ``None`` to wait forever (Tornado's
         ``websocket_ping_timeout``).  It applies to every ping sent, the
         keep-alive ones and those of :meth:`send_ping`; any pong answers.
+    :param client: play the client's part (RFC 6455 section 5.3): mask every
+        frame sent and fail a masked frame received.  Everything else is the
+        same for both ends, the close codes included.
     :raises ValueError: an interval or timeout that is not positive.
     """
 
@@ -156,6 +159,7 @@ class WebSocketConnection:
         subprotocol: str | None = None,
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
+        client: bool = False,
     ) -> None:
         for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
             if value is not None and not value > 0:
@@ -168,7 +172,9 @@ class WebSocketConnection:
             if isinstance(extension, Deflate) and extension.max_inflated is None:
                 extension.max_inflated = limits.ws_max_message_size
         self._frame_limit = _FrameLimit(limits.ws_max_frame_size)
-        self._ws = Connection(ConnectionType.SERVER, [*self.extensions, self._frame_limit])
+        role = ConnectionType.CLIENT if client else ConnectionType.SERVER
+        self._ws = Connection(role, [*self.extensions, self._frame_limit])
+        self.client = client
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self._state = _OPEN
