@@ -146,6 +146,7 @@ class _WebSocketCall:
         self._taken: Event | None = None  # the reader waits for the app to take one
         self._reader_done: Event | None = None
         self._app_closed = False
+        self._denial: tuple[int, list[tuple[bytes, bytes]]] = (0, [])  # status, headers
 
     # -- receive ------------------------------------------------------------
 
