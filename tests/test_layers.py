@@ -155,6 +155,7 @@ LEAVES_THE_CORE: dict[str, str] = {
     "crosswind.app.testing": "the test client runs the app on the in-memory backend",
     "crosswind.testing.websocket": "a WebSocket session runs on the in-memory backend's loop thread",
     "crosswind.rpc": "the RPC client lives with the backends",
+    "crosswind.websocket": "the WebSocket client lives with the backends",
 }
 OUTSIDE_THE_CORE = ("crosswind.backends", "crosswind.adapters")
 
