@@ -21,7 +21,10 @@ Cases: ``exchange-hello`` (a bare ``Exchange`` application: driver and protocol 
 backend over loopback TCP, to a client in the same event loop that sends one request at a
 time, on one kept-alive connection or on a new connection each (``Connection: close``).
 Those two count the event loop, the backend and the client too (the client's share is the
-same whatever the server does), never the kernel's work.
+same whatever the server does), never the kernel's work.  ``asyncio-wsecho`` is the same for
+WebSocket: one upgraded connection to the benchmark's ``/echo`` handler
+(``servers/ws_handlers.py``), one 16-byte text message echoed at a time; "per request" is per
+round trip there.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 CASES = (
     "exchange-hello", "web-hello", "web-params", "web-form", "app-hello", "app-params", "app-form",
-    "asyncio-hello", "asyncio-close",
+    "asyncio-hello", "asyncio-close", "asyncio-wsecho",
 )
 
 # What runs under callgrind: serve the case's request *count* times after a warm-up.
@@ -83,7 +86,49 @@ if layer == "asyncio":
             sock.close()
         return statuses
 
+    async def ws_client(port, count, frame, reply):
+        # One upgraded connection, then *count* echoes of *frame*, masked once.
+        loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        await loop.sock_sendall(sock, (
+            "GET /echo HTTP/1.1\\r\\nHost: bench\\r\\nUpgrade: websocket\\r\\n"
+            "Connection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n"
+            "Sec-WebSocket-Version: 13\\r\\n\\r\\n"
+        ).encode())
+        head = b""
+        while b"\\r\\n\\r\\n" not in head:
+            head += await loop.sock_recv(sock, 4096)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        echoed = []
+        for _ in range(count):
+            await loop.sock_sendall(sock, frame)
+            received = b""
+            while len(received) < len(reply):
+                data = await loop.sock_recv(sock, 65536)
+                assert data, "the server closed early"
+                received += data
+            echoed.append("echoed" if received == reply else repr(received))
+        sock.close()
+        return echoed
+
     async def main():
+        if scenario == "wsecho":
+            import crosswind.web
+            import crosswind.websocket
+            import websocket as wsbench
+            from ws_handlers import routes
+
+            message = b"0123456789abcdef"
+            frames = wsbench.client_frame(1, message), wsbench.server_frame(1, message)
+            app = crosswind.web.Application(routes(crosswind.websocket))
+            server = await start_server(app, port=0)
+            port = server.sock.getsockname()[1]
+            await ws_client(port, 200, *frames)
+            statuses = await ws_client(port, count, *frames)
+            await server.shutdown()
+            return statuses
         server = await start_server(cycle.APP, port=0)
         port = server.sock.getsockname()[1]
         await client(port, 200, scenario == "close")

@@ -1416,10 +1416,11 @@ def main(argv: list[str] | None = None) -> int:
         print("scenarios:", ", ".join(s.name for s in SCENARIOS))
         return _websocket_module().main(["--list"])
     if args.websocket == "only":
-        # The HTTP rows' options that mean the same there; --baseline does not apply.
+        # The options that mean the same there.
         forwarded = ["--duration", str(args.duration), "--warmup", str(args.warmup),
                      "--rounds", str(args.rounds), "--capacity", str(args.ws_capacity)]
         forwarded += ["--only", args.only] if args.only else []
+        forwarded += ["--baseline", args.baseline] if args.baseline else []
         forwarded += ["--scenarios", args.ws_scenarios] if args.ws_scenarios else []
         return _websocket_module().main(forwarded)
     if args.duration <= 0 or args.warmup <= 0 or args.connections < 1 or args.rounds < 1:
@@ -1486,10 +1487,15 @@ def _campaign(
             [name.strip() for name in args.ws_scenarios.split(",")] if args.ws_scenarios else None
         )
         print("\nWebSocket rows:")
-        websocket_section = ws.run_section(
-            duration=args.duration, warmup=args.warmup, rounds=args.rounds, only=only,
-            scenarios=wanted, capacity=args.ws_capacity, log_dir=log_dir,
-        )
+        try:
+            websocket_section = ws.run_section(
+                duration=args.duration, warmup=args.warmup, rounds=args.rounds, only=only,
+                scenarios=wanted, capacity=args.ws_capacity, log_dir=log_dir, baseline=baseline,
+            )
+        except ws.run.BaselineMismatch as exc:  # that module's own copy of this one
+            print(f"error: a baseline row would not run the baseline's code: {exc}",
+                  file=sys.stderr)
+            return 2
 
     table = summarize(runs, servers, scenarios)
     comparison = compare_to_baseline(runs, baseline_pairs(servers), scenarios) if baseline else None

@@ -76,6 +76,8 @@ HOST = "127.0.0.1"
 IO_TIMEOUT = 10.0
 #: The connections the capacity run holds.
 CAPACITY_CONNECTIONS = 10_000
+#: Seconds the held connections have to answer one echo sent to all of them at once.
+CHECK_TIMEOUT = 10.0
 #: New connection + one echo, timed this many times in a row for the capacity table.
 PROBES = 200
 #: ``Limits.max_connections`` for crosswind rows: room for the capacity run and its probes.
@@ -426,7 +428,7 @@ def _check_all(socks: Sequence[socket.socket]) -> int:
         selector.register(sock, selectors.EVENT_READ)
         got[sock.fileno()] = b""
     answered = 0
-    deadline = time.monotonic() + IO_TIMEOUT
+    deadline = time.monotonic() + CHECK_TIMEOUT
     while got and time.monotonic() < deadline:
         for key, _ in selector.select(max(0.0, deadline - time.monotonic())):
             try:
@@ -537,6 +539,9 @@ class WsServer:
     :param needs: modules that must be importable.
     :param fanout: serves ``/fanout``.
     :param backend: the crosswind backend, for rows measured for capacity.
+    :param served_from: for rows running crosswind code, the command taken from
+        another tree's ``bench/servers`` (how ``run.py`` makes a baseline row).
+    :param server: the ``run.py`` row itself, when made elsewhere (a baseline row).
     """
 
     name: str
@@ -544,25 +549,49 @@ class WsServer:
     needs: tuple[str, ...] = ()
     fanout: bool = True
     backend: str | None = None
+    served_from: run.Launch | None = None
+    server: run.Server | None = None
 
     def as_server(self) -> run.Server:
         """The same row as ``run.running`` starts it."""
-        return run.Server(self.name, self.argv, needs=self.needs, smoke_check=False)
+        if self.server is not None:
+            return self.server
+        return run.Server(
+            self.name, self.argv, needs=self.needs, smoke_check=False,
+            served_from=self.served_from,
+        )
 
 
-def _ws_script(*args: str) -> Callable[[int], list[str]]:
-    script = str(run.SERVERS_DIR / "ws_server.py")
+def _ws_script(*args: str, servers: Path = run.SERVERS_DIR) -> Callable[[int], list[str]]:
+    script = str(servers / "ws_server.py")
     return lambda port: [sys.executable, script, *args, "--port", str(port)]
 
 
 def _crosswind(backend: str, impl: str = "web", name: str | None = None) -> WsServer:
+    args = ("--impl", impl, "--backend", backend, "--max-connections", str(MAX_CONNECTIONS))
     return WsServer(
         name or f"crosswind-{backend}",
-        _ws_script("--impl", impl, "--backend", backend, "--max-connections", str(MAX_CONNECTIONS)),
+        _ws_script(*args),
         needs=(f"crosswind.backends.{backend}",),
         fanout=impl == "web",
         backend=backend if impl == "web" else None,
+        served_from=lambda servers: _ws_script(*args, servers=servers),
     )
+
+
+def with_baselines(servers: Sequence[WsServer], baseline: run.Baseline | None) -> list[WsServer]:
+    """*servers*, each crosswind row followed by the same row served from *baseline*.
+
+    :param servers: the rows selected.
+    :param baseline: the exported commit, or ``None``.
+    """
+    rows: list[WsServer] = []
+    for server in servers:
+        rows.append(server)
+        if baseline is not None and server.served_from is not None:
+            twin = run.baseline_server(server.as_server(), baseline)
+            rows.append(WsServer(twin.name, twin.argv, twin.needs, server.fanout, server=twin))
+    return rows
 
 
 def _uvicorn_ws(implementation: str) -> Callable[[int], list[str]]:
@@ -698,7 +727,7 @@ def measure_capacity(
             after = _receive(probe[0][1], IO_TIMEOUT * 6)
         for _, pipe in holders:
             pipe.send("check")
-        answered = sum(_receive(pipe, IO_TIMEOUT * 3) for _, pipe in holders)
+        answered = sum(_receive(pipe, CHECK_TIMEOUT + IO_TIMEOUT) for _, pipe in holders)
         for _, pipe in holders:
             pipe.send("close")
 
@@ -729,6 +758,7 @@ def run_section(
     *, duration: float, warmup: float, rounds: int, only: Sequence[str] | None = None,
     scenarios: Sequence[str] | None = None, capacity: int = CAPACITY_CONNECTIONS,
     log_dir: Path | None = None, echo: Callable[[str], None] = print,
+    baseline: run.Baseline | None = None,
 ) -> dict[str, Any]:
     """Measure every WebSocket row: the scenarios in *rounds* alternating rounds, then capacity.
 
@@ -740,11 +770,13 @@ def run_section(
     :param capacity: connections the capacity run holds (0 skips it).
     :param log_dir: where server logs go (a temporary folder by default).
     :param echo: prints progress.
+    :param baseline: also serve each crosswind row from this export (``NAME@REF``),
+        right after the row in every round; capacity is measured on the working tree only.
     :returns: ``table`` (row -> scenario -> cell), ``capacity`` (row ->
         result), ``meta`` (settings and pinning).
     """
     _raise_fd_limit()
-    servers = [s for s in WS_SERVERS if only is None or s.name in only]
+    servers = with_baselines([s for s in WS_SERVERS if only is None or s.name in only], baseline)
     chosen = [s for s in WS_SCENARIOS if scenarios is None or s.name in scenarios]
     want_capacity = capacity > 0 and (scenarios is None or "capacity" in scenarios)
     server_cpu_id, client_cpu_id, pinning = run._cpus()
@@ -776,6 +808,7 @@ def run_section(
         "meta": {
             "pinning": pinning, "duration": duration, "warmup": warmup, "rounds": rounds,
             "scenarios": [s.name for s in chosen], "capacity_connections": capacity,
+            "baseline": None if baseline is None else f"{baseline.ref} = {baseline.short}",
         },
     }
 
@@ -1007,6 +1040,8 @@ def render_markdown(section: dict[str, Any], heading: str = "##") -> list[str]:
         f"{heading} WebSocket",
         "",
         f"- pinning: {meta['pinning']}",
+        *([f"- baseline: {meta['baseline']}, its rows named `NAME@REF`"]
+          if meta.get("baseline") else []),
         f"- load: warm-up {meta['warmup']} s, measured {meta['duration']} s per (server, "
         f"scenario), {meta['rounds']} round(s), order alternating; "
         + "; ".join(
@@ -1111,6 +1146,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 s, 1 round, 1,000 idle connections")
     parser.add_argument("--list", action="store_true", help="list rows and scenarios")
+    parser.add_argument(
+        "--baseline", metavar="REF",
+        help="also serve every crosswind row from this commit (NAME@REF), as run.py does",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE",
+        help="serve the one crosswind row of --only under cProfile and write its report to FILE",
+    )
     args = parser.parse_args(argv)
     if args.list:
         print("servers:  ", ", ".join(s.name for s in WS_SERVERS))
@@ -1126,15 +1169,60 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rows: {', '.join(set(only) - known)} (see --list)")
     if scenarios and set(scenarios) - {s.name for s in WS_SCENARIOS} - {"capacity"}:
         parser.error("unknown scenarios (see --list)")
-    section = run_section(
-        duration=args.duration, warmup=args.warmup, rounds=args.rounds, only=only,
-        scenarios=scenarios, capacity=args.capacity,
-    )
+    if args.profile:
+        rows = [s for s in WS_SERVERS if only and s.name in only]
+        if len(rows) != 1 or "tornado" in rows[0].name or "starlette" in rows[0].name:
+            parser.error("--profile needs --only with one crosswind row")
+        return _profile(rows[0], Path(args.profile), args, scenarios)
+    with tempfile.TemporaryDirectory(prefix="crosswind-ws-") as scratch:
+        baseline = None
+        if args.baseline:
+            (folder := Path(scratch, "baseline")).mkdir()
+            try:
+                baseline = run.prepare_baseline(args.baseline, folder)
+            except ValueError as exc:
+                parser.error(f"--baseline: {exc}")
+        try:
+            section = run_section(
+                duration=args.duration, warmup=args.warmup, rounds=args.rounds, only=only,
+                scenarios=scenarios, capacity=args.capacity, baseline=baseline,
+            )
+        except run.BaselineMismatch as exc:
+            print(f"error: a baseline row would not run the baseline's code: {exc}",
+                  file=sys.stderr)
+            return 2
     print()
     print(render_text(section))
     path = write_report(section, run._command_line())
     print(f"\nwrote {path}")
     return 1 if failed(section) else 0
+
+
+def _profile(
+    server: WsServer, path: Path, args: argparse.Namespace, scenarios: list[str] | None
+) -> int:
+    """Measure *server* once while it runs under cProfile, and head the report with the load."""
+    profiled = WsServer(
+        server.name, lambda port: [*server.argv(port), "--profile", str(path.resolve())],
+        needs=server.needs, fanout=server.fanout,
+    )
+    chosen = [s for s in WS_SCENARIOS if scenarios is None or s.name in scenarios]
+    with tempfile.TemporaryDirectory(prefix="crosswind-ws-") as logs:
+        runs = _measure_row(
+            profiled, chosen, 0, args.duration, args.warmup, *run._cpus()[:2], Path(logs), print
+        )
+    if not path.exists():
+        print(f"error: the server wrote no profile to {path}", file=sys.stderr)
+        return 1
+    load = "; ".join(
+        f"{r['scenario']}: {r['rate']:,.0f}, client CPU {r['client_cpu']:.0%}" if "rate" in r
+        else f"{r['scenario']}: FAILED {r['error']}" for r in runs
+    )
+    command = run._command_line()
+    # The server's command names this checkout's folders: a committed profile should not.
+    report = path.read_text("utf-8").replace(str(run.ROOT) + "/", "")
+    path.write_text(f"# load: `{command}` ({load})\n" + report, "utf-8")
+    return 1 if any(r.get("error") for r in runs) else 0
 
 
 if __name__ == "__main__":

@@ -163,3 +163,18 @@ def test_run_py_lists_the_websocket_rows(capsys: pytest.CaptureFixture[str]) -> 
     assert run.main(["--list"]) == 0
     listed = capsys.readouterr().out
     assert "starlette-uvicorn-websockets" in listed and "capacity" in listed
+
+
+def test_each_crosswind_row_and_only_those_gets_a_baseline_twin(tmp_path: Path) -> None:
+    baseline = run.Baseline("HEAD~2", "0" * 40, tmp_path / "tree", tmp_path / "site", ("crosswind",))
+    rows = [row.name for row in wsbench.with_baselines(wsbench.WS_SERVERS, baseline)]
+    crosswind = [row.name for row in wsbench.WS_SERVERS if row.name.startswith("crosswind-")]
+    assert rows[rows.index("crosswind-asyncio") + 1] == "crosswind-asyncio@HEAD~2"
+    assert [name for name in rows if "@" in name] == [f"{name}@HEAD~2" for name in crosswind]
+    twin = next(row for row in wsbench.with_baselines(wsbench.WS_SERVERS, baseline)
+                if row.name == "crosswind-trio@HEAD~2")
+    argv = twin.as_server().argv(8000)
+    # Served from the export's own bench/servers, with its own crosswind first.
+    assert str(tmp_path / "tree" / "bench" / "servers" / "ws_server.py") in argv
+    assert str(tmp_path / "site") in argv
+    assert wsbench.with_baselines(wsbench.WS_SERVERS, None) == list(wsbench.WS_SERVERS)
