@@ -17,6 +17,7 @@ import socket
 import pytest
 import redis
 import trio
+from crosswind._sync import run_sync
 from crosswind.broadcast import Broadcast, BroadcastUnavailable, Event
 
 from tests.support.redis_server import RedisServer, running_redis
@@ -144,6 +145,12 @@ def test_redis_on_trio_says_it_needs_asyncio() -> None:
             await Broadcast("redis://127.0.0.1:6379/0").connect()
 
     trio.run(main)
+
+
+def test_redis_without_an_event_loop_says_it_needs_asyncio() -> None:
+    # The threads backend runs coroutines without a loop, which redis.asyncio cannot use.
+    with pytest.raises(RuntimeError, match="needs asyncio"):
+        run_sync(Broadcast("redis://127.0.0.1:6379/0").connect())
 
 
 def test_publishing_while_redis_restarts(caplog: pytest.LogCaptureFixture) -> None:
