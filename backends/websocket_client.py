@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import logging
 import os
 import socket
 import ssl
@@ -84,6 +85,7 @@ __all__ = [
 #: Tornado's ``connect_timeout`` when none is given (its HTTP client default).
 DEFAULT_CONNECT_TIMEOUT = 20.0
 _RECEIVE_SIZE = 65536
+log = logging.getLogger("crosswind.websocket")
 #: The close code of a connection that ended without a close frame, and of a
 #: close frame without one: Tornado reports neither as a code.
 _ABNORMAL = 1006
@@ -672,8 +674,15 @@ class _Mailbox:
 class _ClientBase:
     """What both connection classes share: the session, the close and the sends."""
 
-    def __init__(self, session: WebSocketSession, established: Established, url: str) -> None:
+    def __init__(
+        self,
+        session: WebSocketSession,
+        established: Established,
+        url: str,
+        transport: _Transport,
+    ) -> None:
         self._session = session
+        self._transport = transport
         self.url = url
         #: The subprotocol the server chose, or ``None``.
         self.selected_subprotocol = established.subprotocol
@@ -691,7 +700,7 @@ class _ClientBase:
         return self._session.connection
 
     def _note_close(self, event: Event) -> None:
-        transport = self._session.stream._transport  # type: ignore[attr-defined]
+        transport = self._transport
         if isinstance(event, CloseReceived):
             self.close_code = None if event.code == _NO_STATUS else event.code
             self.close_reason = event.reason or None
@@ -739,10 +748,11 @@ class WebSocketClientConnection(_ClientBase):
         session: WebSocketSession,
         established: Established,
         url: str,
+        transport: _Transport,
         library: str,
         on_message_callback: Callable[[str | bytes | None], Any] | None,
     ) -> None:
-        super().__init__(session, established, url)
+        super().__init__(session, established, url, transport)
         self._callback = on_message_callback
         self._mailbox = _Mailbox(library)
         self._library = library
@@ -761,11 +771,10 @@ class WebSocketClientConnection(_ClientBase):
     async def _run(self) -> None:
         try:
             await self._session.run(self)
-        except Exception:  # the session's own code: the connection is over either way
-            import logging
-
-            logging.getLogger("crosswind.websocket").exception("WebSocket client failed")
-            self._deliver(None)
+        except Exception:  # a bug of ours: the connection is over either way
+            log.exception("WebSocket client connection to %s failed", self.url)
+            if self._callback is None:
+                self._mailbox.put(None)
         finally:
             self._done.set()
 
@@ -783,8 +792,23 @@ class WebSocketClientConnection(_ClientBase):
         if callback is None:
             self._mailbox.put(message)
             return None
-        result = callback(message)
-        return result if inspect.isawaitable(result) else None
+        try:
+            result = callback(message)
+        except Exception:
+            self._callback_failed()
+            return None
+        return self._await_callback(result) if inspect.isawaitable(result) else None
+
+    async def _await_callback(self, result: Awaitable[Any]) -> None:
+        try:
+            await result
+        except Exception:
+            self._callback_failed()
+
+    def _callback_failed(self) -> None:
+        # As Tornado's handler hooks: logged, and the connection dropped.
+        log.exception("on_message_callback failed for %s", self.url)
+        self._session.abort()
 
     def write_message(self, message: str | bytes | dict[str, Any], binary: bool = False) -> _Written:
         """Send a message; a dict is sent as JSON text.
@@ -921,7 +945,7 @@ async def websocket_connect(
         await _close_now(transport)
         raise
     connection = WebSocketClientConnection(
-        session, established, options.target.url, library, on_message_callback
+        session, established, options.target.url, transport, library, on_message_callback
     )
     connection._start()
     return connection
@@ -945,9 +969,15 @@ class SyncWebSocketClientConnection(_ClientBase):
     Use it as a context manager to close it on the way out.
     """
 
-    def __init__(self, session: WebSocketSession, established: Established, url: str) -> None:
-        super().__init__(session, established, url)
-        self._transport: _SocketTransport = session.stream._transport  # type: ignore[attr-defined]
+    def __init__(
+        self,
+        session: WebSocketSession,
+        established: Established,
+        url: str,
+        transport: _SocketTransport,
+    ) -> None:
+        super().__init__(session, established, url, transport)
+        self._socket = transport
         self._read_lock = threading.Lock()
         self._ended = False
 
@@ -973,7 +1003,7 @@ class SyncWebSocketClientConnection(_ClientBase):
         with self._read_lock:
             if self._ended:
                 return None
-            transport = self._transport
+            transport = self._socket
             transport.read_until = None if timeout is None else time.monotonic() + timeout
             try:
                 while True:
@@ -1084,5 +1114,5 @@ def websocket_connect_sync(
     except BaseException:
         run_sync(_close_now(transport))
         raise
-    return SyncWebSocketClientConnection(session, established, options.target.url)
+    return SyncWebSocketClientConnection(session, established, options.target.url, transport)
 

@@ -177,6 +177,28 @@ def test_callback_gets_each_message_then_none(flavour: str, talker_url: str) -> 
     assert run_async(flavour, main) == ["one", b"two", None, 4002, "as asked"]
 
 
+@pytest.mark.parametrize("flavour", ASYNC_FLAVOURS)
+def test_a_callback_that_raises_is_logged_and_drops_the_connection(
+    flavour: str, talker_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[Any] = []
+
+    def callback(message: Any) -> None:
+        got.append(message)
+        if message == "boom":
+            raise ValueError("boom")
+
+    async def main() -> Any:
+        conn = await websocket_connect(f"{talker_url}/talk", on_message_callback=callback)
+        conn.write_message("boom")
+        await conn.wait_closed()
+        return conn.close_code
+
+    assert run_async(flavour, main) is None  # dropped, as Tornado drops it: no close frame
+    assert got == ["boom", None]
+    assert "on_message_callback failed" in caplog.text
+
+
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_read_message_keeps_returning_none_after_the_close(flavour: str, talker_url: str) -> None:
     # Tornado's returns None once and then waits forever; None for good is kinder.
