@@ -3,7 +3,7 @@
     python fuzz/run.py [--budget SECONDS] [--engine auto|atheris|hypothesis] [target ...]
 
 Targets are the modules in ``fuzz/targets/`` (``protocol``, ``cookies``, ``forms``,
-``multipart``, ``routing``, ``signing``); each exposes ``test_one_input(data: bytes)``.
+``multipart``, ``routing``, ``signing``, ``websocket``); each exposes ``test_one_input(data: bytes)``.
 Every target starts from its seed files in ``fuzz/corpus/<target>/``.
 
 Engines:
@@ -44,7 +44,7 @@ CRASHES = FUZZ / "crashes"
 WORK = FUZZ / ".work"
 
 # Instrumented for coverage: crosswind and the parsers it delegates to.
-INSTRUMENT = ["crosswind", "h11", "python_multipart", "_common"]
+INSTRUMENT = ["crosswind", "h11", "python_multipart", "wsproto", "_common"]
 
 
 def target_names() -> list[str]:
