@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,38 @@ def test_each_crosswind_row_and_only_those_gets_a_baseline_twin(tmp_path: Path) 
     assert str(tmp_path / "tree" / "bench" / "servers" / "ws_server.py") in argv
     assert str(tmp_path / "site") in argv
     assert wsbench.with_baselines(wsbench.WS_SERVERS, None) == list(wsbench.WS_SERVERS)
+
+
+@pytest.mark.network
+@pytest.mark.timeout(60)
+def test_a_connection_whose_echo_never_comes_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server that upgrades every connection and then swallows what it gets.
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.recv(4096)
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + wsbench._ACCEPT + b"\r\n\r\n"
+            )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    monkeypatch.setattr(wsbench, "STALL_SECONDS", 0.2)  # the client processes are forked
+    try:
+        scenario = wsbench.WsScenario("echo", "round trips/s", 2)
+        result = wsbench.measure_scenario(
+            listener.getsockname()[1], scenario, 0.1, 0.4, None, lambda: None
+        )
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert result["error"] == "2 connection(s) waited over 0.2 s for an echo"
