@@ -14,6 +14,9 @@ that was not ``OK``, goes to ``bench/results/conformance-COMMIT.md``.
 Without deflate the compression cases are ``UNIMPLEMENTED``, as Autobahn
 says of a server that declines the extension; that is no failure.
 
+Each server runs in a process of its own, so that it and kosoku (whose cases
+are Python run under the same lock) each have a CPU.
+
 When ``bench/conformance_client.py`` exists (the client side: kosoku's
 fuzzing server against ``websocket_connect``), it runs afterwards with the
 same case selection and its output is added to the report.
@@ -25,6 +28,7 @@ side failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -33,7 +37,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,12 +57,46 @@ CLIENT_SCRIPT = ROOT / "bench" / "conformance_client.py"
 VERDICTS = ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "ERROR")
 #: The client side gets this long before it is given up.
 CLIENT_TIMEOUT = 1800.0
+#: Seconds a server process gets to start, and to stop once told to.
+SERVER_TIMEOUT = 20.0
 
 
 def _git(*args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout
+
+
+@contextlib.contextmanager
+def _server_process(backend: str, app_name: str, deflate: bool) -> Iterator[int]:
+    """Serve the echo from a child process (see :func:`_serve_child`); its port."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", f"{backend},{app_name},{int(deflate)}"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        line = child.stdout.readline()  # the child prints its port, or dies and closes stdout
+        if not line.strip().isdigit():
+            raise RuntimeError(f"the {backend} server did not start: {line!r}")
+        yield int(line)
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()  # the child's signal to stop
+        try:
+            child.wait(SERVER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _serve_child(spec: str) -> int:
+    """In the child: serve the echo, print the port, stop when stdin closes."""
+    backend, app_name, deflate = spec.split(",")
+    with serving(backend, app_name, deflate=deflate == "1") as port:
+        print(port, flush=True)
+        sys.stdin.read()
+    return 0
 
 
 def _rows(backends: Sequence[str], view_backends: Sequence[str]) -> list[tuple[str, str, bool]]:
@@ -87,6 +125,8 @@ def _run_client(include: Sequence[str] | None, exclude: Sequence[str] | None) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--serve"]:
+        return _serve_child(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         help="backends serving the Tornado-style echo (comma-separated)")
@@ -133,11 +173,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "|---|---|---|" + "---:|" * (len(VERDICTS) + 1),
     ]
     details: list[str] = []
+    client: list[str] = []
+    output_path = args.output or RESULTS_DIR / f"conformance-{commit}.md"
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    rows = _rows(names, view_names)
+
+    def write(done: int) -> None:
+        # After every row, so that a long run stopped halfway still leaves its figures.
+        progress = [] if done == len(rows) else ["", f"Stopped or still running: {done} of {len(rows)} rows."]
+        notes = ["", "## Cases not OK", *details] if details else []
+        output_path.write_text("\n".join([*lines, *progress, *notes, *client]) + "\n", encoding="utf-8")
+
     failed = False
-    for backend, app_name, deflate in _rows(names, view_names):
+    for done, (backend, app_name, deflate) in enumerate(rows):
+        write(done)
         print(f"{backend} {app_name} deflate={deflate} ...", file=sys.stderr, flush=True)
         began = time.monotonic()
-        with serving(backend, app_name, deflate=deflate) as port:
+        with _server_process(backend, app_name, deflate) as port:
             outcome = run_cases(
                 port, include=args.include, exclude=args.exclude, concurrency=args.concurrency
             )
@@ -158,21 +210,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"- UNIMPLEMENTED, the compression cases a server without deflate declines: "
                     f"{len(unimplemented)}, {unimplemented[0]} to {unimplemented[-1]}"
                 )
+    write(len(rows))
 
-    if details:
-        lines += ["", "## Cases not OK", *details]
     if CLIENT_SCRIPT.exists() and not args.no_client:
         print("client side: bench/conformance_client.py ...", file=sys.stderr, flush=True)
         status, output = _run_client(args.include, args.exclude)
         failed = failed or status != 0
-        lines += ["", "## Client side (`bench/conformance_client.py`)", "",
+        client = ["", "## Client side (`bench/conformance_client.py`)", "",
                   f"Exit status {status}.", "", "```", output, "```"]
-
-    output_path = args.output or RESULTS_DIR / f"conformance-{commit}.md"
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    output_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {output_path.relative_to(ROOT) if output_path.is_relative_to(ROOT) else output_path}",
-          file=sys.stderr)
+        write(len(rows))
+    shown = output_path.relative_to(ROOT) if output_path.is_relative_to(ROOT) else output_path
+    print(f"wrote {shown}", file=sys.stderr)
     return 1 if failed else 0
 
 
