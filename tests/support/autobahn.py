@@ -41,9 +41,11 @@ __all__ = [
     "CORE_EXCLUDE",
     "LIMITS",
     "Outcome",
+    "describe",
     "handler_app",
     "run_cases",
     "serving",
+    "verdict",
     "view_app",
 ]
 

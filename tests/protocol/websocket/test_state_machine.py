@@ -222,13 +222,17 @@ class WebSocketMachine(RuleBasedStateMachine):
         opcode=st.sampled_from([0x3, 0x7, 0xB, 0xF]),
         code=st.sampled_from(INVALID_CLOSE_CODES),
         extra=st.sampled_from([0, 1 << 16, 1 << 40]),
+        compressed=st.booleans(),
     )
     def client_breaks_the_protocol(
-        self, fault: str, midway: bool, rsv: int, opcode: int, code: int, extra: int
+        self, fault: str, midway: bool, rsv: int, opcode: int, code: int, extra: int, compressed: bool
     ) -> None:
         if rsv == 4 and self.compress:
             rsv = 6  # RSV1 alone means compressed once deflate is agreed; RSV2 never means anything
         data, (close_code, reason) = FAULTS[fault](midway, {"rsv": rsv, "opcode": opcode, "code": code, "extra": extra})
+        if fault == "message over the limit" and self.compress and compressed and not midway:
+            # Small on the wire, too big once inflated: the bound on inflation must catch it.
+            data = self.client.send(ws.BytesMessage(bytes(MAX_MESSAGE * 4)))
         if midway:
             # Hand-made and uncompressed, which permessage-deflate allows as well.
             self.wire += frame(0x1, b"open", fin=False)
