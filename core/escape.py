@@ -225,8 +225,12 @@ def linkify(
         if scheme and scheme not in permitted_protocols:
             return url
         href = url if scheme else "http://" + url
-        params = extra_params(href) if callable(extra_params) else extra_params
-        params = " " + params.strip() if params.strip() else ""
+        # Tornado keeps one space before the extra parameters whenever some were
+        # given, even blank ones, and always for a function.
+        if callable(extra_params):
+            params = " " + extra_params(href).strip()
+        else:
+            params = " " + extra_params.strip() if extra_params else ""
         label = url
         if shorten and len(url) > _SHORTEN_AT:
             scheme_length = len(scheme) + 1 + len(slashes or "") if scheme else 0

@@ -43,6 +43,10 @@ def test_property_json_matches_tornado(value):
         ("http://example.com/" + "a" * 40, {"shorten": True}),
         ("http://example.com/x", {"extra_params": 'rel="nofollow"'}),
         ("<b>http://example.com/</b>", {}),
+        ("http://example.com/x", {"extra_params": "  "}),
+        ("http://example.com/x", {"extra_params": lambda url: ""}),
+        ("http://example.com/x and www.example.org", {"extra_params": lambda url: f' data-u="{url}" '}),
+        ("http://example.com/" + "b" * 40, {"shorten": True, "extra_params": " "}),
     ],
 )
 def test_linkify_matches_tornado(text, kwargs):
