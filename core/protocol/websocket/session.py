@@ -248,7 +248,8 @@ class WebSocketSession:
                 if result is not None:
                     await result
                 self._write_own()
-                await self._flush_quietly()
+                if self._pending or self._waiter is not None:  # deliberate, see bench/NOTES.md
+                    await self._flush_quietly()
                 if isinstance(event, CloseReceived | Closed):
                     return
         finally:
