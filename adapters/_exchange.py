@@ -179,10 +179,12 @@ def check_response_headers(headers: ResponseHeaders) -> list[tuple[bytes, bytes]
 
 
 class _InfoOnly:
-    __slots__ = ("info",)
+    __slots__ = ("blocking", "info")
 
     def __init__(self, info: ConnectionInfo) -> None:
         self.info = info
+        #: Whether reading the body blocks the thread (see ``Exchange.reads_block``).
+        self.blocking = False
 
 
 class AdapterDriver:

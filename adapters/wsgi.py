@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
+from crosswind._sync import run_sync
 from crosswind.errors import RequestError
 from crosswind.protocol.events import Request
 from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange
@@ -54,7 +55,7 @@ from ._exchange import (
     make_exchange,
     strip_hop_by_hop,
 )
-from ._runtime import ThreadRunner
+from ._runtime import ThreadRunner, current_library
 
 __all__ = ["WSGIAdapter", "WSGIContainer", "to_wsgi"]
 
@@ -111,6 +112,8 @@ class _WSGIDriver(AdapterDriver):
         )
         self._input = environ["wsgi.input"]
         self._left = content_length
+        # wsgi.input is read in place, never awaited: a plain view may wait for it.
+        self.transport.blocking = True
         self.loop = loop
         self.chunks: deque[bytes] = deque()
         #: Completed when the handler has output to collect or has finished.
@@ -501,10 +504,13 @@ class _Call:
 class WSGIContainer:
     """A crosswind application that serves a WSGI application.
 
-    The body is read first (bounded by ``exchange.max_body_size``), then the
-    WSGI app runs in a worker thread -- at most *max_workers* at a time --
+    The WSGI app runs in a worker thread -- at most *max_workers* at a time --
     under the asyncio and trio backends; under the threaded backend it runs
-    in the connection's own thread.  Its response streams: each chunk of the
+    in the connection's own thread.  ``wsgi.input`` is the body as it
+    arrives (bounded by ``exchange.max_body_size``): each read fetches the
+    next piece from the connection, so an upload is never held whole and the
+    client is read no faster than the app reads.  A chunked body has no
+    ``CONTENT_LENGTH``; ``wsgi.input_terminated`` says to read it to its end.  Its response streams: each chunk of the
     iterable is written as it comes, and ``close()`` is always called.
     ``start_response`` holds the headers to the response writer's rule (a name
     that is not a token, a value with a control character): it raises
@@ -527,8 +533,16 @@ class WSGIContainer:
 
         :param exchange: the request.
         """
-        body = await exchange.read_body()
-        environ = self.environ(exchange, body)
+        declared = exchange.get_header(b"content-length")
+        if (
+            declared is not None
+            and declared.strip().isdigit()
+            and int(declared) > exchange.max_body_size
+        ):
+            # Refused before the app runs, as a body read whole would be.
+            raise RequestError("request body too large", 413)
+        environ = self.environ(exchange)
+        stream = environ["wsgi.input"] = _StreamedInput(exchange, _reader_for(exchange))
         call = _Call()
         threads = self._threads
         # Every step of one response runs in the same context, whichever
@@ -536,8 +550,17 @@ class WSGIContainer:
         # variables (Flask's stream_with_context) sees what the app set.
         context = contextvars.copy_context()
         try:
-            out = await threads.run(context.run, call.start, self.wsgi_app, environ)
+            try:
+                out = await threads.run(context.run, call.start, self.wsgi_app, environ)
+            except Exception:
+                if stream.error is not None:
+                    raise stream.error from None
+                raise
             (status, reason), headers = _response_head(call)
+            if stream.error is not None and status >= 500:
+                # The app failed on a body the connection refused (too large,
+                # malformed, too slow): the client gets that status, not a 500.
+                raise stream.error
             call.head_sent = True
             if call.exhausted:
                 await exchange.respond(status, headers, b"".join(out), reason)
@@ -553,7 +576,7 @@ class WSGIContainer:
             if call.iterable is not None:
                 await threads.run(context.run, call.close)
 
-    def environ(self, exchange: Exchange, body: bytes) -> Environ:
+    def environ(self, exchange: Exchange, body: bytes | None = None) -> Environ:
         """The PEP 3333 environment for *exchange* with its whole *body*.
 
         ``SCRIPT_NAME`` is empty and ``PATH_INFO`` is the percent-decoded path
@@ -563,7 +586,9 @@ class WSGIContainer:
         would otherwise become the same ``HTTP_`` key, a known spoofing trick.
 
         :param exchange: the request.
-        :param body: the request body, already read.
+        :param body: the request body, already read; ``None`` describes the
+            body as the headers declare it, for a ``wsgi.input`` the caller
+            streams (``handle`` does).
         """
         info = exchange.info
         host_header = exchange.get_header(b"host")
@@ -585,7 +610,7 @@ class WSGIContainer:
             "SERVER_PROTOCOL": "HTTP/" + exchange.http_version,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": scheme,
-            "wsgi.input": BytesIO(body),
+            "wsgi.input": BytesIO(body or b""),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": True,
@@ -598,8 +623,12 @@ class WSGIContainer:
         if isinstance(peer, tuple):
             environ["REMOTE_ADDR"] = peer[0]
             environ["REMOTE_PORT"] = str(peer[1])
-        if body or exchange.get_header(b"content-length") is not None:
-            environ["CONTENT_LENGTH"] = str(len(body))
+        declared = exchange.get_header(b"content-length")
+        if body is not None:
+            if body or declared is not None:
+                environ["CONTENT_LENGTH"] = str(len(body))
+        elif declared is not None:
+            environ["CONTENT_LENGTH"] = declared.decode("latin-1").strip()
         joined: dict[str, list[str]] = {}
         for name, value in exchange.headers:
             if b"_" in name or name == b"content-length":
@@ -612,6 +641,119 @@ class WSGIContainer:
         for key, values in joined.items():
             environ[key] = ("; " if key == "HTTP_COOKIE" else ",").join(values)
         return environ
+
+
+def _reader_for(exchange: Exchange) -> Callable[[], bytes]:
+    """How the thread that runs the WSGI app gets the next piece of the body.
+
+    On the threaded backend that thread is the connection's own and its reads
+    block, so it reads directly; under asyncio or trio it is a worker thread
+    and the read runs on the event loop, which the worker waits for.
+    """
+    library = current_library()
+    if library == "asyncio":
+        loop = asyncio.get_running_loop()
+
+        def read_on_loop() -> bytes:
+            return asyncio.run_coroutine_threadsafe(exchange.read(), loop).result()
+
+        return read_on_loop
+    if library == "trio":
+        import trio
+
+        token = trio.lowlevel.current_trio_token()
+        return lambda: trio.from_thread.run(exchange.read, trio_token=token)
+    return lambda: run_sync(exchange.read())
+
+
+class _StreamedInput:
+    """``wsgi.input`` over the connection: each read takes the next pieces of the body.
+
+    A body over the limit or cut short raises in the WSGI app's ``read``
+    (``RequestError`` / ``ClientDisconnected``); werkzeug and most frameworks
+    turn that into their own 400 or 413, else the container answers 500.
+    """
+
+    def __init__(self, exchange: Exchange, read_piece: Callable[[], bytes]) -> None:
+        self._exchange = exchange
+        self._read_piece = read_piece
+        self._buffer = bytearray()
+        self._done = exchange.body_complete
+        #: What refused the body, once a read failed on it.
+        self.error: RequestError | None = None
+
+    def _fill(self) -> bool:
+        if self._done:
+            return False
+        try:
+            piece = self._read_piece()
+        except RequestError as error:
+            self.error = error
+            raise
+        if not piece:
+            self._done = True
+            return False
+        self._buffer += piece
+        return True
+
+    def _take(self, size: int) -> bytes:
+        buffer = self._buffer
+        if size < 0 or size >= len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+            return data
+        data = bytes(buffer[:size])
+        del buffer[:size]
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read up to *size* bytes (all that is left if ``None`` or negative).
+
+        :param size: the most bytes to return.
+        """
+        if size is None or size < 0:
+            while self._fill():
+                pass
+            return self._take(-1)
+        while len(self._buffer) < size and self._fill():
+            pass
+        return self._take(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """Read one line, ``\n`` included (at most *size* bytes).
+
+        :param size: the most bytes to return.
+        """
+        limit = -1 if size is None else size
+        start = 0
+        while True:
+            newline = self._buffer.find(b"\n", start)
+            if newline >= 0:
+                end = newline + 1
+                return self._take(end if limit < 0 else min(end, limit))
+            if 0 <= limit <= len(self._buffer):
+                return self._take(limit)
+            start = len(self._buffer)
+            if not self._fill():
+                return self._take(limit)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        """Read the remaining lines.
+
+        :param hint: stop once this many bytes were read (no bound if not positive).
+        """
+        lines: list[bytes] = []
+        total = 0
+        while line := self.readline():
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
 
 
 def _split_host(host: str, default_port: str) -> tuple[str, str]:

@@ -85,6 +85,9 @@ class _SocketTransport:
         "sock",
     )
 
+    #: Reads block the worker thread (see ``Exchange.reads_block``).
+    blocking = True
+
     def __init__(
         self, sock: socket.socket, send_timeout: float, watcher: _DisconnectWatcher
     ) -> None:

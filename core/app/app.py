@@ -38,6 +38,7 @@ from ..mount import MountedExchange, match_prefix, root_path_of
 from ..protocol.exchange import Exchange
 from ..serving.entrypoints import ServerEntryPoints
 from . import signals
+from .body import RequestBody
 from .ctx import (
     AppContext,
     RequestContext,
@@ -72,6 +73,10 @@ if TYPE_CHECKING:
 __all__ = ["App", "Config", "URLAdapter"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: What an ``async def`` view's body may be read ahead by on an event loop: small
+#: bodies arrive whole (for ``get_data()``), large ones stay on the connection.
+READ_AHEAD = 64 * 1024
 _SENTINEL: Any = object()
 
 
@@ -566,6 +571,7 @@ class App(ServerEntryPoints, Scaffold):
         self.template_context_processors[None].append(default_template_context)
         self._got_first_request = False
         self._mounts: list[tuple[str, Any]] = []
+        self._async_views: dict[Callable[..., Any], bool] = {}
         self._jinja_env: Environment | None = None
         self.logger = logging.getLogger(import_name if import_name != "__main__" else "crosswind.app")
         if self.has_static_folder:
@@ -1113,28 +1119,55 @@ class App(ServerEntryPoints, Scaffold):
                 return
         self._got_first_request = True
         if exchange.body_complete:
-            # No body to wait for (a GET): no coroutine for _read_body (see
-            # bench/NOTES.md).
-            body, body_error = b"", None
+            # No body to wait for (a GET): nothing to set up (see bench/NOTES.md).
+            req = self.request_class(_scope_of(exchange), b"")
         else:
-            body, body_error = await self._read_body(exchange)
-        req = self.request_class(_scope_of(exchange), body, body_error=body_error)
+            req = self.request_class(_scope_of(exchange), source=self._body_of(exchange))
         await self._serve(req, exchange)
 
-    async def _read_body(self, exchange: Exchange) -> tuple[bytes, RequestError | None]:
-        if exchange.body_complete:
-            return b"", None
+    def _body_of(self, exchange: Exchange) -> RequestBody:
+        """The body of *exchange*, left on the connection for the view to read.
+
+        ``MAX_CONTENT_LENGTH`` replaces the server's ``max_body_size`` for the
+        request, lower or higher, as a Tornado-style handler's own limit does.
+        """
         limit = self.config["MAX_CONTENT_LENGTH"]
+        reads_block = exchange.reads_block
         if limit is not None:
             declared = exchange.get_header(b"content-length")
             if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-                # Not read at all: the driver drains or closes the connection.
-                return b"", RequestError("request body too large", 413)
-            exchange.max_body_size = min(exchange.max_body_size, limit)
+                # Never read: the driver drains or closes the connection.
+                error = RequestError("request body too large", 413)
+                return RequestBody(exchange, error=error, reads_block=reads_block)
+            exchange.max_body_size = limit
+        return RequestBody(exchange, reads_block=reads_block)
+
+    async def _read_ahead(self, req: Request) -> None:
+        """On an event loop, receive before the view what its plain code will ask for.
+
+        Where reads block the thread, nothing is read ahead: every accessor
+        waits for the body itself.  On an event loop a plain function cannot
+        wait, so a plain ``def`` view gets its body collected first (a form
+        parsed as it arrives, files spooled); an ``async def`` view gets a form
+        parsed and a JSON body collected, and any other body is left on the
+        connection for ``await request.stream.read()``, save a first
+        :data:`READ_AHEAD` bytes so that a small body is whole for
+        ``get_data()``.
+        """
+        source = req._source
+        if source is None or source.reads_block or source.complete:
+            return
         try:
-            return await exchange.read_body(), None
-        except RequestError as error:
-            return b"", error
+            if req._is_form():
+                await req.load_form()
+            elif not req.async_view or req.is_json:
+                await source.read_ahead(self.config["MAX_CONTENT_LENGTH"] or 2**62)
+            else:
+                await source.read_ahead(READ_AHEAD)
+        except RequestError:
+            # Kept on the request (or its source) and raised when the view touches
+            # the body, as Flask raises 413 only then.
+            pass
 
     async def _serve(self, req: Request, exchange: Exchange) -> None:
         ctx = self.request_context(req)
@@ -1142,6 +1175,9 @@ class App(ServerEntryPoints, Scaffold):
         try:
             try:
                 ctx.push()
+                if req._source is not None:
+                    req.async_view = self._is_async_view(req)
+                    await self._read_ahead(req)
                 response = await self.full_dispatch_request()
             except Exception as exc:
                 error = exc
@@ -1157,6 +1193,18 @@ class App(ServerEntryPoints, Scaffold):
             # stream_with_context keeps the context for a generator that needs it.
             ctx.pop(error)
         await self._send(exchange, req, response)
+
+    def _is_async_view(self, req: Request) -> bool:
+        rule = req.url_rule
+        if rule is None or req.routing_exception is not None:
+            return False
+        view = self.view_functions.get(rule.endpoint)
+        if view is None:
+            return False
+        known = self._async_views.get(view)
+        if known is None:
+            known = self._async_views[view] = inspect.iscoroutinefunction(view)
+        return known
 
     async def _send(self, exchange: Exchange, req: Request, response: Response) -> None:
         status = response.status_code

@@ -8,10 +8,15 @@ body (bytes, or an iterable that is streamed) and knows the Flask response
 API: cookies, ``mimetype``, ``set_data``/``get_data``, ETags and conditional
 requests.
 
-Bodies are read before the view runs (bounded by ``MAX_CONTENT_LENGTH`` or
-the server's body limit), because a synchronous view cannot wait for the
-network on an event loop.  Errors found while reading are raised only when
-the view touches the body, as in Flask.
+The body is read as the view asks for it (:mod:`crosswind.app.body`):
+``request.stream`` hands it over piece by piece as it arrives, and only
+``get_data()``, ``form``, ``files`` and ``json`` collect it, bounded by
+``MAX_CONTENT_LENGTH`` (the form also by ``MAX_FORM_MEMORY_SIZE`` and
+``MAX_FORM_PARTS``; file parts spool to disk past 500 KiB).  A plain
+function can wait for the network only where reads block the thread; on an
+event loop the application reads ahead what such code needs before the view
+runs (see :class:`~crosswind.app.App`).  Errors found while reading are
+raised only when the view touches the body, as in Flask.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import IO, Any, Literal, TypeVar, overload
 from urllib.parse import quote, unquote_to_bytes
 
+from .._sync import run_sync
 from ..accept import parse_accept
 from ..conditional import evaluate
 from ..cookies import delete_cookie_header, format_set_cookie, parse_cookie_pairs
@@ -34,9 +40,10 @@ from ..grammar import is_token
 from ..headers import Headers as _BaseHeaders
 from ..httpdate import format_http_date, parse_http_date
 from ..mediatype import parse_content_type
-from ..multipart import UploadedFile, parse_multipart
+from ..multipart import MultipartParser, UploadedFile
 from ..ranges import build_byteranges, byteranges_content_type, make_boundary
 from . import exceptions
+from .body import AsyncBodyStream, BodyStream, RequestBody
 from .ctx import _cv_app
 
 __all__ = [
@@ -570,6 +577,8 @@ class Request:
     :param body: the whole request body.
     :param body_error: an error met while reading the body (too large...),
         raised when the view accesses the body.
+    :param source: the body still to be read from the connection; *body*
+        is then ignored.
     """
 
     #: Flask sets these while matching the URL.
@@ -583,6 +592,7 @@ class Request:
         body: bytes = b"",
         *,
         body_error: RequestError | None = None,
+        source: RequestBody | None = None,
     ) -> None:
         self.scope = scope
         self.method: str = scope.get("method", "GET").upper()
@@ -593,14 +603,19 @@ class Request:
         self.query_string: bytes = scope.get("query_string", b"")
         # Built on first use; see the headers property.
         self._headers: Headers | None = None
-        self._body = body
+        # None until the body is collected from the source.
+        self._body: bytes | None = body if source is None else None
+        self._source = source
         self._body_error = body_error
+        #: Whether the view being served is ``async def``; it picks the shape of
+        #: :attr:`stream`.  The application sets it before the view runs.
+        self.async_view = False
         self._form: _RequestDict | None = None
         self._files: _RequestDict | None = None
         self._args: _RequestDict | None = None
         self._cookies: _RequestDict | None = None
         self._json: dict[bool, Any] = {}
-        self._stream: IO[bytes] | None = None
+        self._stream: BodyStream | AsyncBodyStream | None = None
         self._environ: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -907,18 +922,43 @@ class Request:
     def _raw_body(self) -> bytes:
         if self._body_error is not None:
             raise exceptions.from_request_error(self._body_error)
+        if self._body is None:
+            source = self._source
+            assert source is not None
+            try:
+                self._body = source.wait(source.read())
+            except RequestError as error:
+                self._body_error = error
+                raise exceptions.from_request_error(error) from None
         limit = self.max_content_length
         if limit is not None and len(self._body) > limit:
             raise exceptions.RequestEntityTooLarge()
         return self._body
 
     @property
-    def stream(self) -> IO[bytes]:
-        """The body as a binary file object."""
-        if self._stream is None:
-            consumed = self._form is not None and self._is_form()
-            self._stream = io.BytesIO(b"" if consumed else self._raw_body())
-        return self._stream
+    def stream(self) -> Any:
+        """The body as it arrives, unbuffered.
+
+        In a plain ``def`` view this is a binary file (``read(n)``,
+        ``readline()``, iteration by lines) whose reads block until the bytes
+        arrive; in an ``async def`` view every read is awaited
+        (``await request.stream.read(n)``, ``async for chunk in
+        request.stream``).  Once the form was parsed from a form body the
+        stream is empty, as in werkzeug; once :meth:`get_data` collected the
+        body, the stream reads it again from its start.
+        """
+        stream = self._stream
+        if stream is None:
+            source: RequestBody
+            if self._form is not None and self._is_form():
+                source = RequestBody()
+            elif self._body is not None or self._source is None:
+                source = RequestBody(None, self._body or b"", error=self._body_error)
+            else:
+                source = self._source
+            stream = AsyncBodyStream(source) if self.async_view else BodyStream(source)
+            self._stream = stream
+        return stream
 
     input_stream = stream
 
@@ -945,11 +985,13 @@ class Request:
         """The body, as bytes (or text with *as_text*).
 
         Like Flask, once the form has been parsed from a form body, the raw
-        data is no longer available and this returns empty.
+        data is no longer available and this returns empty.  Whatever the
+        view already read from :attr:`stream` is not included.
 
         :param cache: unused; the body is always kept.
         :param as_text: decode as UTF-8 (undecodable bytes replaced).
         :param parse_form_data: parse the form first (so a form body gives ``b""``).
+        :raises RequestEntityTooLarge: 413 past ``MAX_CONTENT_LENGTH``.
         """
         if parse_form_data:
             self._load_form_data()
@@ -964,35 +1006,43 @@ class Request:
     def _load_form_data(self) -> None:
         if self._form is not None:
             return
+        if self._body is None and self._source is not None and self._body_error is None:
+            self._source.wait(self.load_form())
+        else:
+            run_sync(self.load_form())
+
+    async def load_form(self) -> None:
+        """Read and parse a form body now, as it arrives; the application calls it.
+
+        Multipart file parts past 500 KiB go to a temporary file (werkzeug's
+        threshold); ``MAX_FORM_MEMORY_SIZE`` bounds each text field of a
+        multipart body and a whole urlencoded body, ``MAX_FORM_PARTS`` the
+        number of parts or fields.  A malformed form gives an empty one, as in
+        Flask.
+
+        :raises RequestEntityTooLarge: 413 when a limit is passed.
+        """
+        if self._form is not None:
+            return
         form: MultiDict[Any] = MultiDict()
         files: MultiDict[Any] = MultiDict()
-        mimetype = self.mimetype
-        if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            body = self._raw_body()
-            memory = self.max_form_memory_size
-            parts = self.max_form_parts
+        if self._is_form():
+            if self._body is not None or self._body_error is not None or self._source is None:
+                source = RequestBody(None, self._raw_body())
+            else:
+                source = self._source
             try:
-                if mimetype == "multipart/form-data":
-                    fields, uploads = parse_multipart(
-                        body,
-                        self.content_type or "",
-                        max_parts=parts or 10**9,
-                        max_field_size=memory or 2**62,
-                    )
+                if self.mimetype == "multipart/form-data":
+                    fields, uploads = await self._parse_multipart(source)
                     form = fields
                     files = MultiDict(
                         [(k, FileStorage.from_upload(v)) for k, v in uploads.items(multi=True)]
                     )
                 else:
-                    if memory is not None and len(body) > memory:
-                        raise exceptions.RequestEntityTooLarge()
-                    # Like Flask, the body is UTF-8 whatever charset it claims.
-                    try:
-                        form = parse_urlencoded(body, max_fields=parts or 10**9)
-                    except RequestError as error:
-                        if error.status_code != 400:
-                            raise
-                        form = MultiDict(_decode_loose(body))
+                    form = await self._parse_urlencoded(source)
+            except _BodyFailed as failed:
+                self._body_error = failed.error
+                raise exceptions.from_request_error(failed.error) from None
             except RequestError as error:
                 if error.status_code == 413:
                     raise exceptions.RequestEntityTooLarge() from None
@@ -1000,6 +1050,45 @@ class Request:
                 form, files = MultiDict(), MultiDict()
         self._form = _adopt(form)
         self._files = _adopt(files)
+
+    async def _parse_multipart(
+        self, source: RequestBody
+    ) -> tuple[MultiDict[str], MultiDict[UploadedFile]]:
+        memory = self.max_form_memory_size
+        parts = self.max_form_parts
+        _, params = parse_content_type(self.content_type or "")
+        boundary = params.get("boundary")
+        if not boundary:
+            raise RequestError("multipart/form-data without a boundary", 400)
+        parser = MultipartParser(
+            boundary,
+            max_parts=parts or 10**9,
+            max_field_size=memory or 2**62,
+            spool_threshold=SPOOL_THRESHOLD,
+        )
+        with parser:
+            while chunk := await _next_piece(source):
+                parser.feed(chunk)
+            parser.close()
+        return parser.fields, parser.files
+
+    async def _parse_urlencoded(self, source: RequestBody) -> MultiDict[str]:
+        memory = self.max_form_memory_size
+        parts = self.max_form_parts
+        collected = bytearray()
+        while chunk := await _next_piece(source):
+            collected += chunk
+            # Checked as it arrives: an oversized form is refused before it is all held.
+            if memory is not None and len(collected) > memory:
+                raise exceptions.RequestEntityTooLarge()
+        body = bytes(collected)
+        # Like Flask, the body is UTF-8 whatever charset it claims.
+        try:
+            return parse_urlencoded(body, max_fields=parts or 10**9)
+        except RequestError as error:
+            if error.status_code != 400:
+                raise
+            return MultiDict(_decode_loose(body))
 
     @property
     def form(self) -> _RequestDict:
@@ -1084,10 +1173,30 @@ class Request:
         raise exceptions.BadRequest() from error
 
     def close(self) -> None:
-        """Release uploaded files."""
+        """Release uploaded files (a spooled file's disk space with it)."""
         if self._files is not None:
             for _, upload in self._files.items(multi=True):
                 upload.close()
+
+
+#: File parts larger than this move from memory to a temporary file; werkzeug's
+#: ``default_stream_factory`` draws the line at the same 500 KiB.
+SPOOL_THRESHOLD = 500 * 1024
+
+
+class _BodyFailed(Exception):
+    """Reading the body itself failed, as opposed to parsing it."""
+
+    def __init__(self, error: RequestError) -> None:
+        super().__init__(error.reason)
+        self.error = error
+
+
+async def _next_piece(source: RequestBody) -> bytes:
+    try:
+        return await source.read_chunk()
+    except RequestError as error:
+        raise _BodyFailed(error) from None
 
 
 _NON_ASCII_RUN = re.compile(r"([^\x00-\x7f]+)")

@@ -115,6 +115,16 @@ class Exchange:
         self._driver.conn.max_body_size = value
 
     @property
+    def reads_block(self) -> bool:
+        """Whether :meth:`read` blocks the thread instead of suspending a task.
+
+        True where the transport says so (the threads backend, the in-memory
+        test client, WSGI servers): there a plain function may wait for the
+        body with :func:`crosswind._sync.run_sync`.
+        """
+        return getattr(self._driver.transport, "blocking", False)
+
+    @property
     def body_complete(self) -> bool:
         return self._driver.conn.request_complete
 

@@ -37,6 +37,9 @@ __all__ = ["Client", "MemoryTransport", "Response"]
 class MemoryTransport:
     """A transport whose peer is a list of byte chunks, then end of stream."""
 
+    #: Its reads never wait (see :attr:`crosswind.protocol.exchange.Exchange.reads_block`).
+    blocking = True
+
     def __init__(self, chunks: Iterable[bytes], info: ConnectionInfo | None = None) -> None:
         self._chunks = list(chunks)
         self._chunks.reverse()
