@@ -47,6 +47,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from types import CodeType, TracebackType
 from typing import Any
 
@@ -265,12 +266,12 @@ class _Include(_Node):
 
     def collect_blocks(self, loader: BaseLoader | None, blocks: dict[str, _Block]) -> None:
         assert loader is not None  # the parser refuses include without a loader
-        for node in loader.load(self.name, self.parent).body:
+        for node in _load(loader, self.name, self.parent, self.line).body:
             node.collect_blocks(loader, blocks)
 
     def emit(self, out: _Emitter) -> None:
         assert out.loader is not None
-        included = out.loader.load(self.name, self.parent)
+        included = _load(out.loader, self.name, self.parent, self.line)
         with out.inside(included, self.line):
             for node in included.body:
                 node.emit(out)
@@ -531,12 +532,14 @@ class _Emitter:
         self.counter = 0
 
     def line(self, code: str, lineno: int) -> None:
-        note = f"  # {self.template.name}:{lineno}"
+        note = f"  # {_printable(self.template.name)}:{lineno}"
         if self.via:
-            path = ", ".join(f"{t.name}:{n}" for t, n in reversed(self.via))
+            path = ", ".join(f"{_printable(t.name)}:{n}" for t, n in reversed(self.via))
             note += f" (via {path})"
         self.lines.append("    " * self.depth + code + note)
-        self.origins.append((self.template.name, lineno))
+        # An expression may span lines: each of them comes from this template line.
+        breaks = len(_LINE_BREAK.findall(code))
+        self.origins.extend([(self.template.name, lineno)] * (breaks + 1))
 
     def open_buffer(self, lineno: int) -> None:
         self.line("_tt_buffer = []", lineno)
@@ -563,6 +566,15 @@ class _Emitter:
             yield
         finally:
             self.template = self.via.pop()[0]
+
+
+# What ends a line of Python source.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _printable(name: str) -> str:
+    """*name* fit for a comment: a line break in it would end the comment."""
+    return name if name.isprintable() else repr(name)[1:-1]
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -650,7 +662,8 @@ class Template:
                     raise ParseError(
                         "{% extends %} block found, but no template loader", self.name, node.line
                     )
-                chain.extend(loader.load(node.name, self.name)._ancestors(loader))
+                parent = _load(loader, node.name, self.name, node.line)
+                chain.extend(parent._ancestors(loader))
         return chain
 
     def _generate(self, loader: BaseLoader | None) -> tuple[str, list[tuple[str, int]]]:
@@ -671,9 +684,15 @@ class Template:
         return "\n".join(out.lines) + "\n", out.origins
 
     def _origin(self, generated_line: int | None) -> tuple[str, int]:
-        if generated_line and 0 < generated_line <= len(self._origins):
-            return self._origins[generated_line - 1]
-        return self.name, 0
+        """The template place of a generated line; the preamble and the final
+        ``return`` belong to the nearest template line above them."""
+        at = min(generated_line or 1, len(self._origins))
+        while at > 0:
+            name, line = self._origins[at - 1]
+            if line:
+                return name, line
+            at -= 1
+        return self.name, 1
 
     def _compile(self) -> CodeType:
         try:
@@ -681,10 +700,11 @@ class Template:
         except (SyntaxError, ValueError) as error:
             # ValueError: a NUL character in an expression, on Python before 3.12.
             lineno = getattr(error, "lineno", None)
-            if lineno is None and "\0" in self.code:
-                lineno = self.code[: self.code.index("\0")].count("\n") + 1
+            lines = _LINE_BREAK.split(self.code)
+            if lineno is None:
+                lineno = next((n for n, text in enumerate(lines, 1) if "\0" in text), None)
             name, line = self._origin(lineno)
-            text = self.code.splitlines()[lineno - 1] if lineno else None
+            text = lines[lineno - 1] if lineno and lineno <= len(lines) else None
             message = getattr(error, "msg", None) or str(error)
             if text is not None:
                 message += f" in `{text.split('  # ')[0].strip()}`"
@@ -692,7 +712,7 @@ class Template:
 
     def numbered_code(self) -> str:
         """The generated Python with line numbers, for reading alongside a traceback."""
-        lines = self.code.splitlines()
+        lines = _LINE_BREAK.split(self.code.rstrip("\n"))
         width = len(str(len(lines)))
         return "".join(f"{n:>{width}}  {text}\n" for n, text in enumerate(lines, 1))
 
@@ -749,6 +769,28 @@ class Template:
 # -- loaders -----------------------------------------------------------------------
 
 
+# The templates being compiled in this thread or task, as (loader id, name):
+# a template that includes or extends itself, directly or not, would otherwise
+# be compiled again and again until the interpreter's recursion limit.
+_COMPILING: ContextVar[tuple[tuple[int, str], ...]] = ContextVar(
+    "crosswind_template_compiling", default=()
+)
+
+
+class _Cycle(ParseError):
+    """A template reached again while it is being compiled."""
+
+
+def _load(loader: BaseLoader, name: str, parent: str, line: int) -> Template:
+    """``loader.load`` for a directive, whose place a cycle error is given."""
+    try:
+        return loader.load(name, parent)
+    except _Cycle as error:
+        if error.filename is None:
+            error.filename, error.lineno = parent, line
+        raise
+
+
 class BaseLoader:
     """Loads templates by name and keeps them compiled.
 
@@ -765,11 +807,12 @@ class BaseLoader:
     def __init__(
         self,
         autoescape: str | None = _DEFAULT_AUTOESCAPE,
-        namespace: Mapping[str, Any] | None = None,
+        namespace: dict[str, Any] | None = None,
         whitespace: str | None = None,
     ) -> None:
         self.autoescape = autoescape
-        self.namespace: dict[str, Any] = dict(namespace or {})
+        # The caller's dict itself: names added to it later reach the templates.
+        self.namespace: dict[str, Any] = namespace or {}
         self.whitespace = whitespace
         self.templates: dict[str, Template] = {}
 
@@ -795,7 +838,14 @@ class BaseLoader:
         key = self.resolve_path(name, parent_path=parent_path)
         template = self.templates.get(key)
         if template is None:
-            template = self.templates[key] = self._create_template(key)
+            compiling = _COMPILING.get()
+            if (id(self), key) in compiling:
+                raise _Cycle(f"{key} includes or extends itself")
+            token = _COMPILING.set((*compiling, (id(self), key)))
+            try:
+                template = self.templates[key] = self._create_template(key)
+            finally:
+                _COMPILING.reset(token)
         return template
 
     def _create_template(self, name: str) -> Template:

@@ -44,7 +44,8 @@ def inputs() -> list[tuple[str, Path]]:
 
 def test_every_target_has_seeds() -> None:
     assert TARGETS == [
-        "cookies", "engines", "forms", "multipart", "protocol", "routing", "signing", "websocket"
+        "cookies", "engines", "forms", "multipart", "protocol", "routing", "signing", "template",
+        "websocket",
     ]
     for name in TARGETS:
         seeds = list((FUZZ / "corpus" / name).glob("*"))

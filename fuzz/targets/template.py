@@ -1,0 +1,54 @@
+"""Fuzz target: compiling Tornado-style templates.
+
+Input: the source of ``page.html`` (UTF-8, undecodable bytes replaced), compiled
+through a ``DictLoader`` in which every other name is a small template with
+blocks, so ``{% include %}`` and ``{% extends %}`` reach real templates whatever
+name the input gives them.
+
+Findings: any exception other than :class:`crosswind.template.ParseError` (which
+includes Python syntax errors in the template), a ``ParseError`` without a
+template line, and generated code that names no template line.  The templates
+are compiled, never rendered: the input is Python and must not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from _common import FuzzFinding
+from crosswind.template import DictLoader, ParseError
+
+OTHER = "<{% block a %}A{% end %}|{% block b %}{{ x }}{% end %}>{% include leaf.html %}"
+LEAF = "leaf {{ y }}"
+
+
+class _Files(Mapping[str, str]):
+    """``page.html`` is the input; ``leaf.html`` and every other name are fixed."""
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+
+    def __getitem__(self, name: str) -> str:
+        if name == "page.html":
+            return self.page
+        return LEAF if name == "leaf.html" else OTHER
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["page.html"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_one_input(data: bytes) -> None:
+    source = data.decode("utf-8", "replace")
+    loader = DictLoader(_Files(source))
+    try:
+        template = loader.load("page.html")
+    except ParseError as error:
+        if error.lineno < 1 or not error.filename:
+            raise FuzzFinding(f"ParseError without a place: {error!r}") from error
+        return
+    for line in template.code.splitlines():
+        if "  # " not in line:
+            raise FuzzFinding(f"generated line without its template line: {line!r}")
