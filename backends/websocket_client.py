@@ -585,7 +585,7 @@ async def _open_trio(options: _Options) -> tuple[_TrioTransport, float]:
     deadline = trio.current_time() + options.connect_timeout
     with trio.move_on_at(deadline) as scope:
         stream: Any = await trio.open_tcp_stream(target.host, target.port)
-        if target.tls:
+        if target.ssl_context is not None:
             stream = trio.SSLStream(stream, target.ssl_context, server_hostname=target.host)
             try:
                 await stream.do_handshake()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .web.websocket import WebSocketClosedError, WebSocketError, WebSocketHandler
 
 if TYPE_CHECKING:
-    from .backends.websocket_client import (
+    from crosswind.backends.websocket_client import (
         HandshakeFailed,
         HandshakeResponse,
         SyncWebSocketClientConnection,

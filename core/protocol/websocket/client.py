@@ -153,12 +153,12 @@ class ClientHandshake:
             fields.append((b"Sec-WebSocket-Protocol", ", ".join(self.subprotocols).encode()))
         if self._deflate_settings is not None:
             fields.append((b"Sec-WebSocket-Extensions", _DEFLATE_OFFER))
-        for name, value in headers:
-            name = name.encode("latin-1") if isinstance(name, str) else name
-            value = value.encode("latin-1") if isinstance(value, str) else value
-            if name.lower() in _RESERVED:
-                raise ValueError(f"the handshake writes {name.decode('latin-1')} itself")
-            fields.append((name, value))
+        for given_name, given_value in headers:
+            field = given_name.encode("latin-1") if isinstance(given_name, str) else given_name
+            value = given_value.encode("latin-1") if isinstance(given_value, str) else given_value
+            if field.lower() in _RESERVED:
+                raise ValueError(f"the handshake writes {field.decode('latin-1')} itself")
+            fields.append((field, value))
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         try:
             self._request = self._h11.send(h11.Request(method="GET", target=target, headers=fields))
