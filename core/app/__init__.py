@@ -69,7 +69,13 @@ from .signals import (
     request_tearing_down,
     template_rendered,
 )
-from .templating import get_template_attribute, render_template, render_template_string
+from .templating import (
+    get_template_attribute,
+    render_template,
+    render_template_string,
+    stream_template,
+    stream_template_string,
+)
 from .testing import AppClient
 from .views import MethodView, View
 from .websocket import BlockingWebSocket, WebSocket, WebSocketDisconnect, websocket
@@ -133,6 +139,8 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "session",
+    "stream_template",
+    "stream_template_string",
     "stream_with_context",
     "template_rendered",
     "url_for",

@@ -314,6 +314,8 @@ class URLAdapter:
     :param subdomain: the subdomain to match (``None``: derive it from *host*).
     :param request: the request to read *host* and *query_string* from, when
         first needed, instead of the two arguments.
+    :param server_name: the host that subdomains of built URLs hang from
+        (``SERVER_NAME`` outside a request).
 
     Matching goes to :meth:`crosswind.routing.map.Map.match`, which remembers what
     it found (see :attr:`crosswind.routing.map.Map.remembered_matches`).
@@ -331,8 +333,10 @@ class URLAdapter:
         query_string: str = "",
         subdomain: str | None = None,
         request: Request | None = None,
+        server_name: str | None = None,
     ) -> None:
         self.map = url_map
+        self.server_name = server_name
         self._request = request
         self._host = _SENTINEL if request is not None else host
         self._query_string = _SENTINEL if request is not None else query_string
@@ -451,6 +455,7 @@ class URLAdapter:
             host=self.host,
             subdomain=self.subdomain,
             script_name=quote(self.script_name, safe="/%!$&'()*+,:;=@"),
+            server_name=self.server_name,
         )
 
 
@@ -904,15 +909,24 @@ class App(ServerEntryPoints, Scaffold):
     def create_url_adapter(self, request: Request | None) -> URLAdapter | None:
         """Bind the URL map to *request*, or to ``SERVER_NAME`` without one.
 
+        With ``TRUSTED_HOSTS`` set, a request whose ``Host`` is not in it gets
+        no adapter: :class:`~crosswind.app.exceptions.SecurityError` (400) is
+        raised here and becomes the request's routing exception, as in Flask.
+
         :param request: the request, or ``None``.
+        :raises SecurityError: the request's host is not trusted.
         """
         server_name = self.config["SERVER_NAME"]
         if request is not None:
+            trusted_hosts = self.config["TRUSTED_HOSTS"]
+            if trusted_hosts is not None:
+                request.trusted_hosts = trusted_hosts
+                request.host  # noqa: B018 - read now, so an untrusted host fails before routing
             subdomain: str | None = self.url_map.default_subdomain or ""
             if self.url_map.host_matching or (self.subdomain_matching and server_name):
                 subdomain = None
                 self.url_map.server_name = server_name.lower() if server_name else None
-            return URLAdapter(
+            adapter = URLAdapter(
                 self.url_map,
                 script_name=request.root_path,
                 url_scheme=request.scheme,
@@ -921,12 +935,21 @@ class App(ServerEntryPoints, Scaffold):
                 subdomain=subdomain,
                 request=request,
             )
+            if server_name and subdomain is not None:
+                # Flask binds to SERVER_NAME: it does not restrict which hosts are
+                # served, but external URLs and redirects name it, not the request's host.
+                adapter.host = _without_default_port(server_name.lower(), request.scheme)
+            return adapter
         if server_name:
+            scheme = self.config["PREFERRED_URL_SCHEME"]
+            server_name = server_name.lower()
             return URLAdapter(
                 self.url_map,
                 host=server_name,
                 script_name=self.config["APPLICATION_ROOT"].rstrip("/"),
-                url_scheme=self.config["PREFERRED_URL_SCHEME"],
+                url_scheme=scheme,
+                subdomain=None if self.url_map.host_matching else self.url_map.default_subdomain or "",
+                server_name=None if self.url_map.host_matching else server_name,
             )
         return None
 
@@ -1522,6 +1545,14 @@ class App(ServerEntryPoints, Scaffold):
         options.pop("debug", None)
         options.pop("load_dotenv", None)
         load_backend(backend)(self, host, port, **options)
+
+
+def _without_default_port(host: str, scheme: str) -> str:
+    if scheme in ("http", "ws"):
+        return host.removesuffix(":80")
+    if scheme in ("https", "wss"):
+        return host.removesuffix(":443")
+    return host
 
 
 def _is_async_iter(value: Any) -> bool:

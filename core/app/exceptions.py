@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from ..authorization import WWWAuthenticate
 from ..errors import RequestError
 from ..forms import BadRequestKeyError as _FormKeyError
 
@@ -55,6 +56,7 @@ __all__ = [
     "RequestTimeout",
     "RequestURITooLarge",
     "RequestedRangeNotSatisfiable",
+    "SecurityError",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -195,6 +197,11 @@ class BadRequestKeyError(_FormKeyError, BadRequest):
         return BadRequest.__str__(self)
 
 
+class SecurityError(BadRequest):
+    """400 for a request the application refuses to trust: a ``Host`` outside
+    ``TRUSTED_HOSTS``.  The description names the host, as werkzeug's does."""
+
+
 class Unauthorized(HTTPException):
     """401; *www_authenticate* values become ``WWW-Authenticate`` headers.
 
@@ -215,10 +222,10 @@ class Unauthorized(HTTPException):
         self,
         description: str | None = None,
         response: Response | None = None,
-        www_authenticate: str | Iterable[str] | None = None,
+        www_authenticate: str | WWWAuthenticate | Iterable[str | WWWAuthenticate] | None = None,
     ) -> None:
         super().__init__(description, response)
-        if isinstance(www_authenticate, str):
+        if isinstance(www_authenticate, str | WWWAuthenticate):
             www_authenticate = [www_authenticate]
         self.www_authenticate = list(www_authenticate or [])
 

@@ -1,5 +1,10 @@
 """Jinja2 templates for Flask-style applications.
 
+:func:`stream_template` and :func:`stream_template_string` render piece by
+piece instead: a view returns the generator, and the response is sent as the
+template produces it, with the request context kept alive until the last
+piece (as :func:`~crosswind.app.stream_with_context` keeps it).
+
 Templates are looked up in the application's ``template_folder`` and then in
 each blueprint's, in registration order.  Every template sees ``request``,
 ``session``, ``g``, ``config``, ``url_for`` and ``get_flashed_messages``,
@@ -10,7 +15,7 @@ plus what the context processors add.  ``.html``, ``.htm``, ``.xml``,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import BaseLoader, FileSystemLoader, Template, TemplateNotFound
@@ -18,6 +23,7 @@ from jinja2 import Environment as _JinjaEnvironment
 
 from . import signals
 from .ctx import _cv_app, _cv_request, current_app
+from .helpers import stream_with_context
 
 if TYPE_CHECKING:
     from .app import App
@@ -29,6 +35,8 @@ __all__ = [
     "render_template",
     "render_template_string",
     "select_jinja_autoescape",
+    "stream_template",
+    "stream_template_string",
 ]
 
 _AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
@@ -132,6 +140,50 @@ def render_template_string(source: str, **context: Any) -> str:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     template = app.jinja_env.from_string(source)
     return _render(app, template, context)
+
+
+def _stream(app: App, template: Template, context: dict[str, Any]) -> Iterator[str]:
+    app.update_template_context(context)
+    signals.before_render_template.send(app, template=template, context=context)
+
+    def generate() -> Iterator[str]:
+        yield from template.generate(context)
+        # Sent once the last piece is out, as Flask does: "rendered" means done.
+        signals.template_rendered.send(app, template=template, context=context)
+
+    pieces = generate()
+    if _cv_request.get(None) is not None:
+        # The template may read request or session long after the view returned.
+        return stream_with_context(pieces)  # type: ignore[no-any-return]
+    return pieces
+
+
+def stream_template(
+    template_name_or_list: str | Template | list[str | Template], **context: Any
+) -> Iterator[str]:
+    """Render a template from the template folders as a stream of pieces.
+
+    Return the iterator from a view to send the page as it renders; the
+    request context stays active until the template has finished.
+
+    :param template_name_or_list: a name, a template, or a list to try in order.
+    :param context: variables for the template.
+    :raises TemplateNotFound: no such template (raised at once, not mid-stream).
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return _stream(app, template, context)
+
+
+def stream_template_string(source: str, **context: Any) -> Iterator[str]:
+    """Render a template given as a string as a stream of pieces (autoescaped).
+
+    :param source: the template source.
+    :param context: variables for the template.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.from_string(source)
+    return _stream(app, template, context)
 
 
 def get_template_attribute(template_name: str, attribute: str) -> Any:

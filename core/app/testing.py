@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+from ..authorization import Authorization
 from ..cookies import parse_cookie_header
 from ..httpdate import parse_http_date
 from ..protocol.exchange import Exchange
@@ -174,6 +175,7 @@ def build_request(
     content_type: str | None = None,
     environ_base: Mapping[str, Any] | None = None,
     environ_overrides: Mapping[str, Any] | None = None,
+    auth: Authorization | tuple[str, str] | None = None,
     **_ignored: Any,
 ) -> _Built:
     """Describe a request the way Flask's test client arguments do.
@@ -190,6 +192,8 @@ def build_request(
     :param content_type: the ``Content-Type``.
     :param environ_base: ``REMOTE_ADDR`` is honoured.
     :param environ_overrides: ``REMOTE_ADDR`` and ``wsgi.url_scheme`` are honoured.
+    :param auth: sent as ``Authorization``; a ``(username, password)`` pair
+        is sent as ``Basic`` credentials.
     """
     url = urlsplit(path)
     if url.scheme and url.netloc:
@@ -210,6 +214,10 @@ def build_request(
     else:
         query = urlencode(_form_items(query_string), doseq=True)
     request_headers = Headers(headers)
+    if auth is not None:
+        if isinstance(auth, tuple):
+            auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
+        request_headers.set("Authorization", auth.to_header())
     body = b""
     if json is not None:
         if data is not None:

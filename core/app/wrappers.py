@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .._sync import run_sync
 from ..accept import parse_accept
+from ..authorization import Authorization, WWWAuthenticate
 from ..conditional import evaluate
 from ..cookies import delete_cookie_header, format_set_cookie, parse_cookie_pairs
 from ..errors import RequestError
@@ -38,6 +39,7 @@ from ..etag import compute_etag, parse_etag
 from ..forms import MultiDict, parse_qs, parse_urlencoded
 from ..grammar import is_token
 from ..headers import Headers as _BaseHeaders
+from ..hosts import host_is_trusted
 from ..httpdate import format_http_date, parse_http_date
 from ..mediatype import parse_content_type
 from ..multipart import MultipartParser, UploadedFile
@@ -583,6 +585,9 @@ class Request:
 
     #: Flask sets these while matching the URL.
     url_rule: Any = None
+    #: Host names :attr:`host` accepts (``.example.com`` for a domain and its
+    #: subdomains); ``None`` accepts any.  The app sets it from ``TRUSTED_HOSTS``.
+    trusted_hosts: list[str] | None = None
     view_args: dict[str, Any] | None = None
     routing_exception: Exception | None = None
 
@@ -689,7 +694,16 @@ class Request:
             host = host[:-3]
         elif self.scheme in ("https", "wss") and host.endswith(":443"):
             host = host[:-4]
+        trusted = self.trusted_hosts
+        if trusted and not host_is_trusted(host, trusted):
+            raise exceptions.SecurityError(f"Host {host!r} is not trusted.")
         return host
+
+    @property
+    def authorization(self) -> Authorization | None:
+        """The credentials of the ``Authorization`` field: ``None`` when it is
+        absent or its ``Basic`` credentials cannot be decoded."""
+        return Authorization.from_header(self.headers.get("Authorization"))
 
     @property
     def is_secure(self) -> bool:
@@ -1593,6 +1607,41 @@ class Response:
             self.headers.remove("Location")
         else:
             self.headers["Location"] = value
+
+    @property
+    def www_authenticate(self) -> WWWAuthenticate:
+        """The first challenge of ``WWW-Authenticate`` (an empty ``Basic`` one
+        when there is none); changing it rewrites the field.
+
+        Assign a :class:`~crosswind.authorization.WWWAuthenticate` to set the
+        field, a list of them to send several, ``None`` (or ``del``) to remove it.
+        """
+        challenge = WWWAuthenticate.from_header(self.headers.get("WWW-Authenticate"))
+        if challenge is None:
+            challenge = WWWAuthenticate("basic")
+        challenge._on_update = self._set_www_authenticate
+        return challenge
+
+    @www_authenticate.setter
+    def www_authenticate(self, value: WWWAuthenticate | list[WWWAuthenticate] | None) -> None:
+        if not value:
+            del self.www_authenticate
+        elif isinstance(value, list):
+            # Items of a list are not tied to the field: only the first is read back.
+            self.headers.set("WWW-Authenticate", value[0].to_header())
+            for challenge in value[1:]:
+                self.headers.add("WWW-Authenticate", challenge.to_header())
+        else:
+            self._set_www_authenticate(value)
+            value._on_update = self._set_www_authenticate
+
+    @www_authenticate.deleter
+    def www_authenticate(self) -> None:
+        if "WWW-Authenticate" in self.headers:
+            del self.headers["WWW-Authenticate"]
+
+    def _set_www_authenticate(self, challenge: WWWAuthenticate) -> None:
+        self.headers.set("WWW-Authenticate", challenge.to_header())
 
     @property
     def vary(self) -> _HeaderSet:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import http.client
 import io
 import os
 import types
@@ -22,22 +23,26 @@ from typing import Any
 
 import flask
 import pytest
+import werkzeug.datastructures
 import werkzeug.exceptions
 from crosswind import app as cw
 from crosswind.app import exceptions as cw_exceptions
 from crosswind.app.views import MethodView as CwMethodView
 from crosswind.app.views import View as CwView
+from crosswind.authorization import WWWAuthenticate as CwWWWAuthenticate
 from crosswind.routing import BuildError as CwBuildError
 from flask.views import MethodView as FlaskMethodView
 from flask.views import View as FlaskView
 from werkzeug.routing import BuildError as FlaskBuildError
+
+from tests.support.servers import BACKENDS, running_server
 
 NAMES = [
     "request", "session", "g", "jsonify", "abort", "redirect", "url_for", "flash",
     "get_flashed_messages", "make_response", "send_file", "send_from_directory",
     "render_template", "render_template_string", "stream_with_context", "after_this_request",
     "Blueprint", "Response", "current_app", "has_request_context", "has_app_context",
-    "escape", "Markup", "get_template_attribute",
+    "escape", "Markup", "get_template_attribute", "stream_template", "stream_template_string",
 ]
 
 
@@ -49,6 +54,7 @@ def namespace(kind: str) -> types.SimpleNamespace:
         ns.NotFound = werkzeug.exceptions.NotFound
         ns.BuildError = FlaskBuildError
         ns.View, ns.MethodView = FlaskView, FlaskMethodView
+        ns.WWWAuthenticate = werkzeug.datastructures.WWWAuthenticate
         from markupsafe import Markup, escape
 
         ns.Markup, ns.escape = Markup, escape
@@ -59,6 +65,7 @@ def namespace(kind: str) -> types.SimpleNamespace:
         ns.NotFound = cw_exceptions.NotFound
         ns.BuildError = CwBuildError
         ns.View, ns.MethodView = CwView, CwMethodView
+        ns.WWWAuthenticate = CwWWWAuthenticate
     return ns
 
 
@@ -470,9 +477,68 @@ def define(ns: types.SimpleNamespace, root: str) -> Any:  # noqa: C901 - one app
             x="<b>", data={"a": "<x>"},
         )
 
+    @app.route("/tpl-stream")
+    def tpl_stream() -> Any:
+        return ns.stream_template("page.html", title="<S>", items=["x", "y", "z"])
+
+    @app.route("/tpl-stream-string")
+    def tpl_stream_string() -> Any:
+        # The template reads request, g and session after the view has returned.
+        return ns.stream_template_string(
+            "{% for i in range(3) %}[{{ i }} {{ request.args.get('q') }}]{% endfor %}"
+            "{{ g.seen }} {{ session.get('user') }} {{ site }}",
+        )
+
+    @app.route("/tpl-stream-headers")
+    def tpl_stream_headers() -> Any:
+        return ns.stream_template_string("{{ a }}-{{ b }}", a=1, b="<2>"), 201, {"X-One": "s"}
+
     @app.route("/tpl-macro")
     def tpl_macro() -> Any:
         return ns.get_template_attribute("macros.html", "greet")("Ann")
+
+    # -- authorization -----------------------------------------------------------------
+    @app.route("/auth")
+    def auth_info() -> Any:
+        auth = request.authorization
+        if auth is None:
+            return {"auth": None}
+        return {
+            "type": auth.type, "token": auth.token, "parameters": auth.parameters,
+            "username": auth.username, "password": auth.password, "realm": auth.get("realm"),
+            "has_nonce": "nonce" in auth, "header": auth.to_header(),
+        }
+
+    @app.route("/challenge/<kind>")
+    def challenge(kind: str) -> Any:
+        response = ns.make_response("login first", 401)
+        if kind == "basic":
+            response.www_authenticate = ns.WWWAuthenticate("basic", {"realm": "Staff area"})
+        elif kind == "edit":
+            # Changing the object the response hands out changes the field.
+            response.www_authenticate.realm = "edited"
+            response.www_authenticate.charset = "UTF-8"
+        elif kind == "digest":
+            response.www_authenticate = ns.WWWAuthenticate(
+                "digest", {"realm": "r", "nonce": "abc", "qop": "auth", "algorithm": "MD5", "stale": "FALSE"}
+            )
+        elif kind == "bearer":
+            response.www_authenticate = ns.WWWAuthenticate("bearer", {"error": "invalid_token", "error_description": "the token expired"})
+        elif kind == "token":
+            response.www_authenticate = ns.WWWAuthenticate("negotiate", token="abc==")
+        elif kind == "several":
+            response.www_authenticate = [
+                ns.WWWAuthenticate("basic", {"realm": "a"}), ns.WWWAuthenticate("bearer"),
+            ]
+        elif kind == "removed":
+            response.headers["WWW-Authenticate"] = "Basic realm=x"
+            response.www_authenticate = None
+        elif kind == "abort":
+            ns.abort(401, www_authenticate=ns.WWWAuthenticate("basic", {"realm": "from abort"}))
+        sent = response.headers.getlist("WWW-Authenticate")
+        read = response.www_authenticate
+        response.set_data(f"{sent} {read.type} {read.get('realm')} {read.token}")
+        return response
 
     # -- sessions and flashes ------------------------------------------------------------
     @app.route("/login", methods=["POST"])
@@ -863,6 +929,35 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "template": [("POST", "/login", {"data": {"user": "tpl"}}), ("GET", "/tpl", {})],
     "template-string": get("/tpl-string"),
     "template-macro": get("/tpl-macro"),
+    "template-stream": [("POST", "/login", {"data": {"user": "st"}}), ("GET", "/tpl-stream", {})],
+    "template-stream-string": [
+        ("POST", "/login", {"data": {"user": "<u>"}}), ("GET", "/tpl-stream-string?q=<q>", {}),
+    ],
+    "template-stream-status-headers": get("/tpl-stream-headers"),
+    "template-stream-head": [("HEAD", "/tpl-stream", {})],
+    # authorization
+    "auth-none": get("/auth"),
+    "auth-basic": get("/auth", headers={"Authorization": "Basic dXNlcjpwYXNz"}),
+    "auth-basic-kw": get("/auth", auth=("ann", "s3cr:et \u00e9")),
+    "auth-basic-lowercase-scheme": get("/auth", headers={"Authorization": "basic  YTpi "}),
+    "auth-basic-no-colon": get("/auth", headers={"Authorization": "Basic dXNlcg=="}),
+    "auth-basic-bad-base64": get("/auth", headers={"Authorization": "Basic !!notbase64"}),
+    "auth-basic-not-utf8": get("/auth", headers={"Authorization": "Basic /w=="}),
+    "auth-empty": get("/auth", headers={"Authorization": ""}),
+    "auth-bearer": get("/auth", headers={"Authorization": "Bearer eyJhbGciOi.eyJzdWIi.c2ln=="}),
+    "auth-digest": get("/auth", headers={"Authorization": 'Digest username="Mufasa", realm="a, b", nonce=dcd98b, uri="/dir/index.html", qop=auth, nc=00000001, response="6629fae4"'}),
+    "auth-params-unclosed-quote": get("/auth", headers={"Authorization": 'Digest realm="open, nonce=x'}),
+    "auth-params-ext-value": get("/auth", headers={"Authorization": "Custom title*=UTF-8''%e2%82%ac%20rates, flag"}),
+    "auth-scheme-only": get("/auth", headers={"Authorization": "Negotiate"}),
+    "challenge-none": get("/challenge/none"),
+    "challenge-basic": get("/challenge/basic"),
+    "challenge-edit": get("/challenge/edit"),
+    "challenge-digest": get("/challenge/digest"),
+    "challenge-bearer": get("/challenge/bearer"),
+    "challenge-token": get("/challenge/token"),
+    "challenge-several": get("/challenge/several"),
+    "challenge-removed": get("/challenge/removed"),
+    "challenge-abort": get("/challenge/abort"),
     # sessions and flashes
     "session-flow": [
         ("GET", "/me", {}), ("POST", "/login", {"data": {"user": "ann"}}), ("GET", "/me", {}),
@@ -977,7 +1072,43 @@ def domain_apps(ns: types.SimpleNamespace) -> list[Any]:
     def b() -> str:
         return "B"
 
-    return [sub, hosts]
+    trusted = ns.App("trusted")
+    trusted.config["TRUSTED_HOSTS"] = [".example.com", "localhost", "bücher.example"]
+
+    @trusted.route("/")
+    def where() -> str:
+        return f"{ns.request.host} {ns.url_for('where', _external=True)}"
+
+    @trusted.errorhandler(400)
+    def refused(error: Any) -> Any:
+        return f"refused {type(error).__name__}: {error.description}", 400
+
+    plain_trusted = ns.App("plain_trusted")
+    plain_trusted.config["TRUSTED_HOSTS"] = ["good.example"]
+
+    @plain_trusted.route("/")
+    def plain_where() -> str:
+        return "served"
+
+    variable_hosts = ns.App("variable_hosts", host_matching=True, static_folder=None)
+    variable_hosts.config["SERVER_NAME"] = "example.com"
+
+    @variable_hosts.route("/", host="<user>.users.example")
+    def user_home(user: str) -> str:
+        return f"home of {user} {ns.url_for('user_home', user='eve')} {ns.url_for('shared')}"
+
+    @variable_hosts.route("/shared", host="example.com")
+    def shared() -> str:
+        return f"shared {ns.url_for('user_home', user='sam', _external=True)}"
+
+    server_named = ns.App("server_named")
+    server_named.config["SERVER_NAME"] = "example.com:8080"
+
+    @server_named.route("/here")
+    def here() -> str:
+        return f"{ns.request.host} {ns.url_for('here', _external=True)}"
+
+    return [sub, hosts, trusted, plain_trusted, variable_hosts, server_named]
 
 
 DOMAIN_CASES = [
@@ -988,6 +1119,26 @@ DOMAIN_CASES = [
     (1, "/", "http://a.example/"),
     (1, "/", "http://b.example/"),
     (1, "/", "http://c.example/"),
+    # TRUSTED_HOSTS: a domain with its subdomains, a name, an IDNA name; ports are ignored
+    (2, "/", "http://example.com/"),
+    (2, "/", "http://deep.sub.example.com:8443/"),
+    (2, "/", "http://localhost:5000/"),
+    (2, "/", "http://xn--bcher-kva.example/"),
+    (2, "/", "http://evil.example.org/"),
+    (2, "/", "http://example.com.evil.org/"),
+    (2, "/", "http://notexample.com/"),
+    (2, "/missing", "http://evil.example.org/"),
+    (3, "/", "http://good.example/"),
+    (3, "/", "http://bad.example/"),
+    (3, "/nowhere", "http://bad.example/"),
+    # host matching with a variable part, and SERVER_NAME for rules without a host
+    (4, "/", "http://ann.users.example/"),
+    (4, "/", "http://users.example/"),
+    (4, "/shared", "http://example.com/"),
+    (4, "/shared", "http://other.example/"),
+    # SERVER_NAME does not restrict which hosts are served (Flask 3.1)
+    (5, "/here", "http://example.com:8080/"),
+    (5, "/here", "http://elsewhere.example/"),
 ]
 
 
@@ -997,3 +1148,75 @@ def test_subdomain_and_host_matching_same_as_flask() -> None:
         got = observed(ours[index].test_client().get(path, base_url=base))
         want = observed(theirs[index].test_client().get(path, base_url=base))
         assert got == want, (path, base)
+
+
+def test_url_for_outside_requests_uses_server_name_same_as_flask() -> None:
+    ours, theirs = domain_apps(namespace("crosswind")), domain_apps(namespace("flask"))
+    built = []
+    for apps, url_for in ((ours, cw.url_for), (theirs, flask.url_for)):
+        urls = []
+        for index, endpoint, values in [
+            (0, "userpage", {"user": "kim"}), (0, "plain", {}),
+            (4, "user_home", {"user": "lee"}), (4, "shared", {}),
+            (5, "here", {}), (5, "here", {"_external": False, "q": "1"}),
+        ]:
+            with apps[index].app_context():
+                urls.append(url_for(endpoint, **values))
+        built.append(urls)
+    assert built[0] == built[1]
+    assert built[1][4] == "http://example.com:8080/here"
+
+
+# The newer pieces once more over real connections: what the in-memory client
+# compared above must hold for a server on each backend (a streamed template
+# goes out chunked, Host comes from the wire).
+WIRE_CASES = [
+    ("main", "/auth", {"Authorization": "Basic dXNlcjpwYXNz"}),
+    ("main", "/auth", {"Authorization": "Bearer abc=="}),
+    ("main", "/auth", {"Authorization": "Basic !!"}),
+    ("main", "/challenge/several", {}),
+    ("main", "/challenge/digest", {}),
+    ("main", "/tpl-stream-string?q=%3Cq%3E", {}),
+    ("main", "/tpl-stream", {}),
+    ("trusted", "/", {"Host": "www.example.com"}),
+    ("trusted", "/", {"Host": "localhost:8080"}),
+    ("trusted", "/", {"Host": "evil.example.org"}),
+    ("trusted", "/missing", {"Host": "evil.example.org"}),
+]
+
+
+def wire_view(status: int, body: bytes, headers: Any) -> dict[str, Any]:
+    return {
+        "status": status,
+        "body": body,
+        "content_type": headers.get("Content-Type"),
+        # An http.client message or a werkzeug Headers.
+        "www_authenticate": (
+            headers.get_all("WWW-Authenticate", []) if isinstance(headers, http.client.HTTPMessage)
+            else headers.getlist("WWW-Authenticate")
+        ),
+    }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_new_pieces_same_as_flask_on_every_backend(apps: dict[str, Any], backend: str) -> None:
+    ours = {"main": apps["crosswind"], "trusted": domain_apps(namespace("crosswind"))[2]}
+    theirs = {"main": apps["flask"], "trusted": domain_apps(namespace("flask"))[2]}
+    for name, app in ours.items():
+        with running_server(backend, app) as server:
+            for which, path, headers in WIRE_CASES:
+                if which != name:
+                    continue
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+                try:
+                    connection.request("GET", path, headers=headers)
+                    response = connection.getresponse()
+                    got = wire_view(response.status, response.read(), response.headers)
+                finally:
+                    connection.close()
+                host = headers.get("Host", "localhost")
+                client_headers = {k: v for k, v in headers.items() if k != "Host"}
+                expected = theirs[which].test_client().get(path, base_url=f"http://{host}/", headers=client_headers)
+                want = wire_view(expected.status_code, expected.get_data(), expected.headers)
+                expected.close()
+                assert got == want, (backend, path, headers)
