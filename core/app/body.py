@@ -77,7 +77,8 @@ class RequestBody:
 
     def can_wait(self) -> bool:
         """Whether a plain function may wait for the rest of the body here."""
-        return self.reads_block or self._done
+        # After an error every read raises at once: nothing to wait for either.
+        return self.reads_block or self._done or self._error is not None
 
     async def _pull(self) -> bool:
         """Move the next piece from the exchange into the buffer; false at the end."""

@@ -613,8 +613,9 @@ class Request:
         self._source = source
         self._body_error = body_error
         #: Whether the view being served is ``async def``; it picks the shape of
-        #: :attr:`stream`.  The application sets it before the view runs.
-        self.async_view = False
+        #: :attr:`stream`.  ``None`` until known: the application sets it before
+        #: a view with a body runs, else :attr:`stream` asks it.
+        self.async_view: bool | None = None
         self._form: _RequestDict | None = None
         self._files: _RequestDict | None = None
         self._args: _RequestDict | None = None
@@ -970,7 +971,11 @@ class Request:
                 source = RequestBody(None, self._body or b"", error=self._body_error)
             else:
                 source = self._source
-            stream = AsyncBodyStream(source) if self.async_view else BodyStream(source)
+            async_view = self.async_view
+            if async_view is None:
+                ctx = _cv_app.get(None)
+                async_view = ctx is not None and ctx.app._is_async_view(self)
+            stream = AsyncBodyStream(source) if async_view else BodyStream(source)
             self._stream = stream
         return stream
 
@@ -1059,6 +1064,8 @@ class Request:
                 raise exceptions.from_request_error(failed.error) from None
             except RequestError as error:
                 if error.status_code == 413:
+                    # Part of the body is gone: every later access gets the same 413.
+                    self._body_error = error
                     raise exceptions.RequestEntityTooLarge() from None
                 # Flask ignores a malformed form body; lookups then answer 400.
                 form, files = MultiDict(), MultiDict()
