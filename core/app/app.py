@@ -738,12 +738,26 @@ class App(ServerEntryPoints, Scaffold):
         return f
 
     def shell_context_processor(self, f: F) -> F:
-        """Register a shell context processor (kept for compatibility).
+        """Register a shell context processor: its dict joins the namespace of
+        ``python -m crosswind shell``.
 
         :param f: returns a dict.
         """
         self.shell_context_processors.append(f)
         return f
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """The names ``python -m crosswind shell`` starts with: ``app``, ``g``
+        and what each shell context processor returns."""
+        namespace: dict[str, Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            namespace.update(processor())
+        return namespace
+
+    @property
+    def mounts(self) -> list[tuple[str, Any]]:
+        """The ``(prefix, application)`` pairs :meth:`mount` added, longest prefix first."""
+        return list(self._mounts)
 
     def mount(self, prefix: str, application: Any) -> None:
         """Serve another crosswind application (a Tornado-style

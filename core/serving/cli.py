@@ -1,5 +1,10 @@
 """The ``crosswind`` command line: ``python -m crosswind serve MODULE:ATTR``.
 
+Three commands: ``serve`` runs the application; ``routes`` prints its route
+table (:mod:`crosswind.serving.routes`) and ``shell`` opens a Python shell on
+it (:mod:`crosswind.serving.shell`), as ``flask routes`` and ``flask shell``
+do, for Flask-style and Tornado-style applications alike.
+
 This module only reads the arguments and wires the pieces together: the
 application comes from :mod:`crosswind.serving.loading`, the backend from
 :mod:`crosswind.serving.backends`, the workers of ``--workers N`` from
@@ -23,8 +28,10 @@ from ..protocol.http1.engine import DEFAULT_ENGINE, available_engines
 from ..protocol.limits import Limits
 from .backends import DEFAULT_BACKEND, Serve, load_backend
 from .errors import EXIT_FAILURE, CLIError
-from .loading import load_app
+from .loading import import_target, load_app
 from .logs import configure_logging, make_access_log
+from .routes import SORT_KEYS, format_routes, route_rows
+from .shell import run_shell
 from .supervisor import serve_workers
 
 __all__ = ["build_parser", "main"]
@@ -75,6 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds busy connections get to finish on shutdown (default 30)",
     )
     _add_limit_flags(serve)
+    routes = commands.add_parser(
+        "routes", help="show the routes of an application",
+        description="Show the routes of a Flask-style or Tornado-style application "
+        "(and of applications mounted on it), as 'flask routes' does.",
+    )
+    routes.add_argument("app", metavar="MODULE:ATTR", help="the application, e.g. myapp:app")
+    routes.add_argument(
+        "--sort", "-s", default="endpoint", choices=SORT_KEYS,
+        help="order by this column; 'match' is the order routes are tried in (default endpoint)",
+    )
+    routes.add_argument(
+        "--all-methods", action="store_true", help="show HEAD and OPTIONS methods too"
+    )
+    shell = commands.add_parser(
+        "shell", help="open a Python shell on an application",
+        description="Open an interactive Python shell with the application as 'app'; a "
+        "Flask-style application has its app context pushed and its shell context "
+        "processors run.",
+    )
+    shell.add_argument("app", metavar="MODULE:ATTR", help="the application, e.g. myapp:app")
     return parser
 
 
@@ -127,12 +154,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "routes":
+            return _routes_command(args)
+        if args.command == "shell":
+            return run_shell(import_target(args.app), args.app)
         return _serve_command(args)
     except CLIError as error:
         print(f"crosswind: error: {error.message}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:  # a backend that leaves SIGINT alone
         return 130
+
+
+def _routes_command(args: argparse.Namespace) -> int:
+    app = import_target(args.app)
+    try:
+        rows = route_rows(app)
+    except TypeError as error:
+        raise CLIError(f"{args.app}: {error}") from None
+    for line in format_routes(rows, args.sort, args.all_methods):
+        print(line)
+    return 0
 
 
 def _serve_command(args: argparse.Namespace) -> int:

@@ -71,3 +71,14 @@ class CLIProcess:
         self._reader.join(TIMEOUT)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+def run_cli(
+    *args: str, cwd: Path = ROOT, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m crosswind ARGS`` to the end, *input* on its stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "crosswind", *args],
+        cwd=cwd, input=input, capture_output=True, text=True, timeout=TIMEOUT, env=env,
+        stdin=subprocess.DEVNULL if input is None else None,
+    )
