@@ -85,6 +85,8 @@ __all__ = [
 #: Tornado's ``connect_timeout`` when none is given (its HTTP client default).
 DEFAULT_CONNECT_TIMEOUT = 20.0
 _RECEIVE_SIZE = 65536
+#: Seconds a blocking send may wait for a server that does not read.
+_SEND_TIMEOUT = 60.0
 log = logging.getLogger("crosswind.websocket")
 #: The close code of a connection that ended without a close frame, and of a
 #: close frame without one: Tornado reports neither as a code.
@@ -409,6 +411,9 @@ class _SocketTransport:
     def send_nowait(self, data: bytes) -> None:
         try:
             with self.send_lock:
+                # The timeout the last read left may be a deadline's few
+                # milliseconds; a send gets its own.
+                self.sock.settimeout(_SEND_TIMEOUT)
                 self.sock.sendall(data)
         except OSError as error:
             raise TransportClosed("connection lost") from error
