@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from crosswind.errors import LocalProtocolError, RequestError
+from crosswind.mount import root_path_of
 from crosswind.protocol.events import Request
 from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange
 from crosswind.protocol.transport import ConnectionInfo, TLSInfo
@@ -514,20 +515,25 @@ class ASGIContainer:
     def scope(self, exchange: Exchange) -> dict[str, Any]:
         """The ASGI ``http`` scope of *exchange*.
 
+        Under a root path (a :class:`~crosswind.mount.Mount` prefix, or the
+        server's ``root_path``), ``path`` and ``raw_path`` start with it and
+        ``root_path`` holds it, as uvicorn serves them.
+
         :param exchange: the request.
         """
         info = exchange.info
         peer, local = info.peer, info.local
+        root = root_path_of(exchange)
         return {
             "type": "http",
             "asgi": dict(_ASGI),
             "http_version": exchange.http_version,
             "method": exchange.method,
             "scheme": info.scheme,
-            "path": unquote(exchange.path),
-            "raw_path": exchange.path.encode("latin-1"),
+            "path": root + unquote(exchange.path),
+            "raw_path": (root + exchange.path).encode("latin-1"),
             "query_string": exchange.query.encode("latin-1"),
-            "root_path": "",
+            "root_path": root,
             "headers": list(exchange.headers),
             "client": list(peer) if isinstance(peer, tuple) else None,
             "server": list(local) if isinstance(local, tuple) else

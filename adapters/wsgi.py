@@ -40,6 +40,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from crosswind._sync import run_sync
 from crosswind.errors import RequestError
+from crosswind.mount import root_path_of
 from crosswind.protocol.events import Request
 from crosswind.protocol.exchange import Application, ClientDisconnected, Exchange
 from crosswind.protocol.status import reason_phrase
@@ -579,8 +580,9 @@ class WSGIContainer:
     def environ(self, exchange: Exchange, body: bytes | None = None) -> Environ:
         """The PEP 3333 environment for *exchange* with its whole *body*.
 
-        ``SCRIPT_NAME`` is empty and ``PATH_INFO`` is the percent-decoded path
-        as latin-1.  Repeated headers are joined with ``,`` (``Cookie`` with
+        ``SCRIPT_NAME`` is the root path (a mount prefix, or the server's
+        ``root_path``; empty at the root) and ``PATH_INFO`` the percent-decoded
+        path below it, as latin-1.  Repeated headers are joined with ``,`` (``Cookie`` with
         ``; ``, the separator cookie parsers split on).  Header names with an
         underscore are dropped: ``X_Forwarded_For`` and ``X-Forwarded-For``
         would otherwise become the same ``HTTP_`` key, a known spoofing trick.
@@ -602,7 +604,7 @@ class WSGIContainer:
             server_name, server_port = "localhost", default_port
         environ: Environ = {
             "REQUEST_METHOD": exchange.method,
-            "SCRIPT_NAME": "",
+            "SCRIPT_NAME": root_path_of(exchange),
             "PATH_INFO": unquote_to_bytes(exchange.path).decode("latin-1"),
             "QUERY_STRING": exchange.query,
             "SERVER_NAME": server_name,

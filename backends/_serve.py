@@ -35,17 +35,19 @@ step (:func:`crosswind._sync.run_sync`), as that backend's connections do.
 from __future__ import annotations
 
 import inspect
+import os
 import signal
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields
 from types import FrameType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+from crosswind.forwarded import TrustedProxies
 from crosswind.protocol.driver import AccessLog, ConnectionDriver
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.http1.engine import available_engines
@@ -62,7 +64,13 @@ __all__ = [
     "is_sheddable",
     "run_app_hook",
     "serve_with",
+    "trusted_proxies",
 ]
+
+#: The peers trusted to report the client when proxy headers are on and
+#: neither ``forwarded_allow_ips`` nor ``$FORWARDED_ALLOW_IPS`` says otherwise:
+#: this machine, as uvicorn has it.
+DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -82,8 +90,19 @@ class ServeOptions:
     :param sock: a listening socket to serve on instead of binding one.
     :param server_header: send ``Server: crosswind`` on every response whose
         application set no ``Server`` field of its own.
-    :raises ValueError: *shutdown_timeout* is negative, or no engine is
-        registered as *engine*.
+    :param date_header: send a ``Date`` field on every response whose
+        application set none of its own.
+    :param proxy_headers: take the client's address, scheme and host from
+        ``X-Forwarded-*`` or ``Forwarded`` fields sent by a trusted peer;
+        ``None`` turns them on when *forwarded_allow_ips* or
+        ``$FORWARDED_ALLOW_IPS`` is given (see :func:`trusted_proxies`).
+    :param forwarded_allow_ips: the trusted peers: a comma-separated string
+        or a list of addresses, networks (``10.0.0.0/8``) or ``*``.
+    :param root_path: the path prefix a proxy in front removed, which the
+        application builds its URLs under (ASGI ``root_path``, WSGI
+        ``SCRIPT_NAME``).
+    :raises ValueError: *shutdown_timeout* is negative, no engine is
+        registered as *engine*, or *root_path* does not start with ``/``.
     """
 
     ssl_context: ssl.SSLContext | None = None
@@ -95,9 +114,13 @@ class ServeOptions:
     access_log: AccessLog | None = None
     sock: socket.socket | None = None
     server_header: bool = True
+    date_header: bool = True
+    proxy_headers: bool | None = None
+    forwarded_allow_ips: str | Sequence[str] | None = None
+    root_path: str = ""
 
     def __post_init__(self) -> None:
-        _check(self.shutdown_timeout, self.engine)
+        _check(self.shutdown_timeout, self.engine, self.root_path)
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> ServeOptions:
@@ -126,9 +149,39 @@ class ServeOptions:
 _OPTION_NAMES = frozenset(f.name for f in fields(ServeOptions))
 
 
-def _check(shutdown_timeout: float, engine: str | None) -> None:
+def trusted_proxies(
+    proxy_headers: bool | None,
+    forwarded_allow_ips: str | Sequence[str] | None,
+    environ: Mapping[str, str] = os.environ,
+) -> TrustedProxies | None:
+    """The peers a server believes about the client; ``None`` when it believes none.
+
+    uvicorn's options, with one difference: proxy headers are off unless
+    asked for, since a server with no proxy in front would otherwise let any
+    process on its own machine name any client.  Asking is
+    ``proxy_headers=True``, or giving the trusted peers at all (the argument,
+    or ``$FORWARDED_ALLOW_IPS``), so that a uvicorn command line that names
+    them means the same here.
+
+    :param proxy_headers: on, off, or ``None`` to decide as above.
+    :param forwarded_allow_ips: the trusted peers; ``None`` for
+        ``$FORWARDED_ALLOW_IPS``, else :data:`DEFAULT_FORWARDED_ALLOW_IPS`.
+    :param environ: where ``FORWARDED_ALLOW_IPS`` is looked up.
+    """
+    from_environ = environ.get("FORWARDED_ALLOW_IPS") or None
+    spec = forwarded_allow_ips if forwarded_allow_ips is not None else from_environ
+    if proxy_headers is None:
+        proxy_headers = spec is not None
+    if not proxy_headers:
+        return None
+    return TrustedProxies(DEFAULT_FORWARDED_ALLOW_IPS if spec is None else spec)
+
+
+def _check(shutdown_timeout: float, engine: str | None, root_path: str = "") -> None:
     # Before anything listens: an unknown engine would otherwise fail every
     # connection, and a negative timeout only the shutdown (on trio).
+    if root_path and not root_path.startswith("/"):
+        raise ValueError(f"root_path must start with '/': {root_path!r}")
     if shutdown_timeout < 0:
         raise ValueError(f"shutdown_timeout cannot be negative: {shutdown_timeout!r}")
     if engine is not None and engine not in available_engines():
@@ -175,6 +228,10 @@ class Server(Generic[C]):
     :param access_log: ``access_log(exchange, seconds)`` after each exchange.
     :param server_header: send ``Server: crosswind`` unless the application
         set a ``Server`` field.
+    :param date_header: send a ``Date`` field unless the application set one.
+    :param proxy_headers: as for :class:`ServeOptions`.
+    :param forwarded_allow_ips: as for :class:`ServeOptions`.
+    :param root_path: as for :class:`ServeOptions`.
     :raises ValueError: as :class:`ServeOptions` does.
     """
 
@@ -189,8 +246,12 @@ class Server(Generic[C]):
         engine: str | None = None,
         access_log: AccessLog | None = None,
         server_header: bool = True,
+        date_header: bool = True,
+        proxy_headers: bool | None = None,
+        forwarded_allow_ips: str | Sequence[str] | None = None,
+        root_path: str = "",
     ) -> None:
-        _check(shutdown_timeout, engine)
+        _check(shutdown_timeout, engine, root_path)
         self.app = app
         self.sock = sock
         self.addresses = [sock.getsockname()]
@@ -200,6 +261,10 @@ class Server(Generic[C]):
         self.engine = engine
         self.access_log = access_log
         self.server_header = server_header
+        self.date_header = date_header
+        #: The peers believed about the client (``None``: none is).
+        self.proxy = trusted_proxies(proxy_headers, forwarded_allow_ips)
+        self.root_path = root_path
         self.connections: set[C] = set()
         self._stopping = False
 
@@ -210,6 +275,9 @@ class Server(Generic[C]):
             app, sock, ssl_context=options.ssl_context, limits=options.limits,
             shutdown_timeout=options.shutdown_timeout, engine=options.engine,
             access_log=options.access_log, server_header=options.server_header,
+            date_header=options.date_header,
+            proxy_headers=options.proxy_headers,
+            forwarded_allow_ips=options.forwarded_allow_ips, root_path=options.root_path,
         )
 
     def new_driver(self, transport: Transport, clock: Callable[[], float]) -> ConnectionDriver:
@@ -219,9 +287,9 @@ class Server(Generic[C]):
         :param clock: the clock its deadlines are in.
         """
         driver = ConnectionDriver(
-            transport, self.app, clock=clock, wall_clock=time.time,
+            transport, self.app, clock=clock, wall_clock=time.time if self.date_header else None,
             server_header=self.server_header, limits=self.limits, engine=self.engine,
-            access_log=self.access_log,
+            access_log=self.access_log, proxy=self.proxy, root_path=self.root_path,
         )
         if self._stopping:
             driver.start_shutdown()

@@ -22,7 +22,7 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from crosswind.protocol.driver import AccessLog, ConnectionDriver
@@ -602,12 +602,19 @@ async def start_server(
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
     server_header: bool = True,
+    date_header: bool = True,
+    proxy_headers: bool | None = None,
+    forwarded_allow_ips: str | Sequence[str] | None = None,
+    root_path: str = "",
 ) -> _Server:
     """Start serving in the running loop; ``await server.shutdown()`` to stop."""
     options = ServeOptions(
         ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
         limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
         access_log=access_log, sock=sock, server_header=server_header,
+        date_header=date_header,
+        proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
+        root_path=root_path,
     )
     server = _Server.from_options(app, options.listen(host, port), options)
     server.start()

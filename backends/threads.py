@@ -28,7 +28,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from crosswind._sync import EventLoopRequired, run_sync
@@ -695,6 +695,10 @@ def start_server(
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
     server_header: bool = True,
+    date_header: bool = True,
+    proxy_headers: bool | None = None,
+    forwarded_allow_ips: str | Sequence[str] | None = None,
+    root_path: str = "",
 ) -> ThreadedServer:
     """Start serving from a background thread; ``server.shutdown()`` stops it gracefully.
 
@@ -706,6 +710,9 @@ def start_server(
         ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
         limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
         access_log=access_log, sock=sock, server_header=server_header,
+        date_header=date_header,
+        proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
+        root_path=root_path,
     )
     server = ThreadedServer.from_options(app, options.listen(host, port), options)
     announce(server.sock, "threads", ssl_context is not None)
@@ -736,7 +743,8 @@ def serve(
         (only when called in the main thread, the only one that gets signals).
     :param options: ``ssl_context``, ``unix_socket``, ``reuse_port``,
         ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``,
-        ``server_header`` as for :func:`start_server`.
+        ``server_header``, ``proxy_headers``, ``forwarded_allow_ips``,
+        ``root_path`` as for :func:`start_server`.
     """
     serve_with(
         _Threads(), app, host, port, started=started, handle_signals=handle_signals,

@@ -20,7 +20,7 @@ import contextlib
 import math
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import trio
@@ -438,6 +438,10 @@ async def start_server(
     access_log: AccessLog | None = None,
     sock: socket.socket | None = None,
     server_header: bool = True,
+    date_header: bool = True,
+    proxy_headers: bool | None = None,
+    forwarded_allow_ips: str | Sequence[str] | None = None,
+    root_path: str = "",
 ) -> TrioServer:
     """Start serving in *nursery*; ``await server.shutdown()`` stops it gracefully.
 
@@ -451,6 +455,9 @@ async def start_server(
         ssl_context=ssl_context, unix_socket=unix_socket, reuse_port=reuse_port,
         limits=limits or Limits(), shutdown_timeout=shutdown_timeout, engine=engine,
         access_log=access_log, sock=sock, server_header=server_header,
+        date_header=date_header,
+        proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
+        root_path=root_path,
     )
     server = TrioServer.from_options(app, options.listen(host, port), options)
     await nursery.start(server.run)
@@ -477,7 +484,8 @@ def serve(
         (only possible in the main thread; elsewhere it is skipped).
     :param options: ``ssl_context``, ``unix_socket``, ``reuse_port``,
         ``limits``, ``shutdown_timeout``, ``engine``, ``access_log``, ``sock``,
-        ``server_header`` as for :func:`start_server`.
+        ``server_header``, ``proxy_headers``, ``forwarded_allow_ips``,
+        ``root_path`` as for :func:`start_server`.
     """
     serve_with(
         _Trio(), app, host, port, started=started, handle_signals=handle_signals,

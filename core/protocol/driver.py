@@ -21,21 +21,29 @@ Rules:
   a reset (RFC 9112 section 9.6).
 * Awaitables here complete without suspending when the transport's do, so
   the threaded backend can run the driver without an event loop.
+* Behind a reverse proxy (*proxy* given), each request's
+  :attr:`~crosswind.protocol.exchange.Exchange.info` names the client, the
+  scheme and the ``Host`` that the trusted proxies reported
+  (:mod:`crosswind.forwarded` decides), before the application or the access
+  log sees it; *root_path* is recorded the same way.  Every front end reads
+  them from there, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from ..errors import RequestError
+from ..forwarded import TrustedProxies, resolve_forwarded
 from .events import NEED_DATA, ConnectionClosed, EndOfMessage, Event, Request
 from .exchange import Application, ClientDisconnected, DetachedStream, Exchange
 from .http1.connection import ServerConnection
 from .http1.engine import Engine
 from .http1.writer import SERVER_NAME
 from .limits import Limits
-from .transport import Transport, TransportClosed
+from .transport import ConnectionInfo, Transport, TransportClosed
 
 __all__ = ["AccessLog", "ConnectionDriver"]
 
@@ -59,13 +67,20 @@ class ConnectionDriver:
         out theirs too (they read :attr:`server_header`).
     :param engine: the protocol engine's name, an engine instance, or ``None``
         for :data:`crosswind.protocol.http1.engine.DEFAULT_ENGINE`.
+    :param proxy: the peers trusted to report the client in ``X-Forwarded-*``
+        or ``Forwarded`` fields; ``None`` reads no such field.
+    :param root_path: the path prefix the application is served under, which
+        a proxy in front removed from the path (uvicorn's ``--root-path``);
+        each exchange carries it as ``info.extra["root_path"]``.
     """
 
     __slots__ = (
         "_access_log",
         "_detached",
         "_exchange",
+        "_info",
         "_linger",
+        "_proxy",
         "_send_nowait",
         "_watching",
         "app",
@@ -87,6 +102,8 @@ class ConnectionDriver:
         limits: Limits | None = None,
         engine: str | Engine | None = None,
         access_log: AccessLog | None = None,
+        proxy: TrustedProxies | None = None,
+        root_path: str = "",
     ) -> None:
         self.transport = transport
         self.app = app
@@ -105,6 +122,16 @@ class ConnectionDriver:
         self._watching = False  # the transport reports a disconnect to the exchange
         self._linger = False  # refused while the client may still be sending
         self.disconnected = False
+        self._proxy = proxy
+        # The connection's info with the root path in it, made once: None when
+        # requests keep the transport's info as it is (the usual case, no cost).
+        self._info: ConnectionInfo | None = None
+        root_path = root_path.rstrip("/")
+        if root_path:
+            info = transport.info
+            self._info = replace(info, extra={**info.extra, "root_path": root_path})
+        elif proxy is not None:
+            self._info = transport.info
 
     # -- used by the backend ---------------------------------------------
 
@@ -149,6 +176,8 @@ class ConnectionDriver:
                 if type(event) is not Request:
                     break
                 exchange = Exchange(self, event, self.clock())
+                if self._info is not None:
+                    self._describe(exchange, self._info)
                 self._exchange = exchange
                 # The application is awaited here, not in a coroutine of its
                 # own: one coroutine less per request (see bench/NOTES.md).
@@ -272,6 +301,25 @@ class ConnectionDriver:
 
     # -- internals -------------------------------------------------------
 
+    def _describe(self, exchange: Exchange, info: ConnectionInfo) -> None:
+        """Give *exchange* the connection's *info* as the proxies in front report it."""
+        if self._proxy is not None:
+            peer = info.peer
+            said = resolve_forwarded(
+                peer[0] if isinstance(peer, tuple) else peer, exchange.headers, self._proxy
+            )
+            if said is not None:
+                if said.client is not None or said.scheme is not None:
+                    info = replace(
+                        info,
+                        peer=said.client or peer,
+                        proxy=peer if said.client is not None else None,
+                        forwarded_scheme=said.scheme,
+                    )
+                if said.host is not None:
+                    exchange.headers = _with_host(exchange.headers, said.host.encode("latin-1"))
+        exchange.info = info
+
     async def _app_failed(self, exchange: Exchange, error: Exception) -> None:
         """The application raised *error* (not a disconnect)."""
         conn = self.conn
@@ -342,3 +390,11 @@ class ConnectionDriver:
         except RequestError:
             return False
         return True
+
+
+def _with_host(headers: list[tuple[bytes, bytes]], host: bytes) -> list[tuple[bytes, bytes]]:
+    """*headers* with *host* as the ``Host`` field, in the place of the one received."""
+    replaced = [(name, host if name == b"host" else value) for name, value in headers]
+    if (b"host", host) not in replaced:
+        replaced.append((b"host", host))
+    return replaced

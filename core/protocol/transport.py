@@ -38,16 +38,28 @@ class ConnectionInfo:
     """Addresses and security of a connection.
 
     :param peer: ``(host, port)`` of the client, or a path for Unix sockets.
+        Behind a trusted proxy, the client the proxy named (its port ``0``
+        when the proxy gave none), and :attr:`proxy` is the connection's own
+        peer.
     :param local: the server's own address.
+    :param forwarded_scheme: the scheme a trusted proxy said the client used
+        (``http`` or ``https``); ``None``: the connection's own.
+    :param proxy: the peer that connected, when a trusted proxy named another
+        client as :attr:`peer`.
     """
 
     peer: tuple[str, int] | str | None = None
     local: tuple[str, int] | str | None = None
     tls: TLSInfo | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    forwarded_scheme: str | None = None
+    proxy: tuple[str, int] | str | None = None
 
     @property
     def scheme(self) -> str:
+        """``https`` over TLS or when a trusted proxy says so, else ``http``."""
+        if self.forwarded_scheme is not None:
+            return self.forwarded_scheme
         return "https" if self.tls is not None else "http"
 
 

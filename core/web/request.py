@@ -283,7 +283,8 @@ class HTTPServerRequest:
         info = exchange.info
         peer = info.peer
         remote_ip = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
-        protocol = "https" if info.tls is not None else "http"  # info.scheme, without the call
+        # info.scheme, without the call
+        protocol = info.forwarded_scheme or ("https" if info.tls is not None else "http")
         headers = None
         if xheaders:
             headers = Headers.from_wire(exchange.headers)
