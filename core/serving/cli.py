@@ -16,6 +16,7 @@ stderr and exit status 2; a server that failed while starting, exit status 1.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 import traceback
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
         help="seconds busy connections get to finish on shutdown (default 30)",
     )
+    _add_proxy_flags(serve)
     _add_limit_flags(serve)
     routes = commands.add_parser(
         "routes", help="show the routes of an application",
@@ -138,6 +140,69 @@ def _limits(args: argparse.Namespace) -> Limits:
     except ValueError as error:
         flags = ", ".join("--" + name.replace("_", "-") for name in changes)
         raise CLIError(f"bad limit ({flags}): {error}") from None
+
+
+def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("behind a proxy", "see docs/deployment.md")
+    group.add_argument(
+        "--proxy-headers", action=argparse.BooleanOptionalAction, default=None,
+        help="take the client's address, scheme and host from X-Forwarded-For/-Proto/-Host "
+        "or Forwarded when a trusted peer sends them (default: on when the trusted peers "
+        "are given, off otherwise)",
+    )
+    group.add_argument(
+        "--forwarded-allow-ips", metavar="IPS", type=_allow_ips,
+        help="comma-separated addresses or networks (10.0.0.0/8) of the trusted proxies, "
+        "or '*' for any; default $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1",
+    )
+    group.add_argument(
+        "--root-path", metavar="PATH", default="", type=_root_path,
+        help="the path prefix the proxy serves the app under and strips "
+        "(the ASGI root_path, WSGI SCRIPT_NAME)",
+    )
+
+
+def _allow_ips(text: str) -> str:
+    """Refuses an entry that is meant as an address or a network but is not one.
+
+    Other text is kept and matched literally, as uvicorn does (a Unix
+    socket's path, a ``Forwarded`` identifier).
+    """
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            raise argparse.ArgumentTypeError(f"empty entry in {text!r}")
+        looks_like_ip = entry[0].isdigit() or ":" in entry
+        if entry == "*" or entry.startswith("/") or not looks_like_ip:
+            continue
+        try:
+            if "/" in entry:
+                ipaddress.ip_network(entry, strict=False)
+            else:
+                ipaddress.ip_address(entry)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{entry!r} is not an IP address or network"
+            ) from None
+    return text
+
+
+def _root_path(text: str) -> str:
+    if text and not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f"must start with '/': {text!r}")
+    return text.rstrip("/")
+
+
+def _proxy_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The serve() options of the proxy flags that were given (an installed
+    backend may predate them)."""
+    options: dict[str, Any] = {}
+    if args.proxy_headers is not None:
+        options["proxy_headers"] = args.proxy_headers
+    if args.forwarded_allow_ips is not None:
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
+    if args.root_path:
+        options["root_path"] = args.root_path
+    return options
 
 
 def _positive_int(text: str) -> int:
@@ -207,6 +272,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not args.server_header:
         # Only when asked: an installed backend may predate the option.
         options["server_header"] = False
+    options.update(_proxy_options(args))
     if args.workers > 1:
         return serve_workers(args.workers, serve, app, args.host, args.port, **options)
     return _serve_here(serve, app, args.host, args.port, options)
