@@ -780,6 +780,7 @@ def run_section(
         result), ``meta`` (settings and pinning).
     """
     _raise_fd_limit()
+    load_at_start = [round(value, 2) for value in os.getloadavg()]
     servers = with_baselines([s for s in WS_SERVERS if only is None or s.name in only], baseline)
     chosen = [s for s in WS_SCENARIOS if scenarios is None or s.name in scenarios]
     want_capacity = capacity > 0 and (scenarios is None or "capacity" in scenarios)
@@ -813,6 +814,7 @@ def run_section(
             "pinning": pinning, "duration": duration, "warmup": warmup, "rounds": rounds,
             "scenarios": [s.name for s in chosen], "capacity_connections": capacity,
             "baseline": None if baseline is None else f"{baseline.ref} = {baseline.short}",
+            "load_at_start": load_at_start,
         },
     }
 
@@ -1101,7 +1103,8 @@ def write_report(section: dict[str, Any], command: str) -> Path:
         f"- command: `{command}`",
         f"- commit: {facts['commit']}",
         f"- machine: {facts['nproc']} CPUs ({facts['cpu_model']}), {facts['platform']}; "
-        f"load average at the end {' '.join(map(str, facts['load_average']))}",
+        f"load average at the start {' '.join(map(str, section['meta']['load_at_start']))}, "
+        f"at the end {' '.join(map(str, facts['load_average']))} (threads it started count)",
         f"- python: {facts['python']}; packages: "
         + ", ".join(f"{k} {v}" for k, v in _packages().items()),
         "",
