@@ -102,16 +102,33 @@ def reserve_port(host: str = "127.0.0.1", port: int = 8888) -> socket.socket:
     return sock
 
 
-def make_ssl_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
+def make_ssl_context(
+    certfile: str,
+    keyfile: str | None = None,
+    *,
+    password: str | None = None,
+    ca_certs: str | None = None,
+    cert_reqs: int = ssl.CERT_NONE,
+) -> ssl.SSLContext:
     """A server-side TLS context with modern defaults, speaking HTTP/1.1 over ALPN.
 
     :param certfile: PEM file with the certificate (and its chain).
     :param keyfile: PEM file with the private key; ``None`` if *certfile* has it.
+    :param password: decrypts the private key, if it is encrypted.
+    :param ca_certs: PEM file of the authorities that client certificates
+        are checked against.
+    :param cert_reqs: whether clients must present a certificate:
+        :data:`ssl.CERT_NONE` (never asked), :data:`ssl.CERT_OPTIONAL` or
+        :data:`ssl.CERT_REQUIRED`.
     :raises OSError: a file cannot be read.
-    :raises ssl.SSLError: the files do not hold a matching certificate and key.
+    :raises ssl.SSLError: the files do not hold a matching certificate and
+        key, or the password is wrong.
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certfile, keyfile)
+    context.load_cert_chain(certfile, keyfile, password)
+    if ca_certs is not None:
+        context.load_verify_locations(ca_certs)
+    context.verify_mode = ssl.VerifyMode(cert_reqs)
     context.set_alpn_protocols(["http/1.1"])
     return context
 

@@ -80,6 +80,8 @@ class Serve(Protocol):
         instead of binding one (the supervisor's workers inherit it).
     :param server_header: send ``Server: crosswind`` on responses whose
         application set no ``Server`` field; false sends none at all.
+    :param date_header: send a ``Date`` field on responses whose application
+        set none; false sends none at all.
     """
 
     def __call__(
@@ -101,6 +103,7 @@ class Serve(Protocol):
         access_log: AccessLog | None = None,
         sock: Any = None,
         server_header: bool = True,
+        date_header: bool = True,
     ) -> None:
         """Serve *app*; the parameters are described on the class."""
 

@@ -2,7 +2,10 @@
 
 *ATTR* may name a crosswind application (anything with ``async handle(exchange)``),
 or a WSGI or ASGI 3 callable (Flask, Django, Starlette...), which is wrapped
-in the matching container of :mod:`crosswind.adapters`.  Applications are
+in the matching container of :mod:`crosswind.adapters`.  *ATTR* may also be
+an application factory: called when ``--factory`` says so, or when the target
+is written as a call, ``module:create_app()`` or ``module:create_app("dev")``
+with literal arguments, as ``flask --app`` accepts.  Applications are
 recognised by their shape alone, so this module never imports the web or app
 frameworks; the containers are imported only when a foreign application needs
 one, since they bring threads and event loops with them.
@@ -10,6 +13,7 @@ one, since they bring threads and event loops with them.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import logging
@@ -21,26 +25,75 @@ from typing import Any, Literal
 from ..protocol.exchange import Application
 from .errors import CLIError
 
-__all__ = ["AppKind", "detect_app_kind", "import_target", "load_app"]
+__all__ = ["AppKind", "call_factory", "detect_app_kind", "import_target", "load_app", "parse_target"]
 
 log = logging.getLogger("crosswind.server")
 
 AppKind = Literal["crosswind", "asgi", "wsgi"]
 
 
-def import_target(target: str) -> Any:
-    """Import ``MODULE:ATTR`` and return the object; *ATTR* may be dotted.
+def parse_target(target: str) -> tuple[str, str, tuple[Any, ...] | None, dict[str, Any]]:
+    """Split ``MODULE:ATTR`` or ``MODULE:ATTR(ARGS)`` into its parts.
 
-    :param target: e.g. ``"myproject.web:app"`` or ``"myproject:factory.app"``.
-    :raises CLIError: the target is malformed, the module cannot be
-        imported, or it has no such attribute.
+    :param target: e.g. ``"myapp:app"`` or ``"myapp:create_app('dev', debug=True)"``.
+    :returns: the module, the dotted attribute, the positional arguments of
+        the call (``None`` when the target is no call) and its keyword arguments.
+    :raises CLIError: the target is malformed, or an argument is not a literal.
     """
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise CLIError(f"expected MODULE:ATTR (like 'myapp:app'), not {target!r}")
+    if "(" not in attr:
+        return module_name, attr, None, {}
+    try:
+        expression = ast.parse(attr.strip(), mode="eval").body
+    except SyntaxError:
+        raise CLIError(f"cannot read the call in {target!r}") from None
+    if not isinstance(expression, ast.Call) or _dotted_name(expression.func) is None:
+        raise CLIError(f"expected MODULE:FUNCTION(ARGS) (like 'myapp:create_app()'), not {target!r}")
+    # Literals only: the command line must not become a way to run code.
+    try:
+        args = tuple(ast.literal_eval(arg) for arg in expression.args)
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in expression.keywords if kw.arg}
+    except ValueError:
+        raise CLIError(f"the arguments in {target!r} must be Python literals") from None
+    if any(kw.arg is None for kw in expression.keywords):
+        raise CLIError(f"the arguments in {target!r} must be Python literals")
+    return module_name, _dotted_name(expression.func) or "", args, kwargs
+
+
+def _dotted_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def import_target(target: str, app_dir: str | None = None) -> Any:
+    """Import ``MODULE:ATTR`` and return the object; *ATTR* may be dotted.
+
+    A target written as a call, ``MODULE:FUNCTION(ARGS)``, imports the
+    function and returns what calling it returns.
+
+    :param target: e.g. ``"myproject.web:app"`` or ``"myproject:factory.app"``.
+    :param app_dir: a directory searched for *MODULE* before any other;
+        ``None`` for the current directory, searched after the script's own.
+    :raises CLIError: the target is malformed, the module cannot be
+        imported, it has no such attribute, or the call fails.
+    """
+    module_name, attr, args, kwargs = parse_target(target)
+    if app_dir is not None:
+        path = os.path.abspath(app_dir)
+        if not os.path.isdir(path):
+            raise CLIError(f"--app-dir {app_dir!r} is not a directory")
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
     # Like `python -m`, find modules in the current directory whichever way
     # crosswind itself was started (the console script's path[0] is its bin/).
-    if os.getcwd() not in sys.path and "" not in sys.path:
+    elif os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
@@ -62,10 +115,37 @@ def import_target(target: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise CLIError(f"module {module_name!r} has no attribute {attr!r}") from None
-    return obj
+    if args is None:
+        return obj
+    return call_factory(obj, target, *args, **kwargs)
 
 
-def load_app(target: str, backend: str | None = None) -> Application:
+def call_factory(factory: Any, target: str, *args: Any, **kwargs: Any) -> Any:
+    """Call an application factory; what it returns is the application.
+
+    :param factory: the object the target names.
+    :param target: the target, for the messages.
+    :raises CLIError: it is not callable, or calling it raised (whose
+        traceback is printed first, since it is the application's bug).
+    """
+    if not callable(factory):
+        raise CLIError(f"{target} is not callable, so it cannot be an application factory")
+    try:
+        return factory(*args, **kwargs)
+    except Exception as exc:
+        traceback.print_exc()
+        raise CLIError(
+            f"the application factory {target} failed: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def load_app(
+    target: str,
+    backend: str | None = None,
+    *,
+    factory: bool = False,
+    app_dir: str | None = None,
+) -> Application:
     """The application named by ``MODULE:ATTR``, ready for a backend.
 
     A crosswind application is returned as it is; a WSGI or ASGI 3 callable
@@ -75,10 +155,18 @@ def load_app(target: str, backend: str | None = None) -> Application:
     :param target: where the application is.
     :param backend: the backend that will serve it, when known: an ASGI app
         cannot be served by ``threads``, and that is better said now.
+    :param factory: *target* names a function that takes no argument and
+        returns the application (``--factory``).
+    :param app_dir: the directory to import the module from (``--app-dir``).
     :raises CLIError: it cannot be found, is no kind of application, or
         cannot run on *backend*.
     """
-    return _adapt(import_target(target), target, backend)
+    obj = import_target(target, app_dir)
+    if factory:
+        if target.rstrip().endswith(")"):
+            raise CLIError(f"{target} is already a call: drop --factory or the parentheses")
+        obj = call_factory(obj, target)
+    return _adapt(obj, target, backend)
 
 
 def detect_app_kind(obj: Any) -> AppKind:

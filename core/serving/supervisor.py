@@ -5,7 +5,12 @@ worker runs the backend's ``serve`` on a socket of its own bound with
 ``SO_REUSEPORT`` (the kernel spreads connections among them), or on one Unix
 socket they all inherit.  The supervisor restarts a worker that exits, waiting
 longer after each one in a row that died young, and on SIGINT or SIGTERM
-stops them all gracefully.  It only forks, signals and waits: it never
+stops them all gracefully.
+
+With ``--limit-max-requests N`` each worker shuts down gracefully after its
+own budget of *N* plus a random jitter (gunicorn's ``--max-requests`` and
+``--max-requests-jitter``), so that workers are recycled one at a time rather
+than all together; a worker that exits cleanly like this is replaced at once.  It only forks, signals and waits: it never
 accepts a connection itself.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -23,6 +29,7 @@ from typing import Any
 
 from ..protocol.exchange import Application
 from .backends import Serve
+from .capacity import RequestBudget
 from .errors import EXIT_FAILURE, CLIError
 
 __all__ = ["serve_workers", "supervise"]
@@ -46,6 +53,11 @@ def serve_workers(
     app: Application,
     host: str = "127.0.0.1",
     port: int = 8888,
+    *,
+    backlog: int | None = None,
+    max_requests: int | None = None,
+    max_requests_jitter: int = 0,
+    randint: Callable[[int, int], int] = random.randint,
     **options: Any,
 ) -> int:
     """Serve *app* from *count* forked workers until SIGINT or SIGTERM; returns the exit status.
@@ -55,6 +67,13 @@ def serve_workers(
     :param app: the application, already loaded: the workers share it.
     :param host: the address to listen on.
     :param port: the port to listen on; ``0`` picks one free port for all workers.
+    :param backlog: the length of each listening socket's queue; ``None``
+        for the backend's default.
+    :param max_requests: each worker shuts down gracefully after this many
+        requests, and is replaced; ``None`` keeps workers as long as they run.
+    :param max_requests_jitter: each worker's budget is *max_requests* plus
+        ``randint(0, max_requests_jitter)``.
+    :param randint: draws the jitter (``random.randint`` by default).
     :param options: the other keywords of *serve*; with ``unix_socket``
         the workers share one socket bound here, and ``shutdown_timeout``
         is also how long the supervisor waits for them to stop.
@@ -69,7 +88,7 @@ def serve_workers(
         if unix_socket:
             # One socket the workers inherit: a Unix path cannot be shared
             # by binding it again.
-            held = bind_socket(unix_socket=unix_socket)
+            held = bind_socket(unix_socket=unix_socket, **_backlog(backlog))
             options = {**options, "sock": held}
         else:
             # Held, not listening, for the supervisor's lifetime: it turns
@@ -83,6 +102,9 @@ def serve_workers(
     def start_worker() -> int:
         # Signals stay blocked across the fork so none reaches the child
         # while it still has the supervisor's handlers.
+        # Drawn here, not in the child: forked children share the parent's
+        # random state until they reseed.
+        budget = None if max_requests is None else max_requests + randint(0, max_requests_jitter)
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             pid = os.fork()
@@ -92,7 +114,8 @@ def serve_workers(
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 if "sock" not in options:
                     held.close()
-                _run_worker(serve, app, host, port, options)
+                worker_app = app if budget is None else RequestBudget(app, budget)
+                _run_worker(serve, worker_app, host, port, options, backlog)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
@@ -105,13 +128,28 @@ def serve_workers(
         held.close()
 
 
+def _backlog(backlog: int | None) -> dict[str, int]:
+    return {} if backlog is None else {"backlog": backlog}
+
+
 def _run_worker(
-    serve: Serve, app: Application, host: str, port: int, options: dict[str, Any]
+    serve: Serve, app: Application, host: str, port: int, options: dict[str, Any],
+    backlog: int | None = None,
 ) -> None:
     """The body of a forked worker; never returns."""
     code = 0
+
+    def started(handle: Any) -> None:
+        if isinstance(app, RequestBudget):
+            log.info("worker %d will be replaced after %d requests", os.getpid(), app.requests)
+            app.bind(handle.shutdown)
+
     try:
-        serve(app, host, port, handle_signals=True, **options)
+        if backlog is not None and "sock" not in options:
+            from crosswind.backends._common import bind_socket
+
+            options = {**options, "sock": bind_socket(host, port, reuse_port=True, backlog=backlog)}
+        serve(app, host, port, started=started, handle_signals=True, **options)
     except BaseException:
         log.exception("worker %d failed", os.getpid())
         code = EXIT_FAILURE
@@ -133,8 +171,9 @@ def supervise(
 ) -> int:
     """Keep *count* worker processes running until SIGINT or SIGTERM; returns the exit status.
 
-    A worker that exits on its own is restarted, after a delay that doubles
-    with each one in a row that died young.  On SIGINT/SIGTERM the workers
+    A worker that exits with status 0 (it served its ``--limit-max-requests``)
+    is replaced at once; one that fails is restarted after a delay that
+    doubles with each one in a row that died young.  On SIGINT/SIGTERM the workers
     get SIGTERM and *shutdown_timeout* (plus a grace period) to exit before
     they are killed; a second signal kills them at once.
 
@@ -163,6 +202,12 @@ def supervise(
                 if started is None:
                     continue
                 code = os.waitstatus_to_exitcode(status)
+                if code == 0:
+                    # A clean exit is a worker that served its requests
+                    # (--limit-max-requests): replaced at once, no failure.
+                    log.info("worker %d finished; starting a new one", pid)
+                    restart_at.append(clock())
+                    continue
                 if clock() - started < _HEALTHY_AFTER:
                     failures += 1
                 else:
