@@ -99,8 +99,8 @@ def _multipart(fields: list[tuple[str, str]], files: list[tuple[str, bytes]]) ->
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 
 
-def _form(fields: list[tuple[str, str]], files: list[tuple[str, bytes]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-    body, content_type = _multipart(fields, list(files))
+def _form(fields: list[tuple[str, str]], files: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+    body, content_type = _multipart(fields, files or [])
     return {"data": body, "content_type": content_type}
 
 
