@@ -49,6 +49,7 @@ from .helpers import (
     url_for,
 )
 from .json import jsonify
+from .proxy_fix import ProxyFix
 from .sessions import (
     NullSession,
     SecureCookieSession,
@@ -97,6 +98,7 @@ __all__ = [
     "Mount",
     "Namespace",
     "NullSession",
+    "ProxyFix",
     "Request",
     "RequestContext",
     "Response",
