@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from typing import IO, Any
 
 try:
@@ -27,7 +28,7 @@ from .forms import MultiDict
 from .headers import Headers
 from .mediatype import parse_content_type
 
-__all__ = ["MultipartParser", "UploadedFile", "parse_multipart", "secure_filename"]
+__all__ = ["MultipartParser", "UploadedFile", "parse_multipart", "secure_filename", "spooled_file"]
 
 _MiB = 1024 * 1024
 # Part headers are tiny in practice; this bounds what one part can make us hold.
@@ -151,6 +152,10 @@ class MultipartParser:
         ``0`` writes every file to disk at once.
     :param tempdir: where temporary files go (the system default if ``None``).
     :param charset: the encoding of field names, text values and file names.
+    :param file_factory: makes the empty, readable and writable binary file that holds
+        one file part; it replaces *spool_threshold* and *tempdir*.  The parser only
+        writes, seeks and closes what it gets, so the caller decides where content goes
+        (the Flask-style application passes werkzeug's 500 KiB spooled file).
     :raises RequestError: 400 if *boundary* is empty or not printable ASCII.
     """
 
@@ -165,6 +170,7 @@ class MultipartParser:
         spool_threshold: int = _MiB,
         tempdir: str | os.PathLike[str] | None = None,
         charset: str = "utf-8",
+        file_factory: Callable[[], IO[bytes]] | None = None,
     ) -> None:
         if isinstance(boundary, str):
             boundary = boundary.encode("latin-1", "replace")
@@ -180,6 +186,7 @@ class MultipartParser:
         # SpooledTemporaryFile takes only a str directory, though it hands it on unchanged.
         self._tempdir = None if tempdir is None else os.fspath(tempdir)
         self._charset = charset
+        self._file_factory = file_factory
         self._total = 0
         # The opening boundary is checked here, before python-multipart sees
         # the body: it skips a stray CR and the byte after it when the body
@@ -361,13 +368,10 @@ class MultipartParser:
         # become U+FFFD rather than an error.
         filename = raw_filename.encode("latin-1").decode(self._charset, "replace")
         # The file outlives this call: UploadedFile.close() (or _fail) releases it.
-        stream: IO[bytes]
-        if self._spool_threshold > 0:
-            stream = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-                max_size=self._spool_threshold, mode="w+b", dir=self._tempdir
-            )
+        if self._file_factory is not None:
+            stream = self._file_factory()
         else:
-            stream = tempfile.TemporaryFile(mode="w+b", dir=self._tempdir)  # noqa: SIM115
+            stream = spooled_file(self._spool_threshold, self._tempdir)
         self._file = UploadedFile(
             self._name, filename, headers.get("content-type"), headers, stream
         )
@@ -408,6 +412,21 @@ class MultipartParser:
 
     def _on_end(self) -> None:
         self._ended = True
+
+
+def spooled_file(threshold: int, tempdir: str | None = None) -> IO[bytes]:
+    """An anonymous temporary file that stays in memory up to *threshold* bytes.
+
+    :param threshold: bytes held in memory before the content moves to disk; ``0`` puts
+        it on disk at once.
+    :param tempdir: the directory of the file on disk (the system default if ``None``).
+    """
+    # The caller owns the file and closes it (UploadedFile.close).
+    if threshold > 0:
+        return tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=threshold, mode="w+b", dir=tempdir
+        )
+    return tempfile.TemporaryFile(mode="w+b", dir=tempdir)  # noqa: SIM115
 
 
 def parse_multipart(

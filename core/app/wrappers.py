@@ -42,7 +42,7 @@ from ..headers import Headers as _BaseHeaders
 from ..hosts import host_is_trusted
 from ..httpdate import format_http_date, parse_http_date
 from ..mediatype import parse_content_type
-from ..multipart import MultipartParser, UploadedFile
+from ..multipart import MultipartParser, UploadedFile, spooled_file
 from ..ranges import build_byteranges, byteranges_content_type, make_boundary
 from . import exceptions
 from .body import AsyncBodyStream, BodyStream, RequestBody
@@ -1085,7 +1085,7 @@ class Request:
             boundary,
             max_parts=parts or 10**9,
             max_field_size=memory or 2**62,
-            spool_threshold=SPOOL_THRESHOLD,
+            file_factory=_spooled_part,
         )
         with parser:
             while chunk := await _next_piece(source):
@@ -1203,6 +1203,10 @@ class Request:
 #: File parts larger than this move from memory to a temporary file; werkzeug's
 #: ``default_stream_factory`` draws the line at the same 500 KiB.
 SPOOL_THRESHOLD = 500 * 1024
+
+
+def _spooled_part() -> IO[bytes]:
+    return spooled_file(SPOOL_THRESHOLD)
 
 
 class _BodyFailed(Exception):

@@ -107,6 +107,23 @@ def test_spool_threshold_zero_writes_straight_to_disk():
         assert upload.stream.fileno() >= 0 and upload.read() == b"abc"
 
 
+def test_file_factory_decides_where_each_file_part_goes():
+    made = []
+
+    def factory():
+        made.append(io.BytesIO())
+        return made[-1]
+
+    body = encode_multipart([("t", "x")], [("a", "a", None, b"A" * 3000), ("b", "b", None, b"B")])
+    # A zero threshold would put files on disk: the factory replaces it.
+    fields, files = parse_multipart(body, CONTENT_TYPE, spool_threshold=0, file_factory=factory)
+    assert fields["t"] == "x" and len(made) == 2
+    assert [files["a"].stream, files["b"].stream] == made
+    assert files["a"].read() == b"A" * 3000 and files["b"].read() == b"B"
+    _close_all(files)
+    assert all(stream.closed for stream in made)
+
+
 def test_filenames_are_kept_as_sent_and_match_flask():
     # A hand-written body, as browsers and curl produce them, including old IE full paths.
     body = (
