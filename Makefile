@@ -51,6 +51,7 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py$(if $(BASELINE), --baseline '$(BASELINE)')
+	$(BIN)/python bench/upload_rss.py
 
 # Slowloris and slow-body attackers against each backend while a normal client measures its
 # latency; BASELINE serves the same attacks from that commit too (bench/README.md).
