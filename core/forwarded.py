@@ -171,7 +171,7 @@ def parse_node(text: str) -> tuple[str, int] | None:
             return None
         host, rest = text[1:end], text[end + 1 :]
         if rest:
-            if rest[0] != ":":
+            if rest[0] != ":" or len(rest) == 1:
                 return None
             port_text = rest[1:]
         try:
@@ -181,12 +181,12 @@ def parse_node(text: str) -> tuple[str, int] | None:
         host = str(address)
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+        if not port_text:
+            return None
         host = _plain_node(host) or ""
     else:
         host = _plain_node(text) or ""
     if not host:
-        return None
-    if not port_text and text.endswith(":"):
         return None
     if _PORT.fullmatch(port_text):
         port = int(port_text)
