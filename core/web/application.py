@@ -337,9 +337,15 @@ class Application(ServerEntryPoints):
         :param backend: ``"asyncio"``, ``"trio"``, ``"threads"`` or any backend
             installed under the ``crosswind.backends`` entry points.
         :param kwargs: options for the backend's ``serve`` (``ssl_context``,
-            ``limits``, ``reuse_port``, ``started``, ...).
+            ``limits``, ``reuse_port``, ``started``, ``proxy_headers``,
+            ``forwarded_allow_ips``, ``root_path``, ...); ``xheaders`` sets
+            the setting of that name, as Tornado's ``listen`` hands it to its
+            ``HTTPServer``.
         """
         from ..serving.backends import load_backend
+
+        if "xheaders" in kwargs:
+            self.settings["xheaders"] = bool(kwargs.pop("xheaders"))
 
         serve = load_backend(backend)
 

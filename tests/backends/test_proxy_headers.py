@@ -8,10 +8,12 @@ forwarding fields are the spoofing attempt that must change nothing.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -299,3 +301,54 @@ def test_root_path_must_be_a_path() -> None:
         running_server("asyncio", tornado_app(), root_path="shop"),
     ):
         pass
+
+
+# -- the same options through App.run and Application.listen -----------------------
+
+
+@contextlib.contextmanager
+def running_in_thread(run: Callable[..., None], *args: Any, **options: Any) -> Iterator[int]:
+    """Call the blocking *run* in a thread; yield the port it serves on."""
+    handles: list[Any] = []
+    ready = threading.Event()
+
+    def started(handle: Any) -> None:
+        handles.append(handle)
+        ready.set()
+
+    thread = threading.Thread(
+        target=run, args=args, daemon=True,
+        kwargs={"started": started, "handle_signals": False, **options},
+    )
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield handles[0].port
+    finally:
+        handles[0].shutdown()
+        thread.join(10)
+
+
+def test_app_run_takes_the_options(backend: str) -> None:
+    app = flask_app()
+    with running_in_thread(app.run, "127.0.0.1", 0, backend=backend, proxy_headers=True,
+                           root_path="/shop") as port:
+        seen = fetch(port, headers=SPOOF)
+    assert (seen["client"], seen["url"]) == ("203.0.113.7", "https://shop.example/shop/")
+
+
+def test_application_listen_takes_the_options_and_tornados_xheaders(backend: str) -> None:
+    with running_in_thread(tornado_app().listen, 0, backend=backend,
+                           forwarded_allow_ips=STRANGER) as port:
+        assert fetch(port, headers=SPOOF, source=STRANGER)["client"] == "203.0.113.7"
+        assert fetch(port, headers=SPOOF)["client"] == PROXY
+
+    class Seen(RequestHandler):
+        def get(self) -> None:
+            self.write({"client": self.request.remote_ip})
+
+    with running_in_thread(Application([("/", Seen)]).listen, 0, backend=backend,
+                           xheaders=True) as port:
+        assert fetch(port, source=STRANGER, headers={"X-Real-Ip": "192.0.2.5"}) == {
+            "client": "192.0.2.5"
+        }
