@@ -221,7 +221,7 @@ def _add_reload_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--reload-include", action="append", metavar="GLOB",
-        help="watch files matching this pattern (repeatable; default *.py)",
+        help="also watch files matching this pattern (repeatable; *.py always is)",
     )
     group.add_argument(
         "--reload-exclude", action="append", metavar="GLOB",

@@ -8,10 +8,11 @@ only a Tornado-style one with ``debug=True`` (whose ``Application.listen``
 has :mod:`crosswind.web.autoreload`), and a module that fails to import after
 an edit just leaves no server running until the next edit fixes it.
 
-Which files count is uvicorn's rule: a file is watched when its name (or its
-path below the watched directory) matches an include pattern (``*.py`` by
-default) and no exclude pattern; a directory whose name matches an exclude
-pattern (``.git``, ``.venv``, ``__pycache__``) is not entered.
+Which files count is close to uvicorn's rule: a file is watched when its name
+(or its path below the watched directory) matches ``*.py`` or an include
+pattern and no exclude pattern; a directory whose name matches an exclude
+pattern (``.git``, ``.venv``, ``__pycache__``) is not entered.  See
+:class:`FileFilter` for which pattern wins.
 
 Changes are seen through :mod:`watchfiles` (the ``reload`` extra), which the
 operating system tells at once; without it, by comparing modification times
@@ -66,37 +67,48 @@ def is_reload_child() -> bool:
 class FileFilter:
     """Which files under the watched directories count as changes.
 
-    :param includes: glob patterns a file must match (name or relative path).
-    :param excludes: glob patterns no file or directory on the way may match;
-        a pattern also given as an include is dropped from these, so that
-        ``--reload-include '.env'`` works despite the default ``.*``.
+    A pattern matches a file's name or its path below the watched directory.
+    The given excludes win over everything; then a file matching a given
+    include counts, even one that a default exclude would drop (so that
+    ``--reload-include '.env'`` works despite the default ``.*``); then the
+    default excludes, then ``*.py``.  Directories matching an exclude, given
+    or default, are not entered.
+
+    :param includes: glob patterns of files to watch besides ``*.py``.
+    :param excludes: glob patterns of files and directories to ignore,
+        besides :data:`DEFAULT_EXCLUDES`.
     """
 
     def __init__(self, includes: Sequence[str] = (), excludes: Sequence[str] = ()) -> None:
-        self.includes = tuple(includes) or DEFAULT_INCLUDES
-        self.excludes = tuple(
-            pattern for pattern in (*DEFAULT_EXCLUDES, *excludes) if pattern not in self.includes
-        )
+        self.includes = tuple(includes)
+        self.excludes = tuple(excludes)
 
     def wants_dir(self, name: str) -> bool:
         """Whether to look inside a directory called *name*.
 
         :param name: the directory's name, not its path.
         """
-        return not any(fnmatch.fnmatch(name, pattern) for pattern in self.excludes)
+        return not _matches(name, name, (*DEFAULT_EXCLUDES, *self.excludes))
 
     def wants_file(self, relative: str) -> bool:
         """Whether a change to the file at *relative* counts.
 
         :param relative: the file's path below a watched directory, with ``/``.
         """
-        name = relative.rpartition("/")[2]
-        parts = relative.split("/")[:-1]
-        if any(not self.wants_dir(part) for part in parts):
+        *parts, name = relative.split("/")
+        if not all(self.wants_dir(part) for part in parts):
             return False
-        if any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in self.excludes):
+        if _matches(name, relative, self.excludes):
             return False
-        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in self.includes)
+        if _matches(name, relative, self.includes):
+            return True
+        return not _matches(name, relative, DEFAULT_EXCLUDES) and _matches(
+            name, relative, DEFAULT_INCLUDES
+        )
+
+
+def _matches(name: str, relative: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
 
 
 def scan(dirs: Sequence[Path], wanted: FileFilter) -> dict[str, int]:
@@ -167,6 +179,8 @@ def _watchfiles_changes(
             return wanted.wants_file(relative)
         return False
 
+    # Its own "N changes detected" lines would only repeat ours.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     batches = watchfiles.watch(
         *dirs, watch_filter=keep, stop_event=_Stop(), yield_on_timeout=True,
         rust_timeout=int(POLL_INTERVAL * 1000), raise_interrupt=False,
@@ -189,7 +203,7 @@ def run_with_reload(
 
     :param argv: the child's command line, interpreter included.
     :param dirs: the directories to watch (each must exist).
-    :param includes: glob patterns of the files to watch (default ``*.py``).
+    :param includes: glob patterns of more files to watch than ``*.py``.
     :param excludes: glob patterns of files and directories to ignore.
     :param stop_timeout: seconds a child gets to stop (its shutdown timeout);
         it is killed a few seconds later.
