@@ -35,7 +35,7 @@ from .. import routing
 from .._sync import run_sync
 from ..errors import RequestError
 from ..mount import MountedExchange, match_prefix, root_path_of
-from ..protocol.exchange import Exchange
+from ..protocol.exchange import ClientDisconnected, Exchange
 from ..serving.entrypoints import ServerEntryPoints
 from . import signals
 from .body import RequestBody
@@ -1216,6 +1216,11 @@ class App(ServerEntryPoints, Scaffold):
                     req.async_view = self._is_async_view(req)
                     await self._read_ahead(req)
                 response = await self.full_dispatch_request()
+            except ClientDisconnected as exc:
+                # Left reading the body (ahead of the view, or in it): nobody is there
+                # to answer, and the driver closes the connection without a log line.
+                error = exc
+                raise
             except Exception as exc:
                 error = exc
                 response = await self.handle_exception(exc)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from .._sync import run_sync
 from ..errors import RequestError
+from ..protocol.exchange import ClientDisconnected
 
 __all__ = ["AsyncBodyStream", "BodyStream", "RequestBody"]
 
@@ -86,9 +87,13 @@ class RequestBody:
             raise self._error
         if self._done:
             return False
+        exchange = self._exchange
         try:
-            piece = await self._exchange.read()
+            piece = await exchange.read()
         except RequestError as error:
+            if exchange.client_disconnected:
+                # Cut short by the client leaving: nobody is there to read an error page.
+                raise ClientDisconnected("the client closed inside the body") from None
             self._error = error
             raise
         if not piece:

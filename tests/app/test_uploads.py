@@ -321,3 +321,34 @@ def test_under_uvicorn() -> None:
         response = client.post("/aupload", content=body, headers={"content-type": content_type})
         assert response.json() == {**_expect(data), "on_disk": True, "fields": {"kind": "u"}}
 
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_client_leaving_mid_body_is_no_application_error(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    app = App(__name__)
+
+    @app.post("/read")
+    async def read() -> str:
+        try:
+            while await request.stream.read(1024):
+                pass
+        except Exception as error:
+            seen.append(type(error).__name__)
+            raise
+        return "all of it"
+
+    with running_server(backend, app) as handle:
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as sock:
+            # More than an async view's read-ahead, so the view itself meets the end.
+            sock.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + b"x" * 100_000)
+            time.sleep(0.2)
+        deadline = time.monotonic() + TIMEOUT
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The server still serves.
+        assert httpx.post(f"http://127.0.0.1:{handle.port}/read", content=b"abc", timeout=TIMEOUT).text == "all of it"
+    assert seen == ["ClientDisconnected"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
