@@ -1,10 +1,16 @@
 """The Flask-style application object, :class:`App`, and its :class:`Config`.
 
 ``App`` is a crosswind application (``async def handle(exchange)``): the
-driver gives it each request, it reads the body, pushes the request
-context, runs the hooks and the view, and sends the response.  Everything a
-Flask 3 application does -- routing, hooks, error handlers, sessions,
-blueprints, templates -- follows Flask's order and rules.
+driver gives it each request, it pushes the request context, runs the
+hooks and the view, and sends the response.  Everything a Flask 3
+application does -- routing, hooks, error handlers, sessions, blueprints,
+templates -- follows Flask's order and rules.
+
+The body stays on the connection until the view reads it
+(:mod:`crosswind.app.body`), bounded by ``MAX_CONTENT_LENGTH``, which
+replaces the server's ``max_body_size`` when set.  On an event loop, where
+plain code cannot wait for the network, what the view's plain code will
+need is received just before it runs (see ``App._read_ahead``).
 
 Views may be plain functions or ``async def``.  A plain view runs right in
 the connection's task: on the asyncio and trio backends a view that blocks
