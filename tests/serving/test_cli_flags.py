@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from crosswind import __version__
+from crosswind.serving import cli
 
 from tests.support.cli_process import ROOT, CLIProcess, run_cli
 
@@ -285,6 +286,7 @@ def test_limit_concurrency_answers_503_above_it(
     refused = get(port)
     assert refused.status_code == 503
     assert refused.text == "Service Unavailable"
+    assert refused.headers["connection"] == "close"
     (project / "release").touch()
     holder.join(TIMEOUT)
     assert [response.status_code for response in held] == [200]
@@ -488,10 +490,19 @@ def test_tls_with_a_wrong_password_is_refused(authority) -> None:
          "limit ws_max_message_size must be a positive number, not -1"),
     ],
 )
-def test_bad_values_are_refused_naming_the_flag(flags: tuple[str, ...], message: str) -> None:
-    result = run_cli("serve", "tests.support.apps:app", *flags)
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == message
+def test_bad_values_are_refused_naming_the_flag(
+    monkeypatch, capsys, flags: tuple[str, ...], message: str
+) -> None:
+    # In this process, to keep the suite quick: the subprocess would only add
+    # an interpreter around the same main() (the tests above run it so).
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "load_backend", lambda name: pytest.fail("got as far as serving"))
+    try:
+        code = cli.main(["serve", "tests.support.apps:app", *flags])
+    except SystemExit as stopped:  # argparse's own refusals
+        code = stopped.code
+    assert code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == message
 
 
 def test_help_lists_the_uvicorn_names() -> None:
