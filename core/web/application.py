@@ -33,7 +33,7 @@ from .request import HTTPServerRequest
 from .sessions import Session, SignedCookieSessionStore
 from .static import StaticFileHandler
 from .stock_handlers import ErrorHandler
-from .templates import BUILTIN_UI_MODULES, UIModule
+from .templates import BUILTIN_UI_MODULES, TEMPLATE_ENGINES, Jinja2Loader, UIModule
 from .transforms import GZipContentEncoding, OutputTransform
 
 __all__ = ["Application", "HandlerDelegate"]
@@ -119,6 +119,10 @@ class Application(ServerEntryPoints):
         self.clock: Callable[[], float] = settings.get("clock") or time.time
         #: Random bytes for XSRF tokens, session ids and multipart boundaries.
         self.token_source: Callable[[int], bytes] = settings.get("token_source") or os.urandom
+        #: ``"tornado"`` (:mod:`crosswind.template`) or ``"jinja2"``: the
+        #: ``template_engine`` setting, else Jinja2 when ``template_loader`` is
+        #: a Jinja2 loader, else Tornado's language.
+        self.template_engine: str = _template_engine(settings)
         self.ui_modules: dict[str, type[UIModule]] = dict(BUILTIN_UI_MODULES)
         self.ui_methods: dict[str, Callable[..., Any]] = {}
         self._load_ui_modules(settings.get("ui_modules", {}))
@@ -358,3 +362,13 @@ class Application(ServerEntryPoints):
             run_with_reloader(run)
         else:
             run()
+
+
+def _template_engine(settings: dict[str, Any]) -> str:
+    engine = settings.get("template_engine")
+    if engine is None:
+        # An application that passes a Jinja2 loader wants Jinja2's namespace.
+        return "jinja2" if isinstance(settings.get("template_loader"), Jinja2Loader) else "tornado"
+    if engine not in TEMPLATE_ENGINES:
+        raise ValueError(f"template_engine must be one of {TEMPLATE_ENGINES}, not {engine!r}")
+    return engine  # type: ignore[no-any-return]

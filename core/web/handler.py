@@ -33,6 +33,7 @@ from markupsafe import Markup
 
 from .. import escape, grammar, xsrf
 from .. import locale as locale_module
+from .. import template as tornado_template
 from ..cookies import format_set_cookie
 from ..errors import RequestError
 from ..etag import compute_etag, parse_etag, parse_etag_list
@@ -44,7 +45,7 @@ from ..signing import create_signed_value, decode_signed_value, get_signature_ke
 from .errors import Finish, HTTPError, MissingArgumentError
 from .iostream import DetachedIOStream
 from .request import HTTPServerRequest
-from .templates import Loader, UIModule, UIModuleNamespace
+from .templates import Jinja2Loader, UIModule, UIModuleNamespace
 
 if TYPE_CHECKING:
     from .application import Application
@@ -71,10 +72,11 @@ _VALID_HEADER_CHARS = re.compile(grammar.FIELD_CHAR + "*")
 _REASON_PHRASE = _VALID_HEADER_CHARS
 _HeaderValue = str | bytes | int | datetime.datetime
 
-# The modules whose frames render_string skips to find the caller's folder.
+# The modules whose frames render_string skips to find the caller's folder
+# (render() itself is here, so this file is one of them).
 _OWN_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    for name in ("request_handler.py", "templates.py", "static.py", "stock_handlers.py")
+    for name in ("handler.py", "templates.py", "static.py", "stock_handlers.py")
 )
 
 
@@ -211,12 +213,22 @@ class RequestHandler:
 
     @property
     def ui(self) -> dict[str, Any]:
-        """The UI methods (bound to this handler) and ``modules``, as templates see them."""
+        """The UI methods (bound to this handler) and ``modules``, as templates see them.
+
+        Read them as keys or, as with Tornado's ``ObjectDict``, as attributes
+        (``self.ui.modules``).
+        """
         if self._ui is None:
-            ui: dict[str, Any] = {
-                name: self._ui_method(f) for name, f in self.application.ui_methods.items()
-            }
-            modules = UIModuleNamespace(self._render_ui_module, self.application.ui_modules)
+            ui = _UI(
+                (name, self._ui_method(f)) for name, f in self.application.ui_methods.items()
+            )
+            modules = UIModuleNamespace(
+                self._render_ui_module,
+                self.application.ui_modules,
+                markup=self.application.template_engine == "jinja2",
+            )
+            # {% module Name() %} compiles to _tt_modules.Name(); templates may
+            # also write modules.Name().
             ui["_tt_modules"] = modules
             ui["modules"] = modules
             self._ui = ui
@@ -897,8 +909,11 @@ class RequestHandler:
     def render(self, template_name: str, **kwargs: Any) -> _Pending:
         """Render a template as the response and finish.
 
-        JavaScript and CSS that the page's UI modules ask for are inserted
-        before ``</body>`` and ``</head>``.
+        What the page's UI modules ask for is inserted as Tornado does: linked
+        and embedded JavaScript before the last ``</body>``, linked and embedded
+        CSS and each module's ``html_head()`` before the first ``</head>``, and
+        each module's ``html_body()`` before the first ``</body>``; files are
+        listed once each, in the order the modules named them.
 
         :param template_name: the template, relative to the template path.
         :param kwargs: values for the template.
@@ -938,7 +953,7 @@ class RequestHandler:
         if html_heads:
             html = _insert_before(html, b"</head>", b"".join(html_heads))
         if html_bodies:
-            html = _insert_before(html, b"</body>", b"".join(html_bodies))
+            html = _insert_before(html, b"</body>", b"".join(html_bodies), last=False)
         return self.finish(html)
 
     def _static_or_absolute(self, paths: Iterable[str]) -> list[str]:
@@ -1016,8 +1031,15 @@ class RequestHandler:
 
         ``handler``, ``request``, ``current_user``, ``locale``, ``_``,
         ``pgettext``, ``static_url``, ``xsrf_form_html``, ``reverse_url``,
-        ``modules`` and the application's UI methods.
+        ``modules`` (and ``_tt_modules``, which ``{% module %}`` uses) and the
+        application's UI methods; the engine adds ``escape``, ``xhtml_escape``,
+        ``url_escape``, ``json_encode``, ``squeeze``, ``linkify`` and
+        ``datetime``.  With Jinja2, ``xsrf_form_html()`` gives markup that is
+        not escaped again.
         """
+        xsrf_form_html: Callable[[], str] = self.xsrf_form_html
+        if self.application.template_engine == "jinja2":
+            xsrf_form_html = lambda: Markup(self.xsrf_form_html())  # noqa: E731
         namespace: dict[str, Any] = {
             "handler": self,
             "request": self.request,
@@ -1026,7 +1048,7 @@ class RequestHandler:
             "_": self.locale.translate,
             "pgettext": self.locale.pgettext,
             "static_url": self.static_url,
-            "xsrf_form_html": lambda: Markup(self.xsrf_form_html()),
+            "xsrf_form_html": xsrf_form_html,
             "reverse_url": self.reverse_url,
         }
         namespace.update(self.ui)
@@ -1034,8 +1056,11 @@ class RequestHandler:
 
     def create_template_loader(self, template_path: str) -> Any:
         """The loader for *template_path*: the ``template_loader`` setting if
-        given, else a Jinja2 :class:`~crosswind.web.templates.Loader` honouring
-        ``autoescape`` and ``template_whitespace``.
+        given, else a :class:`crosswind.template.Loader` (a
+        :class:`~crosswind.web.templates.Jinja2Loader` when ``template_engine``
+        is ``"jinja2"``) honouring ``autoescape`` and ``template_whitespace``.
+
+        Called once per folder; the application keeps the loader.
 
         :param template_path: the template folder.
         """
@@ -1043,11 +1068,14 @@ class RequestHandler:
         if "template_loader" in settings:
             return settings["template_loader"]
         kwargs: dict[str, Any] = {}
+        # Only when set: autoescape=None means "no escaping", not "the default".
         if "autoescape" in settings:
             kwargs["autoescape"] = settings["autoescape"]
         if "template_whitespace" in settings:
             kwargs["whitespace"] = settings["template_whitespace"]
-        return Loader(template_path, **kwargs)
+        if self.application.template_engine == "jinja2":
+            return Jinja2Loader(template_path, **kwargs)
+        return tornado_template.Loader(template_path, **kwargs)
 
     def get_template_path(self) -> str | None:
         """The template folder (the ``template_path`` setting by default)."""
@@ -1455,6 +1483,19 @@ class RequestHandler:
         return f"{self.request.method} {self.request.uri} ({self.request.remote_ip})"
 
 
+class _UI(dict[str, Any]):
+    """``handler.ui``: a dict whose keys also read as attributes, as Tornado's ``ObjectDict``."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
 def _extend_files(target: list[str], files: Iterable[str] | str | bytes | None) -> None:
     if not files:
         return
@@ -1464,7 +1505,8 @@ def _extend_files(target: list[str], files: Iterable[str] | str | bytes | None) 
         target.extend(files)
 
 
-def _insert_before(html: bytes, marker: bytes, addition: bytes) -> bytes:
-    index = html.rindex(marker) if marker == b"</body>" else html.index(marker)
+def _insert_before(html: bytes, marker: bytes, addition: bytes, last: bool = True) -> bytes:
+    # Scripts go before the last </body> and html_body() before the first, as in Tornado.
+    index = html.rindex(marker) if marker == b"</body>" and last else html.index(marker)
     return html[:index] + addition + b"\n" + html[index:]
 

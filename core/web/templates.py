@@ -1,15 +1,21 @@
-"""Templates for Tornado-style handlers: Jinja2 behind Tornado's loader interface.
+"""Templates for Tornado-style handlers: the engines, and UI modules.
 
-Tornado applications call ``self.render("page.html", **values)``; the
-templates themselves must be written in Jinja2 syntax (``{% endfor %}``
-rather than ``{% end %}``, ``{{ xsrf_form_html() }}`` rather than
-``{% module xsrf_form_html() %}``); see ``docs/porting-from-tornado.md``.
+``self.render("page.html", **values)`` renders through one of two engines,
+chosen by the application setting ``template_engine``:
 
-:class:`Loader` has the interface of ``tornado.template.Loader``
-(``load(name).generate(**namespace)`` returning bytes, and ``reset()``), so
-a ``template_loader`` setting or an overridden ``create_template_loader``
-keeps working.  UI modules (:class:`UIModule`) are reached in templates as
-``{{ modules.Name(...) }}`` and their output is not escaped again.
+* ``"tornado"`` (the default): :mod:`crosswind.template`, Tornado's own
+  template language, so the template folder of a Tornado application is used
+  as it is.  ``{% module Name(...) %}`` reaches the UI modules.
+* ``"jinja2"``: Jinja2 behind Tornado's loader interface (:class:`Jinja2Loader`,
+  also importable as :class:`Loader`), for applications written against it.
+  UI modules are ``{{ modules.Name(...) }}`` and, like ``xsrf_form_html()``,
+  give markup that is not escaped again.  A ``template_loader`` setting that is
+  a :class:`Jinja2Loader` selects this engine by itself.
+
+Both loaders have the interface of ``tornado.template.Loader``
+(``load(name).generate(**namespace)`` returning bytes, and ``reset()``), so a
+``template_loader`` setting or an overridden ``create_template_loader`` keeps
+working.
 """
 
 from __future__ import annotations
@@ -28,12 +34,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "TEMPLATE_ENGINES",
+    "Jinja2Loader",
+    "Jinja2Template",
     "Loader",
     "Template",
     "TemplateModule",
     "UIModule",
     "UIModuleNamespace",
 ]
+
+#: The values of the ``template_engine`` setting; the first is the default.
+TEMPLATE_ENGINES = ("tornado", "jinja2")
 
 #: Names every template sees, as in Tornado's template module.
 DEFAULT_NAMESPACE: dict[str, Any] = {
@@ -63,8 +75,8 @@ def _tornado_escape(value: Any) -> Any:
     return Markup(escape.xhtml_escape(str(_text(value))))
 
 
-class Template:
-    """A compiled template.
+class Jinja2Template:
+    """A compiled Jinja2 template, with the interface of Tornado's ``Template``.
 
     :param template: the Jinja2 template.
     """
@@ -81,7 +93,7 @@ class Template:
         return self.template.render(**namespace).encode("utf-8")
 
 
-class Loader:
+class Jinja2Loader:
     """Loads Jinja2 templates from a directory, with Tornado's loader interface.
 
     :param root_directory: where template names are looked up.
@@ -122,9 +134,9 @@ class Loader:
         environment.globals.update(DEFAULT_NAMESPACE)
         if namespace:
             environment.globals.update(namespace)
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[str, Jinja2Template] = {}
 
-    def load(self, name: str, parent_path: str | None = None) -> Template:
+    def load(self, name: str, parent_path: str | None = None) -> Jinja2Template:
         """Return the template called *name* (compiled once, then cached).
 
         :param name: the template's path relative to the root.
@@ -136,7 +148,7 @@ class Loader:
             name = parent_path.rsplit("/", 1)[0] + "/" + name
         template = self._templates.get(name)
         if template is None:
-            template = Template(self.environment.get_template(name))
+            template = Jinja2Template(self.environment.get_template(name))
             self._templates[name] = template
         return template
 
@@ -148,8 +160,14 @@ class Loader:
             cache.clear()
 
 
+#: The names this module had when Jinja2 was the only engine.
+Loader = Jinja2Loader
+Template = Jinja2Template
+
+
 class UIModule:
-    """A reusable piece of a page, reached in templates as ``modules.Name(...)``.
+    """A reusable piece of a page: ``{% module Name(...) %}`` in a template
+    (``{{ modules.Name(...) }}`` with Jinja2).
 
     A module may ask for JavaScript and CSS; :meth:`RequestHandler.render`
     gathers them from every module used on the page and inserts them before
@@ -217,7 +235,7 @@ class _XSRFFormHTML(UIModule):
 
 
 class TemplateModule(UIModule):
-    """``modules.Template("part.html", **values)``: render a template in its own namespace.
+    """``{% module Template("part.html", **values) %}``: render a template in its own namespace.
 
     The template may call ``set_resources(javascript_files=..., embedded_css=...)``
     to ask for page resources, once per template file.
@@ -280,31 +298,41 @@ BUILTIN_UI_MODULES: dict[str, type[UIModule]] = {
 
 
 class UIModuleNamespace:
-    """``modules`` in templates: ``modules.Name(...)`` renders that module.
+    """``modules`` and ``_tt_modules`` in templates: ``modules.Name(...)`` renders that module.
 
     :param render_module: ``render_module(name, cls, *args, **kwargs)`` renders
         through the handler (which keeps one instance per module and page).
     :param ui_modules: the application's modules by name.
+    :param markup: wrap the output in :class:`markupsafe.Markup`, so that
+        Jinja2's autoescaping leaves it alone.  Tornado's engine gets plain
+        text, as from Tornado: ``{% module %}`` never escapes, and
+        ``{{ modules.Name() }}`` escapes there as it does in Tornado.
     """
 
     def __init__(
         self,
         render_module: Callable[..., str],
         ui_modules: Mapping[str, type[UIModule]],
+        *,
+        markup: bool = True,
     ) -> None:
         self._render_module = render_module
         self._ui_modules = ui_modules
+        self._markup = markup
 
-    def __getitem__(self, name: str) -> Callable[..., Markup]:
+    def __getitem__(self, name: str) -> Callable[..., str]:
         cls = self._ui_modules[name]
+        render_module = self._render_module
+        if not self._markup:
+            return lambda *args, **kwargs: render_module(name, cls, *args, **kwargs)
 
         def render(*args: Any, **kwargs: Any) -> Markup:
             # Module output is HTML by contract, so autoescaping must not touch it.
-            return Markup(self._render_module(name, cls, *args, **kwargs))
+            return Markup(render_module(name, cls, *args, **kwargs))
 
         return render
 
-    def __getattr__(self, name: str) -> Callable[..., Markup]:
+    def __getattr__(self, name: str) -> Callable[..., str]:
         if name.startswith("__"):
             raise AttributeError(name)
         try:

@@ -4,10 +4,12 @@
 * ``/blog/compose`` is ``@authenticated``: anonymous visitors are sent to
   ``/blog/auth/login?next=...``.  Logging in sets a signed ``blog_user``
   cookie (``set_signed_cookie``), which ``get_current_user`` reads back.
-* Every form carries ``xsrf_form_html()``; with ``xsrf_cookies`` on, a POST
-  without the matching token is answered ``403``.
-* Pages are Jinja2 templates under ``templates/``; the stylesheet is served
-  from ``static/`` through ``static_url`` (versioned, cached for a long time).
+* Every form carries ``{% module xsrf_form_html() %}``; with ``xsrf_cookies``
+  on, a POST without the matching token is answered ``403``.
+* Pages are Tornado templates under ``templates/``, in Tornado's own syntax
+  (``{% end %}``, ``{% module Entry(post) %}``); real Tornado renders the same
+  folder to the same bytes.  The stylesheet is served from ``static/`` through
+  ``static_url`` (versioned, cached for a long time).
 
 Run it alone with ``python -m examples.blog.app`` (port 8889), or through the
 demo (``make demo``), which mounts it at ``/blog/``.
@@ -130,7 +132,7 @@ class LogoutHandler(BaseHandler):
 
 
 class Entry(UIModule):
-    """One post in a list: ``{{ modules.Entry(post) }}``."""
+    """One post in a list: ``{% module Entry(post) %}``."""
 
     def render(self, post: Post, full: bool = False) -> bytes:
         return self.render_string("entry.html", post=post, full=full)

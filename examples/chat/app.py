@@ -1,6 +1,6 @@
 """A chat room written as Tornado's websocket chat demo is: one page, one ``WebSocketHandler``.
 
-* ``/chat/`` is the page: a Jinja2 template and ``static/chat.js`` (no
+* ``/chat/`` is the page: a Tornado template and ``static/chat.js`` (no
   framework, nothing from another site).  The script opens a WebSocket to
   ``/chat/socket``, shows whether it is connected, and reconnects with a
   growing delay when the connection drops.

@@ -531,7 +531,8 @@ def shout(handler, text):
     return text.upper() + "!"
 
 
-TORNADO_TEMPLATES = {
+#: One template folder, served by both: crosswind renders Tornado's template language.
+TEMPLATES = {
     "page.html": (
         "<html><head><title>{{ title }}</title></head><body>"
         "<ul>{% for item in items %}<li>{{ item }}</li>{% end %}</ul>"
@@ -544,20 +545,6 @@ TORNADO_TEMPLATES = {
         "{% module Badge('first') %}{% module Badge('second') %}</body></html>"
     ),
 }
-JINJA_TEMPLATES = {
-    "page.html": (
-        "<html><head><title>{{ title }}</title></head><body>"
-        "<ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul>"
-        "<p>{{ current_user }} {{ _('Hello') }} {{ locale.code }} {{ raw }}</p>"
-        "<p>{{ static_url('a.txt') }} {{ reverse_url('plain') }} {{ shout('hey') }}</p>"
-        "{{ xsrf_form_html() }}</body></html>"
-    ),
-    "modules.html": (
-        "<html><head><title>m</title></head><body>"
-        "{{ modules.Badge('first') }}{{ modules.Badge('second') }}</body></html>"
-    ),
-}
-
 
 # -- servers ------------------------------------------------------------------------
 
@@ -571,8 +558,8 @@ class Site:
     locales: Path
 
     @property
-    def templates(self) -> dict[str, Path]:
-        return {"tornado": self.root / "tornado-templates", "crosswind": self.root / "jinja-templates"}
+    def templates(self) -> Path:
+        return self.root / "templates"
 
 
 @pytest.fixture(scope="module")
@@ -594,11 +581,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     locales.mkdir()
     (locales / "es_LA.csv").write_text('"Hello","Hola"\n', encoding="utf-8")
     (locales / "fr_FR.csv").write_text('"Hello","Bonjour"\n', encoding="utf-8")
-    for name, templates in (("tornado-templates", TORNADO_TEMPLATES), ("jinja-templates", JINJA_TEMPLATES)):
-        folder = root / name
-        folder.mkdir()
-        for filename, text in templates.items():
-            (folder / filename).write_text(text)
+    (root / "templates").mkdir()
+    for filename, text in TEMPLATES.items():
+        (root / "templates" / filename).write_text(text)
     return Site(root, static, locales)
 
 
@@ -616,7 +601,7 @@ def make_application(web: ModuleType, site: Site, variant: str) -> Any:
     settings: dict[str, Any] = {
         "cookie_secret": SECRET,
         "login_url": "/login",
-        "template_path": str(site.templates[kind]),
+        "template_path": str(site.templates),
         "static_path": str(site.static),
         "ui_modules": build_modules(web),
         "ui_methods": {"shout": shout},

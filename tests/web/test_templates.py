@@ -1,4 +1,9 @@
-"""Templates (Jinja2 behind Tornado's loader interface), UI modules and methods, locales."""
+"""Tornado-style handlers render with Tornado's template language by default; locales.
+
+The templates here are written as for Tornado (``{% end %}``, ``{% module %}``).
+The Jinja2 engine has its own file, ``test_templates_jinja2.py``; byte-for-byte
+agreement with real Tornado is ``test_template_differential.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,11 @@ import datetime
 import struct
 from pathlib import Path
 
-import jinja2
 import pytest
-from crosswind import locale
+from crosswind import locale, template
 from crosswind.testing import Client
-from crosswind.web import Application, RequestHandler, TemplateModule, UIModule, url
-from crosswind.web.templates import Loader
+from crosswind.web import Application, RequestHandler, UIModule, url
+from crosswind.web.templates import Jinja2Loader
 
 NOW = 1_700_000_000.0
 
@@ -25,25 +29,31 @@ def make_client(handlers, **settings) -> Client:
 @pytest.fixture
 def templates(tmp_path: Path) -> Path:
     (tmp_path / "page.html").write_text(
-        "<html><head><title>{{ title }}</title></head><body>"
-        "{% for item in items %}<p>{{ item }}</p>{% endfor %}"
+        "<html><head><title>{{ title }}</title></head><body>\n"
+        "{% for item in items %}<p>{{ item }}</p>{% end %}\n"
         "</body></html>"
     )
     (tmp_path / "namespace.html").write_text(
         "{{ handler.__class__.__name__ }}~{{ request.path }}~{{ current_user }}~"
-        "{{ locale.code }}~{{ _('Hello') }}~{{ reverse_url('named', 7) }}~"
-        "{{ xsrf_form_html() }}~{{ escape('<&>') }}~{{ json_encode({'a': 1}) }}"
+        "{{ locale.code }}~{{ _('Hello') }}~{{ pgettext('ctx', 'Hello') }}~"
+        "{{ reverse_url('named', 7) }}~{{ static_url('s.css', include_version=False) }}~"
+        "{% raw xsrf_form_html() %}~{{ escape('<&>') }}~{% raw xhtml_escape('<') %}~"
+        "{{ url_escape('a b') }}~{{ json_encode({'a': 1}) }}~{{ squeeze('a   b') }}~"
+        "{% raw linkify('http://x.test') %}~{{ datetime.date(2020, 1, 2) }}"
     )
     (tmp_path / "modules.html").write_text(
-        "<html><head></head><body>{{ modules.Box('x') }}{{ modules.Box('y') }}"
-        "{{ modules.Template('part.html', word='inner') }}{{ shout('hey') }}</body></html>"
+        "<html><head><title>m</title></head><body>"
+        "{% module Box('x') %}{% module Box('y') %}|{{ modules.Box('z') }}|"
+        "{% module Template('part.html', word='inner') %}{{ shout('hey') }}"
+        "{% module xsrf_form_html() %}{% module linkify('see http://a.test') %}"
+        "</body></html>"
     )
     (tmp_path / "part.html").write_text(
         "[{{ word }}]{{ set_resources(embedded_css='.p{}', javascript_files='part.js') }}"
     )
-    (tmp_path / "base.html").write_text("<b>{% block body %}{% endblock %}</b>")
+    (tmp_path / "base.html").write_text("<b>{% block body %}{% end %}</b>")
     (tmp_path / "child.html").write_text(
-        '{% extends "base.html" %}{% block body %}{{ value }}{% endblock %}'
+        '{% extends "base.html" %}{% block body %}{{ value }}{% end %}'
     )
     return tmp_path
 
@@ -64,41 +74,66 @@ class Box(UIModule):
         return "var box = 1;"
 
     def css_files(self):
-        return ["box.css", "/abs.css"]
+        return ["box.css", "/abs.css", "box.css"]
 
     def html_head(self):
         return "<meta name=box>"
+
+    def html_body(self):
+        return "<!-- box -->"
 
 
 def shout(handler, text):
     return text.upper() + "!" + handler.request.method
 
 
-def test_render_escapes_and_finishes(templates):
+def test_tornado_is_the_default_engine(templates):
     client = make_client([(r"/(\w+)", Render)], template_path=str(templates))
     response = client.get("/page")
+    # .html templates collapse whitespace ("single"), as Tornado's do.
     assert response.text == (
-        "<html><head><title>&lt;T&gt;</title></head><body><p>a&amp;b</p><p>c</p></body></html>"
+        "<html><head><title>&lt;T&gt;</title></head><body>\n"
+        "<p>a&amp;b</p><p>c</p>\n</body></html>"
     )
     assert response.headers["Content-Type"] == "text/html; charset=UTF-8"
     assert client.get("/child").text == "<b>v</b>"
+    assert client.app.template_engine == "tornado"
 
 
-def test_autoescape_none_turns_escaping_off(templates):
-    client = make_client([(r"/(\w+)", Render)], template_path=str(templates), autoescape=None)
-    assert "<title><T></title>" in client.get("/page").text
+def test_autoescape_and_whitespace_settings(templates):
+    (templates / "spaced.html").write_text("a   b\n\n  {{ title }}")
+    plain = make_client(
+        [(r"/(\w+)", Render)],
+        template_path=str(templates),
+        autoescape=None,
+        template_whitespace="all",
+    )
+    assert "<title><T></title>" in plain.get("/page").text
+    assert plain.get("/spaced").text == "a   b\n\n  <T>"
+    oneline = make_client(
+        [(r"/(\w+)", Render)], template_path=str(templates), template_whitespace="oneline"
+    )
+    assert oneline.get("/spaced").text == "a b &lt;T&gt;"
 
 
 def test_template_namespace(templates):
     client = make_client(
         [(r"/(\w+)", Render), url(r"/n/(\d+)", Render, name="named")],
         template_path=str(templates),
+        static_path=str(templates),
     )
     parts = client.get("/namespace").text.split("~")
-    assert parts[:6] == ["Render", "/namespace", "ann", "en_US", "Hello", "/n/7"]
-    assert parts[6].startswith('<input type="hidden" name="_xsrf" value="2|')
-    assert parts[7] == "&amp;lt;&amp;amp;&amp;gt;"  # escape() output, escaped again by {{ }}
-    assert parts[8] == "{&quot;a&quot;: 1}"  # Tornado's entities, not markupsafe's
+    assert parts[:8] == ["Render", "/namespace", "ann", "en_US", "Hello", "Hello", "/n/7", "/static/s.css"]
+    assert parts[8].startswith('<input type="hidden" name="_xsrf" value="2|')
+    assert parts[9:] == [
+        "&amp;lt;&amp;amp;&amp;gt;",  # escape() output, escaped again by {{ }}
+        "&lt;",
+        "a+b",
+        "{&quot;a&quot;: 1}",
+        "a b",
+        '<a href="http://x.test">http://x.test</a>',
+        "2020-01-02",
+    ]
 
 
 def test_ui_modules_methods_and_resources(templates):
@@ -115,43 +150,78 @@ def test_ui_modules_methods_and_resources(templates):
     )
     html = client.get("/modules").text
     head, body = html.split("<body>")
-    assert '<link href="/static/box.css?v=' in head
-    assert '<link href="/abs.css" type="text/css" rel="stylesheet"/>' in head
-    assert '<style type="text/css">\n.p{}\n</style>' in head
-    assert "<meta name=box>" in head
-    assert "<div>x</div><div>y</div>[inner]HEY!GET" in body
+    version = head.split("box.css?v=")[1].split('"')[0]
+    assert head == (
+        "<html><head><title>m</title>"
+        f'<link href="/static/box.css?v={version}" type="text/css" rel="stylesheet"/>'
+        '<link href="/abs.css" type="text/css" rel="stylesheet"/>\n'
+        '<style type="text/css">\n.p{}\n</style>\n'
+        "<meta name=box>\n</head>"
+    )
+    # {% module %} is not escaped; {{ modules.X() }} is, as in Tornado.
+    assert body.startswith(
+        "<div>x</div><div>y</div>|&lt;div&gt;z&lt;/div&gt;|[inner]HEY!GET"
+        '<input type="hidden" name="_xsrf" value="2|'
+    )
+    assert 'see <a href="http://a.test">http://a.test</a><script src="/static/part.js?v=' in body
+    # Each insertion goes right before </body>, so the last one made comes last.
+    assert body.endswith(
+        '<script type="text/javascript">\n//<![CDATA[\nvar box = 1;\n//]]>\n</script>\n'
+        "<!-- box -->\n</body></html>"
+    )
     assert body.count("var box = 1;") == 1  # one instance per module and page
-    assert '<script src="/static/part.js?v=' in body
 
 
-def test_ui_modules_from_a_module_object():
-    import types
+def test_html_body_goes_before_the_first_body_end_and_scripts_before_the_last(templates):
+    (templates / "twice.html").write_text(
+        "<head></head><body>{% module Box('x') %}<script>'</body>'</script></body>"
+    )
+    client = make_client(
+        [(r"/(\w+)", Render)],
+        template_path=str(templates),
+        static_path=str(templates),
+        ui_modules={"Box": Box},
+    )
+    html = client.get("/twice").text
+    assert "<script>'<!-- box -->\n</body>'</script><script type=" in html
+    assert html.endswith("var box = 1;\n//]]>\n</script>\n</body>")
 
-    bundle = types.ModuleType("bundle")
-    bundle.Box = Box
-    bundle.NotAModule = object
-    app = Application([], ui_modules=bundle, ui_methods=types.ModuleType("empty"))
-    assert app.ui_modules["Box"] is Box and "NotAModule" not in app.ui_modules
-    assert app.ui_modules["Template"] is TemplateModule
+
+def test_ui_reads_as_attributes(templates):
+    class Peek(RequestHandler):
+        def get(self):
+            self.write(self.ui.shout("a") + self.ui.modules.Box("b") + self.ui._tt_modules.Box("c"))
+            with pytest.raises(AttributeError):
+                self.ui.missing  # noqa: B018
+
+    client = make_client(
+        [(r"/", Peek)], ui_modules={"Box": Box}, ui_methods={"shout": shout}
+    )
+    assert client.get("/").text == "A!GET<div>b</div><div>c</div>"
 
 
-def test_render_string_and_relative_template_path():
-    # Without template_path, names resolve next to the module defining the handler.
+def test_render_without_template_path_uses_the_callers_folder():
     here = Path(__file__).parent
     probe = here / "_web_template_probe.html"
-    probe.write_text("probe {{ n }}")
+    probe.write_text("probe {{ n }}{% if n %}!{% end %}")
     try:
 
         class Local(RequestHandler):
             def get(self):
-                self.write(self.render_string("_web_template_probe.html", n=3))
+                if self.get_argument("string", None):
+                    self.write(self.render_string("_web_template_probe.html", n=3))
+                else:
+                    self.render("_web_template_probe.html", n=4)
 
-        assert make_client([(r"/", Local)]).get("/").text == "probe 3"
+        client = make_client([(r"/", Local)])
+        assert client.get("/?string=1").text == "probe 3!"
+        assert client.get("/").text == "probe 4!"
     finally:
         probe.unlink()
 
 
-def test_compiled_template_cache_off_rereads_files(templates):
+@pytest.mark.parametrize("settings", [{"compiled_template_cache": False}, {"debug": True}])
+def test_compiled_template_cache_off_rereads_files(templates, settings):
     (templates / "live.html").write_text("one")
 
     class Live(RequestHandler):
@@ -159,56 +229,84 @@ def test_compiled_template_cache_off_rereads_files(templates):
             self.render("live.html")
 
     cached = make_client([(r"/", Live)], template_path=str(templates))
-    fresh = make_client(
-        [(r"/", Live)], template_path=str(templates), compiled_template_cache=False
-    )
+    fresh = make_client([(r"/", Live)], template_path=str(templates), autoreload=False, **settings)
     assert cached.get("/").text == "one" and fresh.get("/").text == "one"
     (templates / "live.html").write_text("two")
     assert cached.get("/").text == "one"
     assert fresh.get("/").text == "two"
 
 
-def test_template_loader_setting_and_create_template_loader(templates):
-    env = jinja2.Environment(loader=jinja2.DictLoader({"x.html": "dict {{ 1 + 1 }}"}))
+def test_loaders_are_made_once_per_folder_and_kept_by_the_application(templates):
+    made: list[str] = []
 
-    class FromEnv(RequestHandler):
+    class Counting(RequestHandler):
+        def create_template_loader(self, template_path):
+            made.append(template_path)
+            return super().create_template_loader(template_path)
+
+        def get(self):
+            self.render("child.html", value=1)
+
+    app = Application([(r"/", Counting)], template_path=str(templates))
+    client = Client(app)
+    assert client.get("/").text == client.get("/").text == "<b>1</b>"
+    assert made == [str(templates)]
+    loader = app._template_loaders[str(templates)]
+    assert isinstance(loader, template.Loader) and loader.autoescape == "xhtml_escape"
+
+
+def test_template_loader_setting_and_create_template_loader():
+    loader = template.DictLoader(
+        {"x.html": "dict {{ 1 + 1 }} {% module xsrf_form_html() %}"}, autoescape=None
+    )
+
+    class FromSetting(RequestHandler):
         def get(self):
             self.render("x.html")
 
-    client = make_client([(r"/", FromEnv)], template_loader=Loader(environment=env))
-    assert client.get("/").text == "dict 2"
+    text = make_client([(r"/", FromSetting)], template_loader=loader).get("/").text
+    assert text.startswith('dict 2 <input type="hidden" name="_xsrf"')
 
     class Custom(RequestHandler):
         def create_template_loader(self, template_path):
-            return Loader(environment=env)
+            return template.DictLoader({"x.html": "custom {{ '<' }}"})
 
         def get(self):
             self.render("x.html")
 
-    assert make_client([(r"/", Custom)], template_path="/nonexistent").get("/").text == "dict 2"
+    assert make_client([(r"/", Custom)], template_path="/nonexistent").get("/").text == "custom &lt;"
 
 
-def test_render_after_finish_and_missing_template():
+def test_template_engine_setting():
+    assert Application([]).template_engine == "tornado"
+    assert Application([], template_engine="jinja2").template_engine == "jinja2"
+    # A Jinja2 loader given as template_loader brings Jinja2's namespace with it.
+    jinja = Jinja2Loader("/nonexistent")
+    assert Application([], template_loader=jinja).template_engine == "jinja2"
+    assert Application([], template_loader=jinja, template_engine="tornado").template_engine == "tornado"
+    with pytest.raises(ValueError, match="template_engine"):
+        Application([], template_engine="mako")
+
+
+def test_render_after_finish_and_template_errors(templates):
+    (templates / "broken.html").write_text("{% for x in y %}")
+
     class Twice(RequestHandler):
         def get(self):
             self.finish("x")
             with pytest.raises(RuntimeError):
                 self.render("anything.html")
 
-    class Missing(RequestHandler):
-        def get(self):
-            self.render("missing.html")
+    class Fails(RequestHandler):
+        def get(self, name):
+            self.render(name)
 
     assert make_client([(r"/", Twice)]).get("/").text == "x"
-    assert make_client([(r"/", Missing)], template_path="/nonexistent").get("/").status_code == 500
-
-
-def test_loader_whitespace_and_reset(tmp_path):
-    (tmp_path / "w.html").write_text("{% if true %}\n  x\n{% endif %}\n")
-    assert Loader(str(tmp_path)).load("w.html").generate() == b"\n  x\n"
-    assert Loader(str(tmp_path), whitespace="oneline").load("w.html").generate() == b"  x\n"
-    with pytest.raises(TypeError):
-        Loader()
+    client = make_client([(r"/(.*)", Fails)], template_path=str(templates))
+    assert client.get("/missing.html").status_code == 500
+    assert client.get("/broken.html").status_code == 500
+    traced = make_client([(r"/(.*)", Fails)], template_path=str(templates), serve_traceback=True)
+    assert "Missing {% end %} block for for at broken.html:1" in traced.get("/broken.html").text
 
 
 # -- locales ---------------------------------------------------------------------
