@@ -337,7 +337,8 @@ def _from_x_forwarded(
 ) -> ProxiedClient:
     client = None
     skipped = 0  # trusted hops right of the client
-    hops = [hop for hop in _list(xff) if hop]
+    # An empty hop is a malformed one (it ends the walk), as uvicorn has it.
+    hops = _list(xff) if xff else []
     if hops:
         index = 0
         if not trusted.trust_all:

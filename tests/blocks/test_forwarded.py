@@ -238,6 +238,9 @@ def test_malformed_client_hops_end_the_walk() -> None:
     assert said == ProxiedClient(client=None)
     said = resolve_forwarded("127.0.0.1", [(b"forwarded", b"for=203.0.113.5, for=[bad], for=10.0.0.1")], trusted)
     assert said is None
+    for empty in (b"203.0.113.5, , 10.0.0.1", b"", b" , "):
+        said = resolve_forwarded("127.0.0.1", [(b"x-forwarded-for", empty)], trusted)
+        assert said == ProxiedClient(client=None), empty
 
 
 def test_literals_and_unix_sockets() -> None:
