@@ -1085,8 +1085,9 @@ class RequestHandler:
         return lambda *args, **kwargs: method(self, *args, **kwargs)
 
     def _render_ui_module(
-        self, name: str, module_class: type[UIModule], *args: Any, **kwargs: Any
+        self, name: str, module_class: type[UIModule], /, *args: Any, **kwargs: Any
     ) -> str:
+        # Positional-only: a module may take keyword arguments called "name".
         if not hasattr(self, "_active_modules"):
             self._active_modules: dict[str, UIModule] = {}
         module = self._active_modules.get(name)
