@@ -47,8 +47,7 @@ from dataclasses import dataclass, field, fields
 from types import FrameType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
-from crosswind.forwarded import TrustedProxies
-from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.driver import AccessLog, ConnectionDriver, TrustedProxies
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.http1.engine import available_engines
 from crosswind.protocol.limits import Limits

@@ -32,7 +32,7 @@ Rules:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from ..errors import RequestError
@@ -45,7 +45,9 @@ from .http1.writer import SERVER_NAME
 from .limits import Limits
 from .transport import ConnectionInfo, Transport, TransportClosed
 
-__all__ = ["AccessLog", "ConnectionDriver"]
+#: TrustedProxies is the type of the driver's ``proxy``: named here too, for the
+#: backends, which import only the protocol layer.
+__all__ = ["AccessLog", "ConnectionDriver", "TrustedProxies"]
 
 log = logging.getLogger("crosswind.driver")
 
@@ -392,7 +394,7 @@ class ConnectionDriver:
         return True
 
 
-def _with_host(headers: list[tuple[bytes, bytes]], host: bytes) -> list[tuple[bytes, bytes]]:
+def _with_host(headers: Iterable[tuple[bytes, bytes]], host: bytes) -> list[tuple[bytes, bytes]]:
     """*headers* with *host* as the ``Host`` field, in the place of the one received."""
     replaced = [(name, host if name == b"host" else value) for name, value in headers]
     if (b"host", host) not in replaced:
