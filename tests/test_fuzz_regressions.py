@@ -45,7 +45,7 @@ def inputs() -> list[tuple[str, Path]]:
 def test_every_target_has_seeds() -> None:
     assert TARGETS == [
         "cookies", "engines", "forms", "multipart", "protocol", "routing", "signing", "template",
-        "websocket",
+        "ws_connection",
     ]
     for name in TARGETS:
         seeds = list((FUZZ / "corpus" / name).glob("*"))
@@ -78,11 +78,11 @@ def test_targets_report_broken_properties() -> None:
     with pytest.raises((_common.FuzzFinding, h11.RemoteProtocolError)):
         _common.check_responses(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nno", _Seen())
     protocol.test_one_input(b"\x00GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    websocket = load("websocket")
+    ws_connection = load("ws_connection")
     with pytest.raises(_common.FuzzFinding):
-        websocket._check(Closed(1011, "not a code for the peer's fault"))
+        ws_connection._check(Closed(1011, "not a code for the peer's fault"))
     with pytest.raises(_common.FuzzFinding):
-        websocket._check_answers([], Closed(1002, "protocol error"), close_first=False)
+        ws_connection._check_answers([], Closed(1002, "protocol error"), close_first=False)
 
 
 @pytest.mark.parametrize("engine", ["native", "h11"])

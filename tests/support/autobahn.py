@@ -11,6 +11,10 @@ The limits are raised above the defaults because the performance cases (9.*)
 send messages and frames of 16 MiB, which a default server rightly refuses
 with 1009.
 
+kosoku runs in a child process: it puts its own ``pkg_resources`` stand-in
+and the case files on ``sys.path`` for good, which must not leak into the
+process that runs the rest of the suite (and the two then have a CPU each).
+
 Verdicts, as Autobahn gives them: ``OK``, ``NON-STRICT`` (a SHOULD not
 followed, still conformant), ``INFORMATIONAL`` (behaviour the RFC leaves
 open), ``UNIMPLEMENTED`` (the compression cases against a server that
@@ -21,12 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-import kosoku
 from crosswind.app import App, websocket
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
@@ -38,6 +46,7 @@ from tests.support.servers import running_server
 __all__ = [
     "ACCEPTABLE",
     "APPS",
+    "CaseVerdict",
     "CORE_EXCLUDE",
     "LIMITS",
     "Outcome",
@@ -57,6 +66,9 @@ LIMITS = Limits(ws_max_message_size=MAX_MESSAGE, ws_max_frame_size=MAX_MESSAGE)
 CORE_EXCLUDE = ("9.*", "12.*", "13.*")
 #: Verdicts that are not failures (Autobahn's own reading of its labels).
 ACCEPTABLE = frozenset({"OK", "NON-STRICT", "INFORMATIONAL"})
+ROOT = Path(__file__).resolve().parent.parent.parent
+#: Seconds one run of cases may take: the compression cases take minutes.
+RUN_TIMEOUT = 3600.0
 
 
 def handler_app(deflate: bool) -> WebApplication:
@@ -97,11 +109,24 @@ def view_app(deflate: bool) -> App:
 APPS: dict[str, Callable[[bool], Any]] = {"handler": handler_app, "view": view_app}
 
 
+@dataclass(frozen=True)
+class CaseVerdict:
+    """What kosoku said of one case."""
+
+    case_id: str
+    index: int
+    behavior: str
+    behavior_close: str
+    close_code: int | None
+    result: str
+    result_close: str
+
+
 @dataclass
 class Outcome:
     """The verdicts of one run of cases against one echo."""
 
-    results: list[Any] = field(default_factory=list)
+    results: list[CaseVerdict] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[str]:
@@ -117,19 +142,18 @@ class Outcome:
         return [describe(r) for r in self.results if verdict(r) not in ("OK", "FAILED", "ERROR")]
 
 
-def verdict(result: Any) -> str:
+def verdict(result: CaseVerdict) -> str:
     """The case's verdict: its message verdict, unless the close went worse."""
-    behavior = result.behavior.value
-    close = result.behavior_close.value
-    if behavior in ACCEPTABLE and close not in ("OK", "INFORMATIONAL"):
+    if result.behavior in ACCEPTABLE and result.behavior_close not in ("OK", "INFORMATIONAL"):
         return "FAILED"
-    return str(behavior)
+    return result.behavior
 
 
-def describe(result: Any) -> str:
+def describe(result: CaseVerdict) -> str:
+    """One line on a case: its verdicts, the close code the server sent, kosoku's reasons."""
     return (
-        f"{result.case_id}: {result.behavior.value} / close {result.behavior_close.value}"
-        f" (code {result.remote_close_code}): {result.result} {result.result_close}"
+        f"{result.case_id}: {result.behavior} / close {result.behavior_close}"
+        f" (code {result.close_code}): {result.result} {result.result_close}"
     )
 
 
@@ -160,18 +184,54 @@ def run_cases(
     :param exclude: case ids or globs left out.
     :param concurrency: cases run at once.
     """
-    url = f"ws://127.0.0.1:{port}/"
+    request = {
+        "url": f"ws://127.0.0.1:{port}/",
+        "include": None if include is None else list(include),
+        "exclude": None if exclude is None else list(exclude),
+        "concurrency": concurrency,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.autobahn", json.dumps(request)],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"kosoku exited with {done.returncode}: {done.stderr.strip()[-2000:]}")
+    results = [CaseVerdict(**item) for item in json.loads(done.stdout)]
+    return Outcome(sorted(results, key=lambda r: r.index))
+
+
+def _run_in_child(request: dict[str, Any]) -> list[dict[str, Any]]:
+    import kosoku
+
     try:
         results = asyncio.run(
             kosoku.run_fuzzingclient(
-                url,
-                None if include is None else list(include),
-                None if exclude is None else list(exclude),
-                concurrency=concurrency,
+                request["url"], request["include"], request["exclude"],
+                concurrency=request["concurrency"],
             )
         )
     except kosoku.FailureError as failure:
         # Raised for any verdict short of passing, UNIMPLEMENTED included;
         # the verdicts are judged by the caller.
         results = failure.results
-    return Outcome(sorted(results, key=lambda r: r.case_index))
+    return [
+        asdict(
+            CaseVerdict(
+                case_id=r.case_id,
+                index=r.case_index,
+                behavior=r.behavior.value,
+                behavior_close=r.behavior_close.value,
+                close_code=r.remote_close_code,
+                result=r.result,
+                result_close=r.result_close,
+            )
+        )
+        for r in results
+    ]
+
+
+if __name__ == "__main__":
+    sys.stdout.write(json.dumps(_run_in_child(json.loads(sys.argv[1]))))
+    sys.stdout.flush()
+    # Straight out: kosoku's runtime need not outlive the verdicts, nor be torn down.
+    os._exit(0)
