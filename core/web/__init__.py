@@ -14,7 +14,8 @@ their job and are gathered here:
 * :mod:`crosswind.web.static` -- :class:`StaticFileHandler`
 * :mod:`crosswind.web.stock_handlers` -- :class:`ErrorHandler`, :class:`RedirectHandler`,
   :class:`FallbackHandler`
-* :mod:`crosswind.web.templates` -- Jinja2 templates, :class:`UIModule`
+* :mod:`crosswind.web.templates` -- :class:`UIModule` and the template engines
+  (:mod:`crosswind.template`, Tornado's language, by default; Jinja2 on request)
 * :mod:`crosswind.web.transforms` -- :class:`OutputTransform`, :class:`GZipContentEncoding`
 * :mod:`crosswind.web.sessions` -- ``self.session`` stores
 * :mod:`crosswind.web.registry` -- :func:`route` and :func:`make_app`
