@@ -119,7 +119,8 @@ class ParseError(Exception):
         return "%s at %s:%d" % (self.message, self.filename, self.lineno)
 
 
-class TemplateSyntaxError(ParseError, SyntaxError):
+# SyntaxError allows lineno to be None; a template error always knows its line.
+class TemplateSyntaxError(ParseError, SyntaxError):  # type: ignore[misc]
     """Python in a template that does not compile.
 
     Tornado lets the :class:`SyntaxError` of the generated module escape; this is

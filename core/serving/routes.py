@@ -108,7 +108,7 @@ def _router_rows(router: Any, prefix: str) -> Iterator[RouteRow]:
 
 def _pattern(regex: Any) -> str:
     # Tornado anchors what the user wrote with "$"; show what they wrote.
-    pattern = getattr(regex, "pattern", regex)
+    pattern: str = getattr(regex, "pattern", regex)
     return pattern[:-1] if pattern.endswith("$") else pattern
 
 
