@@ -21,7 +21,7 @@ __all__ = [
     "tls_info",
 ]
 
-server_log = logging.getLogger("crosswind.server")
+server_log = logging.getLogger("crosswind.error")
 
 
 @dataclass

@@ -1566,10 +1566,15 @@ class App(ServerEntryPoints, Scaffold):
         :param options: passed to the backend's ``serve`` (``limits``, ``ssl_context``...).
         """
         from ..serving.backends import load_backend
+        from ..serving.logs import ensure_server_logging
 
         options.pop("debug", None)
         options.pop("load_dotenv", None)
-        load_backend(backend)(self, host, port, **options)
+        serve = load_backend(backend)
+        # The "Serving on" line shows, as with crosswind serve, unless the
+        # application set up logging itself.
+        ensure_server_logging()
+        serve(self, host, port, **options)
 
 
 def _without_default_port(host: str, scheme: str) -> str:

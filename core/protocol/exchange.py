@@ -58,6 +58,7 @@ class Exchange:
         "method",
         "path",
         "query",
+        "response_headers",
         "server_header",
         "start_time",
         "status",
@@ -89,6 +90,8 @@ class Exchange:
         self.query = query
         self.status = 0
         self.bytes_sent = 0
+        #: The header fields the application answered with, for the access log.
+        self.response_headers: ResponseHeaders = ()
         self.start_time = start_time
         self._ended = False
         self._close_callbacks: list[Callable[[], None]] | None = None
@@ -172,6 +175,7 @@ class Exchange:
     ) -> None:
         """Send the status line and headers; the body follows with :meth:`write`."""
         self.status = status
+        self.response_headers = headers
         await self._driver.send(self._driver.conn.send_response(status, headers, reason))
 
     async def write(self, data: bytes) -> None:
@@ -216,6 +220,7 @@ class Exchange:
         """
         conn = self._driver.conn
         self.status = status
+        self.response_headers = headers
         # The writer adds Content-Length while it walks the fields anyway, so the
         # exchange does not scan them first (see bench/NOTES.md).
         out = conn.send_response(status, headers, reason, len(body))

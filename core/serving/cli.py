@@ -34,7 +34,16 @@ from .backends import DEFAULT_BACKEND, Serve, load_backend
 from .capacity import ConcurrencyLimit, RequestBudget
 from .errors import EXIT_FAILURE, CLIError
 from .loading import import_target, load_app
-from .logs import configure_logging, make_access_log
+from .logs import (
+    DEFAULT_ACCESS_LOG_FORMAT,
+    AccessFormatError,
+    compile_access_format,
+    configure_logging,
+    configure_root_logging,
+    load_log_config,
+    make_access_log,
+    route_access_log,
+)
 from .reload import RELOAD_CHILD_ENV, child_command, is_reload_child, run_with_reload
 from .routes import SORT_KEYS, format_routes, route_rows
 from .shell import run_shell
@@ -82,9 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="send no Server header (an application's own is kept)",
     )
     serve.add_argument(
-        "--log-level", default="info", type=str.lower,
+        "--log-level", default=None, type=str.lower,
         choices=["critical", "error", "warning", "info", "debug"],
-        help="least severe log level shown (default info)",
+        help="least severe log level shown (default info; with --log-config, the file's)",
     )
     serve.add_argument(
         "--shutdown-timeout", "--timeout-graceful-shutdown", "--graceful-timeout",
@@ -97,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tls_flags(serve)
     _add_proxy_flags(serve)
     _add_limit_flags(serve)
+    _add_logging_flags(serve)
     routes = commands.add_parser(
         "routes", help="show the routes of an application",
         description="Show the routes of a Flask-style or Tornado-style application "
@@ -300,6 +310,54 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_logging_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("logging", "see docs/deployment.md, Logging")
+    group.add_argument(
+        "--log-config", type=_readable_file, metavar="PATH",
+        help="configure logging from this file: a dictConfig in .json or .yaml/.yml "
+        "(PyYAML: crosswind[yaml]), else an INI fileConfig; crosswind adds no handler then",
+    )
+    group.add_argument(
+        "--access-log-format", "--access-logformat", default=DEFAULT_ACCESS_LOG_FORMAT,
+        type=_access_format, metavar="FORMAT",
+        help="gunicorn's access-log atoms, e.g. '%%(h)s \"%%(r)s\" %%(s)s %%(L)s' "
+        "(default: the Combined Log Format and the request time in seconds)",
+    )
+    group.add_argument(
+        "--access-logfile", metavar="PATH",
+        help="write the access log to this file, or to stdout with '-' (default: stderr, "
+        "with the other lines)",
+    )
+
+
+def _access_format(text: str) -> str:
+    try:
+        compile_access_format(text)
+    except AccessFormatError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Where records go, before the application is imported (it may log while it is)."""
+    if args.log_config:
+        try:
+            load_log_config(args.log_config)
+        except ValueError as error:
+            raise CLIError(str(error)) from None
+        if args.log_level:
+            logging.getLogger("crosswind").setLevel(args.log_level.upper())
+    else:
+        configure_logging(args.log_level or "info")
+    if args.access_logfile:
+        try:
+            route_access_log(args.access_logfile)
+        except OSError as exc:
+            raise CLIError(
+                f"cannot open --access-logfile {args.access_logfile!r}: {exc.strerror or exc}"
+            ) from None
+
+
 def _allow_ips(text: str) -> str:
     """Refuses an entry that is meant as an address or a network but is not one.
 
@@ -411,7 +469,7 @@ def _routes_command(args: argparse.Namespace) -> int:
 
 
 def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    configure_logging(args.log_level)
+    _setup_logging(args)
     _check_serve_flags(args)
     if args.protocol not in available_engines():
         raise CLIError(
@@ -430,6 +488,8 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         _load_env_file(args.env_file)
     serve = load_backend(args.backend)
     app = load_app(args.app, args.backend, factory=args.factory, app_dir=args.app_dir)
+    if not args.log_config:
+        configure_root_logging(args.log_level or "info")
     if args.limit_concurrency:
         app = ConcurrencyLimit(app, args.limit_concurrency)
     # At most one line per request: the server's own access log (or, with
@@ -440,7 +500,7 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "limits": limits,
         "shutdown_timeout": args.shutdown_timeout,
         "engine": args.protocol,
-        "access_log": make_access_log() if args.access_log else None,
+        "access_log": make_access_log(fmt=args.access_log_format) if args.access_log else None,
     }
     if args.certfile:
         options["ssl_context"] = _ssl_context(args)
@@ -546,7 +606,7 @@ def _serve_here(
 
 
 def _spent(requests: int, handle: Any) -> None:
-    logging.getLogger("crosswind.server").info(
+    logging.getLogger("crosswind.error").info(
         "Handled %d requests (--limit-max-requests); shutting down", requests
     )
     handle.shutdown()

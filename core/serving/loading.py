@@ -27,7 +27,7 @@ from .errors import CLIError
 
 __all__ = ["AppKind", "call_factory", "detect_app_kind", "import_target", "load_app", "parse_target"]
 
-log = logging.getLogger("crosswind.server")
+log = logging.getLogger("crosswind.error")
 
 AppKind = Literal["crosswind", "asgi", "wsgi"]
 

@@ -45,7 +45,7 @@ __all__ = [
     "scan",
 ]
 
-log = logging.getLogger("crosswind.server")
+log = logging.getLogger("crosswind.error")
 
 #: Set in the server child's environment: serve, do not watch.
 RELOAD_CHILD_ENV = "CROSSWIND_RELOAD_CHILD"

@@ -34,7 +34,7 @@ from .errors import EXIT_FAILURE, CLIError
 
 __all__ = ["serve_workers", "supervise"]
 
-log = logging.getLogger("crosswind.server")
+log = logging.getLogger("crosswind.error")
 
 # A worker that dies sooner than this after starting counts as failing, and
 # each failure in a row doubles the wait before the next restart.

@@ -347,11 +347,15 @@ class Application(ServerEntryPoints):
             ``HTTPServer``.
         """
         from ..serving.backends import load_backend
+        from ..serving.logs import ensure_server_logging
 
         if "xheaders" in kwargs:
             self.settings["xheaders"] = bool(kwargs.pop("xheaders"))
 
         serve = load_backend(backend)
+        # The "Serving on" line shows, as with crosswind serve, unless the
+        # application set up logging itself.
+        ensure_server_logging()
 
         def run() -> None:
             serve(self, address or "127.0.0.1", port, **kwargs)

@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.network, pytest.mark.timeout(90)]
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
 SERVING = re.compile(r"^Serving on (https?)://127\.0\.0\.1:(\d+) \((\w+)\)$")
-ACCESS = re.compile(r'^127\.0\.0\.1 "GET /\?q=1 HTTP/1\.1" 200 11 \d+\.\d\dms$')
+ACCESS = re.compile(
+    r'^127\.0\.0\.1 - - \[[^]]+\] "GET /\?q=1 HTTP/1\.1" 200 11 "-" "python-httpx/[^"]+" \d+\.\d{6}$'
+)
 
 
 class Server(CLIProcess):
