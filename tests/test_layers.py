@@ -146,6 +146,7 @@ FACADE = frozenset({"crosswind", "crosswind.__main__", "crosswind.websocket"})
 #: Modules that may import the backends or adapters (inside a function only), and why.
 LEAVES_THE_CORE: dict[str, str] = {
     "crosswind.broadcast": "pub/sub runs on an event loop and talks to Redis: the backends' job",
+    "crosswind.sessions_redis": "server-side sessions talk to Redis: the backends' job",
     "crosswind.serving.loading": "wraps a WSGI/ASGI app in its container",
     "crosswind.serving.cli": "TLS contexts and sockets for --certfile and --workers",
     "crosswind.serving.supervisor": "binds the socket that --workers share",
