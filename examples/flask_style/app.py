@@ -7,9 +7,10 @@ from typing import Any
 
 from crosswind.app import App, render_template, session
 
-from .api import api
+from .api import api, json_errors_under
 from .auth import auth
 from .chat import MAX_MESSAGE_SIZE, Room, chat
+from .compress import compress_responses
 from .store import NoteStore, UserStore
 
 __all__ = ["create_app"]
@@ -39,6 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> App:
     app.extensions["chat"] = Room()
     app.register_blueprint(auth, url_prefix="/auth")
     app.register_blueprint(api, url_prefix="/api")
+    json_errors_under(app, "/api")
+    compress_responses(app)
     app.register_blueprint(chat, url_prefix="/chat")
 
     @app.route("/")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import httpx
 import pytest
 from crosswind.app import App
@@ -40,13 +42,68 @@ def test_json_api(app: App) -> None:
     assert client.get("/api/notes").json == [{"id": 1, "owner": "demo", "text": "buy milk"}]
     assert client.get("/api/notes/1").json["text"] == "buy milk"
     missing = client.get("/api/notes/9")
-    assert missing.status_code == 404 and missing.json == {"error": "Not Found", "status": 404}
+    assert missing.status_code == 404
+    assert missing.json == {"error": "Not Found", "status": 404, "message": "there is no note with that id"}
     assert client.get("/api/whoami").json == {"user": "demo", "notes": 1}
     assert client.delete("/api/notes/1").status_code == 204
     assert client.get("/api/notes").json == []
-    # As in Flask, a blueprint's error handlers do not see URLs that matched no rule.
-    assert client.put("/api/notes").status_code == 405
     assert b"buy milk" not in client.get("/").data
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'[{"text": "a list"}]', b'"just a string"', b"42", b"null", b"{not json"],
+    ids=["empty-list", "list", "string", "number", "null", "malformed"],
+)
+def test_a_body_that_is_not_a_json_object_is_a_400_with_a_message(app: App, body: bytes) -> None:
+    client = app.test_client()
+    client.post("/auth/login", data={"username": "demo", "password": "demo-password"})
+    response = client.post("/api/notes", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    assert response.json == {
+        "error": "Bad Request",
+        "status": 400,
+        "message": 'the body must be a JSON object such as {"text": "..."}',
+    }
+    assert client.get("/api/notes").json == []
+
+
+def test_api_errors_are_json_even_where_no_rule_matched(app: App) -> None:
+    client = app.test_client()
+    assert client.get("/api/notes").json == {"error": "Unauthorized", "status": 401, "message": "sign in first"}
+    client.post("/auth/login", data={"username": "demo", "password": "demo-password"})
+    # A blueprint's own error handlers never see these, as in Flask: the app-level one does.
+    not_allowed = client.put("/api/notes")
+    assert not_allowed.status_code == 405 and not_allowed.json["error"] == "Method Not Allowed"
+    assert set(not_allowed.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    nowhere = client.get("/api/no/such/thing")
+    assert nowhere.status_code == 404 and nowhere.json["status"] == 404 and nowhere.json["message"]
+    empty = client.post("/api/notes", json={"text": "  "})
+    assert empty.json == {"error": "Bad Request", "status": 400, "message": "a non-empty 'text' is required"}
+    # Outside the API the HTML error pages stay.
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+
+
+def test_pages_and_json_are_gzipped_for_clients_that_accept_it(app: App) -> None:
+    client = app.test_client()
+    client.post("/auth/login", data={"username": "demo", "password": "demo-password"})
+    for number in range(40):
+        client.post("/api/notes", json={"text": f"note {number}"})
+    client.get("/")  # shows the welcome flash, once
+    for path in ("/", "/api/notes"):
+        plain = client.get(path)
+        zipped = client.get(path, headers={"Accept-Encoding": "gzip, deflate"})
+        assert "Accept-Encoding" in plain.headers["Vary"] and "Accept-Encoding" in zipped.headers["Vary"]
+        assert "Content-Encoding" not in plain.headers
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert int(zipped.headers["Content-Length"]) == len(zipped.data) < len(plain.data)
+        assert gzip.decompress(zipped.data) == plain.data
+    refused = client.get("/", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in refused.headers
+    # A static file is passed through as it is (it may answer a Range request).
+    css = client.get("/static/style.css", headers={"Accept-Encoding": "gzip"})
+    assert css.status_code == 200 and "Content-Encoding" not in css.headers
 
 
 def test_static_file(app: App) -> None:
