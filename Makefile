@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl) || echo "curl not installed: curl tests will skip"
 	@(command -v chromium && command -v chromedriver) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) || echo "chromium or chromium-driver not installed: the browser tests will skip"
-	@command -v redis-server >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq redis-server) || echo "redis-server not installed: Redis broadcast tests will skip"
+	@command -v redis-server >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq redis-server) || echo "redis-server not installed: Redis broadcast and session tests will skip"
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
 	$(BIN)/python -m tests.support.mypy_paths
 	$(BIN)/mypy
