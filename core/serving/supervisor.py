@@ -88,7 +88,10 @@ def serve_workers(
         if unix_socket:
             # One socket the workers inherit: a Unix path cannot be shared
             # by binding it again.
-            held = bind_socket(unix_socket=unix_socket, **_backlog(backlog))
+            if backlog is None:
+                held = bind_socket(unix_socket=unix_socket)
+            else:
+                held = bind_socket(unix_socket=unix_socket, backlog=backlog)
             options = {**options, "sock": held}
         else:
             # Held, not listening, for the supervisor's lifetime: it turns
@@ -126,10 +129,6 @@ def serve_workers(
         )
     finally:
         held.close()
-
-
-def _backlog(backlog: int | None) -> dict[str, int]:
-    return {} if backlog is None else {"backlog": backlog}
 
 
 def _run_worker(
