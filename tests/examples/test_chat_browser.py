@@ -8,19 +8,17 @@ Debian's ``chromium`` and ``chromium-driver``; without them these tests skip.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from examples.demo import make_demo
+from tests.support.browser import needs_chromium, start_browser
 from tests.support.servers import running_server
 
 #: Seconds any one thing in the page may take: the first connect, a message crossing.
@@ -28,45 +26,9 @@ WAIT = 10.0
 #: Seconds between looks at the page while waiting (Selenium's default is half a second).
 POLL = 0.05
 
-CHROMEDRIVER = shutil.which("chromedriver")
-# Debian's /usr/bin/chromium is a shell wrapper; the driver may start either.
-CHROMIUM = next(
-    (path for path in ("/usr/lib/chromium/chromium", shutil.which("chromium")) if path and shutil.which(path)),
-    None,
-)
-
-pytestmark = [
-    pytest.mark.network,
-    pytest.mark.skipif(
-        CHROMEDRIVER is None or CHROMIUM is None,
-        reason="chromium and chromium-driver (Debian packages) are not installed: "
-        + ", ".join(
-            name
-            for name, found in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER))
-            if found is None
-        ),
-    ),
-]
+pytestmark = [pytest.mark.network, needs_chromium]
 
 CHATS = ["/chat/", "/flask/chat/"]
-
-
-def start_browser() -> WebDriver:
-    options = webdriver.ChromeOptions()
-    assert CHROMIUM is not None and CHROMEDRIVER is not None
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        # Tests may run as root, where Chromium's sandbox will not start.
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--disable-extensions",
-        "--window-size=800,600",
-    ):
-        options.add_argument(argument)
-    # An explicit driver path: Selenium must not go looking for one on the network.
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
 @pytest.fixture(scope="module")
