@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-attacks conformance fuzz fuzz-smoke docs clean venv
+.PHONY: demo test test-all test-sdist lint bench bench-attacks conformance fuzz fuzz-smoke docs clean venv
+
+# The interpreters `make test-all` runs the suite on, each in its own .venv-VERSION; one that
+# is not installed is skipped with a message.
+PYTHONS ?= 3.11 3.12 3.13
 
 # Seconds per fuzz target: `make fuzz FUZZ_BUDGET=600` digs longer.
 FUZZ_BUDGET ?= 60
@@ -30,7 +34,24 @@ test: $(STAMP)
 	$(BIN)/python -m tests.support.mypy_paths
 	$(BIN)/mypy
 	$(BIN)/python fuzz/run.py --budget 10
+	$(BIN)/python -m tests.support.package_check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# `make test` on every interpreter of PYTHONS that this machine has.
+test-all:
+	@for version in $(PYTHONS); do \
+		if python$$version -c "import sys" >/dev/null 2>&1; then \
+			echo "== make test on Python $$version"; \
+			$(MAKE) --no-print-directory test PY=python$$version VENV=.venv-$$version || exit 1; \
+		else \
+			echo "== Python $$version is not installed here: make test-all skips it"; \
+		fi; \
+	done
+
+# Install the sdist with its test extra into a fresh environment and run the whole suite from
+# the unpacked sdist, as someone who downloaded it would.
+test-sdist: $(STAMP)
+	$(BIN)/python -m tests.support.package_check --sdist-tests
 
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py --budget $(FUZZ_BUDGET)
@@ -66,4 +87,4 @@ conformance: $(STAMP)
 	$(BIN)/python bench/conformance.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info core/*.egg-info
+	rm -rf $(VENV) .venv-* build *.egg-info core/*.egg-info

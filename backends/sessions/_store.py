@@ -14,11 +14,10 @@ import base64
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+if TYPE_CHECKING:
+    import redis
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -42,6 +41,17 @@ class SessionStoreUnavailable(Exception):
     """Redis could not be reached or did not answer in time; the request gets a 503."""
 
 
+def _redis() -> Any:
+    """The ``redis`` package, imported when first needed: an optional dependency."""
+    try:
+        import redis
+    except ImportError:
+        raise ImportError(
+            "sessions in Redis need the redis client: pip install 'crosswind[redis]'"
+        ) from None
+    return redis
+
+
 def redis_client(
     url: str = "redis://127.0.0.1:6379/0",
     *,
@@ -57,12 +67,17 @@ def redis_client(
     :param connect_timeout: seconds to connect.
     :param read_timeout: seconds to wait for each answer.
     """
-    return redis.Redis.from_url(
+    module = _redis()
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client: redis.Redis = module.Redis.from_url(
         url,
         socket_connect_timeout=connect_timeout,
         socket_timeout=read_timeout,
         retry=Retry(NoBackoff(), 1),
     )
+    return client
 
 
 def new_session_id(token_source: Callable[[int], bytes], length: int) -> str:
@@ -99,6 +114,7 @@ class RedisSessionBackend:
             raise ValueError(f"serialization_format must be 'json' or 'msgpack', not {serialization_format!r}")
         if serialization_format == "msgpack" and _msgpack() is None:
             raise ValueError("serialization_format='msgpack' needs msgspec (pip install msgspec)")
+        self._redis = _redis()
         self.client = client
         self.key_prefix = key_prefix
         self.serialization_format = serialization_format
@@ -139,7 +155,7 @@ class RedisSessionBackend:
     def _call(self, what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
             # The exception's type only: its text can carry the address and, for
             # some errors, the command with its key (the session id).
             log.error("session store unavailable (%s failed: %s)", what, type(exc).__name__)
