@@ -6,7 +6,9 @@ The contract of this package:
   (:mod:`~crosswind.serving.cli`), find and adapt the application
   (:mod:`~crosswind.serving.loading`), find a backend and state what its
   ``serve`` must accept (:mod:`~crosswind.serving.backends`), fork and watch
-  the workers of ``--workers N`` (:mod:`~crosswind.serving.supervisor`), and
+  the workers of ``--workers N`` (:mod:`~crosswind.serving.supervisor`),
+  restart the server on a change (:mod:`~crosswind.serving.reload`), bound
+  the requests an application gets (:mod:`~crosswind.serving.capacity`), and
   set up logging (:mod:`~crosswind.serving.logs`).  Besides,
   :mod:`~crosswind.serving.entrypoints` gives applications their ``wsgi`` and
   ``asgi`` attributes.

@@ -8,8 +8,12 @@ do, for Flask-style and Tornado-style applications alike.
 This module only reads the arguments and wires the pieces together: the
 application comes from :mod:`crosswind.serving.loading`, the backend from
 :mod:`crosswind.serving.backends`, the workers of ``--workers N`` from
-:mod:`crosswind.serving.supervisor` and the log lines from
-:mod:`crosswind.serving.logs`.  A problem the user can fix is one line on
+:mod:`crosswind.serving.supervisor`, the watcher of ``--reload`` from
+:mod:`crosswind.serving.reload`, the bounds of ``--limit-concurrency`` and
+``--limit-max-requests`` from :mod:`crosswind.serving.capacity` and the log
+lines from :mod:`crosswind.serving.logs`.  The flags keep uvicorn's and
+gunicorn's names where those servers have the same setting
+(``docs/deployment.md`` has the table).  A problem the user can fix is one line on
 stderr and exit status 2; a server that failed while starting, exit status 1.
 """
 
