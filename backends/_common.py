@@ -110,7 +110,11 @@ def make_ssl_context(
     ca_certs: str | None = None,
     cert_reqs: int = ssl.CERT_NONE,
 ) -> ssl.SSLContext:
-    """A server-side TLS context with modern defaults, speaking HTTP/1.1 over ALPN.
+    """A server-side TLS context with modern defaults, offering ``h2`` then ``http/1.1`` over ALPN.
+
+    The asyncio and trio backends serve HTTP/2 to clients that choose
+    ``h2``; the threaded backend, which speaks HTTP/1.1 only, offers
+    ``http/1.1`` alone on the contexts it is given.
 
     :param certfile: PEM file with the certificate (and its chain).
     :param keyfile: PEM file with the private key; ``None`` if *certfile* has it.
@@ -129,7 +133,7 @@ def make_ssl_context(
     if ca_certs is not None:
         context.load_verify_locations(ca_certs)
     context.verify_mode = ssl.VerifyMode(cert_reqs)
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(["h2", "http/1.1"])
     return context
 
 

@@ -47,11 +47,12 @@ from dataclasses import dataclass, field, fields
 from types import FrameType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
-from crosswind.protocol.driver import AccessLog, ConnectionDriver, TrustedProxies
+from crosswind.protocol.driver import AccessLog, TrustedProxies
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.http1.engine import available_engines
+from crosswind.protocol.http2.negotiate import new_driver
 from crosswind.protocol.limits import Limits
-from crosswind.protocol.transport import Transport
+from crosswind.protocol.transport import Driver, Transport
 
 from ._common import ServerHandle, announce, bind_socket, server_log
 
@@ -100,6 +101,9 @@ class ServeOptions:
     :param root_path: the path prefix a proxy in front removed, which the
         application builds its URLs under (ASGI ``root_path``, WSGI
         ``SCRIPT_NAME``).
+    :param http2: serve HTTP/2 to cleartext clients that open with its
+        preface (prior knowledge, for use behind a proxy); over TLS, ALPN
+        chooses HTTP/2 whatever this says.  The threaded backend refuses it.
     :raises ValueError: *shutdown_timeout* is negative, no engine is
         registered as *engine*, or *root_path* does not start with ``/``.
     """
@@ -117,6 +121,7 @@ class ServeOptions:
     proxy_headers: bool | None = None
     forwarded_allow_ips: str | Sequence[str] | None = None
     root_path: str = ""
+    http2: bool = False
 
     def __post_init__(self) -> None:
         _check(self.shutdown_timeout, self.engine, self.root_path)
@@ -188,12 +193,12 @@ def _check(shutdown_timeout: float, engine: str | None, root_path: str = "") -> 
         raise ValueError(f"unknown protocol engine {engine!r}; choose one of {choices}")
 
 
-def is_idle(driver: ConnectionDriver) -> bool:
+def is_idle(driver: Driver) -> bool:
     """Between requests with nothing received: what a shutdown closes at once."""
     return driver.idle
 
 
-def is_sheddable(driver: ConnectionDriver) -> bool:
+def is_sheddable(driver: Driver) -> bool:
     """Waiting for a head, or receiving a body below the rate floor: what a full server may shed."""
     return driver.shed_order() is not None
 
@@ -201,7 +206,7 @@ def is_sheddable(driver: ConnectionDriver) -> bool:
 class _Tracked(Protocol):
     """A backend's record of one connection: its driver once it has one."""
 
-    driver: ConnectionDriver | None
+    driver: Driver | None
 
 
 C = TypeVar("C", bound=_Tracked)
@@ -231,6 +236,7 @@ class Server(Generic[C]):
     :param proxy_headers: as for :class:`ServeOptions`.
     :param forwarded_allow_ips: as for :class:`ServeOptions`.
     :param root_path: as for :class:`ServeOptions`.
+    :param http2: as for :class:`ServeOptions`.
     :raises ValueError: as :class:`ServeOptions` does.
     """
 
@@ -249,6 +255,7 @@ class Server(Generic[C]):
         proxy_headers: bool | None = None,
         forwarded_allow_ips: str | Sequence[str] | None = None,
         root_path: str = "",
+        http2: bool = False,
     ) -> None:
         _check(shutdown_timeout, engine, root_path)
         self.app = app
@@ -264,6 +271,8 @@ class Server(Generic[C]):
         #: The peers believed about the client (``None``: none is).
         self.proxy = trusted_proxies(proxy_headers, forwarded_allow_ips)
         self.root_path = root_path
+        #: Serve HTTP/2 to cleartext clients that start with its preface.
+        self.http2 = http2
         self.connections: set[C] = set()
         self._stopping = False
 
@@ -277,17 +286,22 @@ class Server(Generic[C]):
             date_header=options.date_header,
             proxy_headers=options.proxy_headers,
             forwarded_allow_ips=options.forwarded_allow_ips, root_path=options.root_path,
+            http2=options.http2,
         )
 
-    def new_driver(self, transport: Transport, clock: Callable[[], float]) -> ConnectionDriver:
+    def new_driver(self, transport: Transport, clock: Callable[[], float]) -> Driver:
         """The driver for a connection starting now; it shuts down at once during a shutdown.
+
+        HTTP/1.1 or HTTP/2, as :func:`crosswind.protocol.http2.negotiate.new_driver`
+        decides from ALPN, the ``http2`` option and what the transport can do.
 
         :param transport: the connection's transport.
         :param clock: the clock its deadlines are in.
         """
-        driver = ConnectionDriver(
-            transport, self.app, clock=clock, wall_clock=time.time if self.date_header else None,
-            server_header=self.server_header, limits=self.limits, engine=self.engine,
+        driver = new_driver(
+            transport, self.app, http2=self.http2, engine=self.engine,
+            clock=clock, wall_clock=time.time if self.date_header else None,
+            server_header=self.server_header, limits=self.limits,
             access_log=self.access_log, proxy=self.proxy, root_path=self.root_path,
         )
         if self._stopping:

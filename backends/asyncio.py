@@ -25,10 +25,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.driver import AccessLog
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
-from crosswind.protocol.transport import ConnectionInfo, TransportClosed
+from crosswind.protocol.transport import ConnectionInfo, Driver, TransportClosed
 
 from ._common import ServerHandle, announce, peer_name, server_log, tls_info
 from ._serve import (
@@ -107,13 +107,14 @@ class _Protocol(asyncio.Protocol):
         self._writing_paused = False
         self._reading_paused = False
         self._close_callback: Callable[[], None] | None = None
-        self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
+        self._tasks: set[asyncio.Task[None]] | None = None  # an HTTP/2 connection's streams
+        self._stop_waiting: Callable[[Driver], bool] | None = None
         self.info = _NO_INFO  # until connection_made knows the addresses
         # The driver refers back to this protocol (its transport): the link
         # is cut when the connection is done, so that both are freed at once
         # instead of by the cyclic garbage collector, whose full collections
         # set the p99 of Connection: close traffic (see bench/NOTES.md).
-        self.driver: ConnectionDriver | None = None
+        self.driver: Driver | None = None
         #: connection_made starts the driver's task (else _serve runs it).
         self.starts_task = False
 
@@ -206,7 +207,7 @@ class _Protocol(asyncio.Protocol):
         # _Server._sweep).
         return waiter
 
-    def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
+    def stop_waiting(self, condition: Callable[[Driver], bool]) -> None:
         """End the wait for a request while *condition* holds for the driver, now or later.
 
         The pending receive, or the next one, raises :class:`TimeoutError`
@@ -308,6 +309,25 @@ class _Protocol(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+    # -- crosswind.protocol.transport.Concurrency (HTTP/2) ------------------
+
+    def start_soon(self, async_fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``async_fn()`` in a task of its own, held until it ends."""
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        task = self._loop.create_task(async_fn())  # type: ignore[arg-type]
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def new_signal(self) -> asyncio.Event:
+        return asyncio.Event()
+
+    def cancel_tasks(self) -> None:
+        """Cancel the tasks :meth:`start_soon` started that are still running."""
+        for task in list(self._tasks or ()):
+            task.cancel()
 
 
 class _Server(Server[_Protocol]):
@@ -483,7 +503,7 @@ class _Server(Server[_Protocol]):
         if protocol.starts_task:
             self.loop.create_task(self._run(protocol, driver))
 
-    async def _run(self, protocol: _Protocol, driver: ConnectionDriver) -> None:
+    async def _run(self, protocol: _Protocol, driver: Driver) -> None:
         """Serve a connection whose transport _accept_ready made."""
         try:
             await driver.run()
@@ -565,6 +585,7 @@ class _Server(Server[_Protocol]):
     async def _cut(self, connections: list[_Protocol]) -> None:
         for protocol in connections:
             protocol.abort()
+            protocol.cancel_tasks()
 
 
 class _Asyncio(Runtime[_Server]):
@@ -606,6 +627,7 @@ async def start_server(
     proxy_headers: bool | None = None,
     forwarded_allow_ips: str | Sequence[str] | None = None,
     root_path: str = "",
+    http2: bool = False,
 ) -> _Server:
     """Start serving in the running loop; ``await server.shutdown()`` to stop."""
     options = ServeOptions(
@@ -614,7 +636,7 @@ async def start_server(
         access_log=access_log, sock=sock, server_header=server_header,
         date_header=date_header,
         proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
-        root_path=root_path,
+        root_path=root_path, http2=http2,
     )
     server = _Server.from_options(app, options.listen(host, port), options)
     server.start()

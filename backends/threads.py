@@ -15,6 +15,16 @@ the kernel's backlog rather than in memory.  Deadlines are
 A worker blocked in an application that waits for its client to go away
 (``add_close_callback``) cannot read; one watcher thread polls such
 connections instead and reports the end of the stream at once.
+
+This backend speaks HTTP/1.1 only.  HTTP/2 multiplexes streams over one
+connection, so it needs the streams' applications to run while one reader
+takes frames in; here that would be a thread per stream beside the
+connection's worker, each blocking on the others through locks, outside
+``Limits.max_connections``' bound on threads, and a handler waiting for
+flow control would hold a whole thread.  The asyncio and trio backends
+serve HTTP/2; on this one ``http2=True`` is refused, and a TLS context it is
+given offers ``http/1.1`` alone over ALPN (it is changed in place), so no
+client ever chooses ``h2`` here.
 """
 
 from __future__ import annotations
@@ -32,10 +42,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from crosswind._sync import EventLoopRequired, run_sync
-from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.driver import AccessLog
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
-from crosswind.protocol.transport import ConnectionInfo, TransportClosed
+from crosswind.protocol.transport import ConnectionInfo, Driver, TransportClosed
 
 from ._common import ServerHandle, announce, peer_name, server_log, tls_info
 from ._serve import (
@@ -94,11 +104,11 @@ class _SocketTransport:
         self.sock = sock
         self.send_timeout = send_timeout
         self.info = ConnectionInfo()
-        self.driver: ConnectionDriver | None = None
+        self.driver: Driver | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._receiving = False
-        self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
+        self._stop_waiting: Callable[[Driver], bool] | None = None
         self._watcher = watcher
         #: Held by each send, so that threads sending on one connection at once
         #: (a WebSocket broadcast) do not interleave their bytes; re-entrant, for
@@ -149,7 +159,7 @@ class _SocketTransport:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
 
-    def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
+    def stop_waiting(self, condition: Callable[[Driver], bool]) -> None:
         """End the wait for a request while *condition* holds for the driver, now or later.
 
         As the asyncio backend's.  Called from the accept thread: a worker
@@ -435,6 +445,10 @@ class ThreadedServer(Server[_SocketTransport]):
 
     def __init__(self, app: Application, sock: socket.socket, **settings: Any) -> None:
         super().__init__(app, sock, **settings)
+        if self.http2:
+            raise ValueError("the threads backend serves HTTP/1.1 only: use asyncio or trio for HTTP/2")
+        if self.ssl_context is not None:
+            self.ssl_context.set_alpn_protocols(["http/1.1"])
         self._pool = _WorkerPool(self.limits.max_connections)
         # An RLock underneath: a signal handler may request a shutdown while
         # the interrupted main thread holds it.

@@ -20,14 +20,14 @@ import contextlib
 import math
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import trio
-from crosswind.protocol.driver import AccessLog, ConnectionDriver
+from crosswind.protocol.driver import AccessLog
 from crosswind.protocol.exchange import Application
 from crosswind.protocol.limits import Limits
-from crosswind.protocol.transport import ConnectionInfo, TransportClosed
+from crosswind.protocol.transport import ConnectionInfo, Driver, TransportClosed
 
 from ._common import ServerHandle, announce, peer_name, server_log, tls_info
 from ._serve import (
@@ -65,6 +65,7 @@ class _StreamTransport:
         "_nursery",
         "_receive_scope",
         "_stop_waiting",
+        "_tasks",
         "_watcher",
         "driver",
         "info",
@@ -76,15 +77,16 @@ class _StreamTransport:
     ) -> None:
         self.stream = stream
         self.info = info
-        self.driver: ConnectionDriver | None = None
+        self.driver: Driver | None = None
         self._nursery = nursery
         self._closed = False
         self._eof = False
         self._held: list[bytes] = []  # what the watcher read, for the next receive
         self._receive_scope: trio.CancelScope | None = None
-        self._stop_waiting: Callable[[ConnectionDriver], bool] | None = None
+        self._stop_waiting: Callable[[Driver], bool] | None = None
         self._watcher: _Watcher | None = None
         self._close_callback: Callable[[], None] | None = None
+        self._tasks: set[trio.CancelScope] | None = None  # an HTTP/2 connection's streams
 
     async def receive(self, deadline: float | None) -> bytes:
         if self._watcher is not None:
@@ -115,7 +117,7 @@ class _StreamTransport:
             self._receive_scope = None
         raise TimeoutError
 
-    def stop_waiting(self, condition: Callable[[ConnectionDriver], bool]) -> None:
+    def stop_waiting(self, condition: Callable[[Driver], bool]) -> None:
         """End the wait for a request while *condition* holds for the driver, now or later.
 
         As the asyncio backend's: the pending or next receive raises
@@ -189,6 +191,36 @@ class _StreamTransport:
         self._watcher = None
 
 
+    # -- crosswind.protocol.transport.Concurrency (HTTP/2) --------------------
+
+    def start_soon(self, async_fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``async_fn()`` in the server's nursery, cancelled with the connection."""
+        if self._tasks is None:
+            self._tasks = set()
+        self._nursery.start_soon(self._run_task, async_fn)
+
+    async def _run_task(self, async_fn: Callable[[], Awaitable[None]]) -> None:
+        tasks = self._tasks
+        assert tasks is not None
+        scope = trio.CancelScope()
+        tasks.add(scope)
+        try:
+            with scope:
+                await async_fn()
+        except Exception:
+            server_log.exception("error serving a stream")
+        finally:
+            tasks.discard(scope)
+
+    def new_signal(self) -> trio.Event:
+        return trio.Event()
+
+    def cancel_tasks(self) -> None:
+        """Cancel the tasks :meth:`start_soon` started that are still running."""
+        for scope in list(self._tasks or ()):
+            scope.cancel()
+
+
 class _Watcher:
     """A task reading on the driver's behalf (see :meth:`_StreamTransport.set_close_callback`)."""
 
@@ -206,7 +238,7 @@ class _Connection:
 
     def __init__(self) -> None:
         self.scope = trio.CancelScope()
-        self.driver: ConnectionDriver | None = None
+        self.driver: Driver | None = None
         self.transport: _StreamTransport | None = None
 
 
@@ -339,6 +371,7 @@ class TrioServer(Server[_Connection]):
             transport = connection.transport
             if transport is not None:
                 transport.driver = None  # freed with the connection, not by the cycle collector
+                transport.cancel_tasks()
                 if transport._watcher is not None:
                     transport._watcher.scope.cancel()
             with trio.CancelScope(shield=True):
@@ -442,6 +475,7 @@ async def start_server(
     proxy_headers: bool | None = None,
     forwarded_allow_ips: str | Sequence[str] | None = None,
     root_path: str = "",
+    http2: bool = False,
 ) -> TrioServer:
     """Start serving in *nursery*; ``await server.shutdown()`` stops it gracefully.
 
@@ -457,7 +491,7 @@ async def start_server(
         access_log=access_log, sock=sock, server_header=server_header,
         date_header=date_header,
         proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
-        root_path=root_path,
+        root_path=root_path, http2=http2,
     )
     server = TrioServer.from_options(app, options.listen(host, port), options)
     await nursery.start(server.run)

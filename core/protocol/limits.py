@@ -84,6 +84,60 @@ class Limits:
         keeps a socket busy (several kernel send buffers' worth) while the
         default 1000 connections of clients that stop reading hold at most
         256 MiB between them.
+    :param h2_max_concurrent_streams: HTTP/2 streams a client may have open
+        at once (``SETTINGS_MAX_CONCURRENT_STREAMS``); a stream beyond it is
+        refused with ``REFUSED_STREAM``, which a client may retry.  100 is
+        the floor RFC 9113 section 6.5.2 recommends, Apache's and h2o's
+        default; each open stream may hold an application task.
+    :param h2_initial_window_size: request body bytes one HTTP/2 stream may
+        send before the application has read them (the stream's flow
+        control window).  The window is reopened only as the application
+        reads, so a slow handler slows its client instead of filling memory.
+        256 KiB is the HTTP/1.1 backends' read buffer, and uploads 5 MB/s per
+        stream over a 50 ms round trip.
+    :param h2_connection_window_size: unread request body bytes all the
+        streams of one HTTP/2 connection may hold together: what a
+        connection can cost in buffered bodies.  1 MiB lets four streams
+        upload at full speed at once, and keeps the default 1000 connections
+        below 1 GiB of buffered bodies.
+    :param h2_max_header_list_size: decoded size of an HTTP/2 header list
+        (``SETTINGS_MAX_HEADER_LIST_SIZE``, names and values plus 32 octets
+        each, RFC 9113 section 6.5.2), and of a header block still arriving
+        in CONTINUATION frames.  The smaller of it and ``max_head_size``
+        applies, so lowering ``max_head_size`` lowers both protocols' limit.
+        A larger list ends the connection with ``ENHANCE_YOUR_CALM`` before
+        it is decoded further (HPACK bombs, CONTINUATION floods).
+    :param h2_max_frame_size: the largest HTTP/2 frame payload the client
+        may send (``SETTINGS_MAX_FRAME_SIZE``).  16 KiB is the protocol's
+        minimum and default: larger frames save little here, and each
+        frame is held whole before it is checked.
+    :param h2_flood_window: seconds over which the HTTP/2 frame counts below
+        are taken; a count resets when its window ends.
+    :param h2_max_resets: streams a client may reset (``RST_STREAM``) per
+        ``h2_flood_window``; beyond, the connection ends with GOAWAY
+        ``ENHANCE_YOUR_CALM``.  This is the defence against Rapid Reset
+        (CVE-2023-44487), where opening and cancelling streams in a loop
+        costs the client nothing and the server a task each.  200 per 10 s
+        is far above a browser cancelling its navigations.
+    :param h2_max_control_frames: SETTINGS, PING, PRIORITY and empty DATA
+        frames a client may send per ``h2_flood_window``; beyond, GOAWAY
+        ``ENHANCE_YOUR_CALM`` (the 2019 flood family, CVE-2019-9512, -9515,
+        -9518).  Each costs work and carries nothing; 1000 per 10 s is far
+        above what a client needs.
+    :param h2_max_queued_bytes: bytes an HTTP/2 connection may have waiting
+        to be written; a client that sends PINGs or SETTINGS but does not
+        read the acknowledgements grows this queue, and is cut when it
+        passes the limit.  Responses do not count against it: they wait for
+        the queue to drain (back-pressure) before adding to it.  256 KiB as
+        for ``ws_max_queued_bytes``.
+
+    Timers apply to HTTP/2 too: ``idle_timeout`` to a connection without
+    open streams (it ends with GOAWAY), ``header_timeout`` to a header block
+    split over CONTINUATION frames, ``body_timeout``, ``min_body_rate`` and
+    ``body_deadline`` to each stream's body while its application reads it,
+    and ``body_timeout`` to a response waiting for a flow control window the
+    client never opens (zero-window slow read): the stream is reset, or the
+    connection cut when its own window or its socket is the one stuck.
     """
 
     max_request_line: int = 8 * KiB
@@ -104,6 +158,15 @@ class Limits:
     ws_max_frame_size: int = 10 * MiB
     ws_close_timeout: float = 5.0
     ws_max_queued_bytes: int = 256 * KiB
+    h2_max_concurrent_streams: int = 100
+    h2_initial_window_size: int = 256 * KiB
+    h2_connection_window_size: int = 1 * MiB
+    h2_max_header_list_size: int = 64 * KiB
+    h2_max_frame_size: int = 16 * KiB
+    h2_flood_window: float = 10.0
+    h2_max_resets: int = 200
+    h2_max_control_frames: int = 1000
+    h2_max_queued_bytes: int = 256 * KiB
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -112,6 +175,12 @@ class Limits:
                 raise ValueError(f"limit {name} must be a positive number, not {value!r}")
         if self.max_request_line > self.max_head_size:
             raise ValueError("max_request_line cannot exceed max_head_size")
+        # The bounds RFC 9113 section 6.5.2 puts on the settings themselves.
+        if not 16 * KiB <= self.h2_max_frame_size <= 16 * MiB - 1:
+            raise ValueError("h2_max_frame_size must be between 16 KiB and 16 MiB - 1")
+        for name in ("h2_initial_window_size", "h2_connection_window_size"):
+            if getattr(self, name) > 2**31 - 1:
+                raise ValueError(f"{name} cannot exceed 2**31 - 1")
 
     def replace(self, **changes: Unpack[LimitChanges]) -> Limits:
         """Return a copy with some limits changed.
@@ -142,3 +211,12 @@ class LimitChanges(TypedDict, total=False):
     ws_max_frame_size: int
     ws_close_timeout: float
     ws_max_queued_bytes: int
+    h2_max_concurrent_streams: int
+    h2_initial_window_size: int
+    h2_connection_window_size: int
+    h2_max_header_list_size: int
+    h2_max_frame_size: int
+    h2_flood_window: float
+    h2_max_resets: int
+    h2_max_control_frames: int
+    h2_max_queued_bytes: int

@@ -12,7 +12,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["ConnectionInfo", "TLSInfo", "Transport", "TransportClosed"]
+__all__ = [
+    "Concurrency",
+    "ConnectionInfo",
+    "Driver",
+    "Signal",
+    "TLSInfo",
+    "Transport",
+    "TransportClosed",
+]
 
 
 class TransportClosed(ConnectionError):
@@ -106,4 +114,74 @@ class Transport(Protocol):
 
         Backends that cannot notice this without a read may ignore it.
         """
+        ...
+
+
+class Signal(Protocol):
+    """A one-shot flag one task sets and others wait for (``asyncio.Event``, ``trio.Event``)."""
+
+    def set(self) -> None:
+        """Wake every waiter, now and later; never blocks."""
+        ...
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> None:
+        """Return once :meth:`set` has been called."""
+        ...
+
+
+class Concurrency(Protocol):
+    """What a transport offers on top of :class:`Transport` to serve several requests at once.
+
+    HTTP/2 runs each stream's application concurrently with the task that
+    reads frames, so its driver needs to start tasks and to wake them; the
+    core has no runtime of its own for either.  A backend whose transport
+    has these two methods can serve HTTP/2; one without (the threaded
+    backend's) serves HTTP/1.1 only.
+    """
+
+    def start_soon(self, async_fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``async_fn()`` in a new task of the connection.
+
+        The task ends with the connection at the latest: a backend that cuts
+        a connection cancels the tasks it started.  *async_fn* handles its
+        own exceptions; one that escapes is the driver's bug, logged by the
+        backend.
+        """
+        ...
+
+    def new_signal(self) -> Signal:
+        """A fresh, unset :class:`Signal` of the backend's runtime."""
+        ...
+
+
+class Driver(Protocol):
+    """What a backend and its server need of a connection's driver, whatever protocol it speaks.
+
+    :class:`~crosswind.protocol.driver.ConnectionDriver` (HTTP/1.1) and
+    :class:`~crosswind.protocol.http2.driver.H2ConnectionDriver` both have
+    this shape; so backends treat them alike.
+    """
+
+    @property
+    def disconnected(self) -> bool:
+        """The client went away before the connection was done."""
+        ...
+
+    @property
+    def idle(self) -> bool:
+        """No request in flight: a shutdown may close the connection at once."""
+        ...
+
+    def shed_order(self) -> tuple[int, float] | None:
+        """Where the connection stands in line to be shed (lower first); ``None`` when it must not."""
+        ...
+
+    def start_shutdown(self) -> None:
+        """Finish what is in flight, then close."""
+        ...
+
+    async def run(self) -> None:
+        """Serve the connection until it closes."""
         ...

@@ -82,6 +82,9 @@ class Serve(Protocol):
         application set no ``Server`` field; false sends none at all.
     :param date_header: send a ``Date`` field on responses whose application
         set none; false sends none at all.
+    :param http2: serve HTTP/2 to cleartext clients that open with its
+        preface; a backend that speaks HTTP/1.1 only raises
+        :class:`ValueError`.
     """
 
     def __call__(
@@ -104,6 +107,7 @@ class Serve(Protocol):
         sock: Any = None,
         server_header: bool = True,
         date_header: bool = True,
+        http2: bool = False,
     ) -> None:
         """Serve *app*; the parameters are described on the class."""
 

@@ -269,6 +269,12 @@ def _add_capacity_flags(parser: argparse.ArgumentParser) -> None:
         "--no-date-header", dest="date_header", action="store_false",
         help="send no Date header (an application's own is kept)",
     )
+    group.add_argument(
+        "--http2", "--h2c", dest="http2", action="store_true",
+        help="serve HTTP/2 to cleartext clients that start with its preface (prior "
+        "knowledge, as behind a proxy); over TLS, ALPN offers h2 regardless "
+        "(asyncio and trio backends)",
+    )
 
 
 def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
@@ -515,6 +521,8 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         options["server_header"] = False
     if not args.date_header:
         options["date_header"] = False
+    if args.http2:
+        options["http2"] = True
     options.update(_proxy_options(args))
     if args.workers > 1:
         jitter = args.max_requests_jitter
