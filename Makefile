@@ -30,6 +30,7 @@ test: $(STAMP)
 	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl) || echo "curl not installed: curl tests will skip"
 	@(command -v chromium && command -v chromedriver) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) || echo "chromium or chromium-driver not installed: the browser tests will skip"
 	@command -v redis-server >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq redis-server) || echo "redis-server not installed: Redis broadcast and session tests will skip"
+	@command -v h2load >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nghttp2-client) || echo "nghttp2-client not installed: the h2load tests will skip"
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
 	$(BIN)/python -m tests.support.mypy_paths
 	$(BIN)/mypy
@@ -70,9 +71,11 @@ BASELINE ?=
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v h2load >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nghttp2-client) || echo "nghttp2-client not installed: the HTTP/2 section will be left out"
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py$(if $(BASELINE), --baseline '$(BASELINE)')
 	$(BIN)/python bench/upload_rss.py
+	@if command -v h2load >/dev/null 2>&1; then $(BIN)/python bench/http2.py; else echo "h2load not found: the HTTP/2 section (bench/http2.py) is left out"; fi
 
 # Slowloris and slow-body attackers against each backend while a normal client measures its
 # latency; BASELINE serves the same attacks from that commit too (bench/README.md).

@@ -4,7 +4,7 @@ Usage: ``python bench/servers/crosswind_server.py --backend asyncio --port 8000`
 ``--app`` picks what is served: ``web`` (default) the Tornado-style handlers
 on ``crosswind.web``, ``flask`` the Flask-style views on ``crosswind.app``, or
 ``MODULE:ATTR`` anything ``crosswind serve`` takes (``starlette_app:app`` is
-hosted by ``ASGIContainer``).
+hosted by ``ASGIContainer``); ``--http2`` also speaks HTTP/2 by prior knowledge.
 ``--profile FILE`` runs the server under cProfile and, on SIGTERM/SIGINT, writes
 the top functions by own time to *FILE*; ``--profile-raw FILE`` also keeps the
 raw stats for ``pstats`` or snakeviz.
@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         "--engine", default=None, help="protocol engine (default crosswind.protocol.http1.engine.DEFAULT_ENGINE)"
     )
     parser.add_argument("--app", default="web", help="web, flask or MODULE:ATTR (default web)")
+    parser.add_argument(
+        "--http2", action="store_true", help="HTTP/2 by prior knowledge (h2c) besides HTTP/1.1"
+    )
     parser.add_argument("--profile", metavar="FILE", help="profile and write a report to FILE")
     parser.add_argument("--profile-raw", metavar="FILE", help="also dump raw cProfile stats")
     parser.add_argument("--top", type=int, default=30, help="functions in the profile report")
@@ -57,9 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         app = load_app(args.app, args.backend)
 
+    # Only when asked, so the script still serves a tree that predates HTTP/2 (a baseline).
+    http2 = {"http2": True} if args.http2 else {}
+
     def serve() -> None:
         backend.serve(
-            app, args.host, args.port, handle_signals=True, engine=args.engine, access_log=None
+            app, args.host, args.port, handle_signals=True, engine=args.engine, access_log=None,
+            **http2,
         )
 
     if not args.profile:

@@ -9,6 +9,7 @@ Selenium never goes looking for one on the network.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 
 import pytest
 from selenium import webdriver
@@ -33,11 +34,12 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def start_browser(width: int = 800, height: int = 600) -> WebDriver:
+def start_browser(width: int = 800, height: int = 600, arguments: Sequence[str] = ()) -> WebDriver:
     """A headless Chromium whose console messages ``get_log("browser")`` returns.
 
     :param width: the window's width in CSS pixels.
     :param height: the window's height in CSS pixels.
+    :param arguments: further command-line switches (``--ignore-certificate-errors``).
     """
     options = webdriver.ChromeOptions()
     assert CHROMIUM is not None and CHROMEDRIVER is not None
@@ -50,6 +52,7 @@ def start_browser(width: int = 800, height: int = 600) -> WebDriver:
         "--disable-gpu",
         "--disable-extensions",
         f"--window-size={width},{height}",
+        *arguments,
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
