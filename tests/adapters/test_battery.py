@@ -297,7 +297,7 @@ def test_form_login_then_json_post_with_the_session_cookie(site: Site) -> None:
         assert created.json() in listed
         refused = client.post("/flask/api/notes", json={"text": ""})
         assert (refused.status_code, refused.json()) == (
-            400, {"error": "a non-empty 'text' is required"})
+            400, {"error": "Bad Request", "status": 400, "message": "a non-empty 'text' is required"})
 
 
 def test_cookies_set_and_sent_back(site: Site) -> None:
