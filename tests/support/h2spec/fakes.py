@@ -5,7 +5,7 @@
   RST_STREAM nor closes.  It also sends a WINDOW_UPDATE before its SETTINGS,
   which the preface case must catch.  Every case that expects an error fails
   against it.
-- :func:`hasty` completes the handshake and then closes the connection on the
+- :func:`refusing` completes the handshake and then closes the connection on the
   next frame it gets (after a GOAWAY PROTOCOL_ERROR), as if everything were
   a connection error.  Every case
   that expects an answer fails against it.
@@ -33,7 +33,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-__all__ = ["agreeable", "hasty"]
+__all__ = ["agreeable", "refusing"]
 
 
 def _frames(sock: socket.socket) -> Iterator[Frame | None]:
@@ -89,9 +89,9 @@ def _serve_agreeable(sock: socket.socket) -> None:
         _agree(sock, frame, encoder)
 
 
-def _serve_hasty(sock: socket.socket) -> None:
+def _serve_refusing(sock: socket.socket) -> None:
     sock.sendall(SettingsFrame(0, settings={SettingsFrame.MAX_CONCURRENT_STREAMS: 4}).serialize())
-    acked = False
+    acked = refused = False
     for frame in _frames(sock):
         if isinstance(frame, SettingsFrame) and "ACK" in frame.flags:
             continue
@@ -99,8 +99,9 @@ def _serve_hasty(sock: socket.socket) -> None:
             sock.sendall(SettingsFrame(0, flags=["ACK"]).serialize())
             acked = True
             continue
-        sock.sendall(GoAwayFrame(0, last_stream_id=0, error_code=1).serialize())
-        return
+        if not refused:
+            sock.sendall(GoAwayFrame(0, last_stream_id=0, error_code=1).serialize())
+            refused = True
 
 
 @contextlib.contextmanager
@@ -138,6 +139,6 @@ def agreeable() -> contextlib.AbstractContextManager[int]:
     return _serving(_serve_agreeable)
 
 
-def hasty() -> contextlib.AbstractContextManager[int]:
+def refusing() -> contextlib.AbstractContextManager[int]:
     """Serve the server that closes on the first frame after the handshake; yields its port."""
-    return _serving(_serve_hasty)
+    return _serving(_serve_refusing)

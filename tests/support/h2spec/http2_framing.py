@@ -655,6 +655,32 @@ def _goaway_stream(c: C) -> None:
     c.expect_connection_error(E.PROTOCOL_ERROR)
 
 
+@case(
+    "http2",
+    "6.8",
+    "a PING after the client's GOAWAY (NO_ERROR)",
+    "the PING answered, or the connection closed, without an error",
+)
+def _ping_after_goaway(c: C) -> None:
+    # Stricter than h2spec, which lets a GOAWAY with any code pass: the
+    # client that sent GOAWAY may still send PING (RFC 9113 section 6.8 only
+    # forbids new streams), so refusing it as a protocol error is wrong.
+    c.handshake()
+    c.send_frames(GoAwayFrame(0, last_stream_id=0, error_code=E.NO_ERROR))
+    data = c.ping()
+    deadline = time.monotonic() + c.target.timeout
+    while True:
+        event = c.next_event(deadline)
+        if isinstance(event, Closed):
+            return
+        if event is None:
+            raise CaseFailure(f"PING ACK with {data!r}, or a close", describe(event))
+        if isinstance(event, GoAwayFrame) and event.error_code != E.NO_ERROR:
+            raise CaseFailure("no error", describe(event))
+        if isinstance(event, PingFrame) and "ACK" in event.flags and event.opaque_data == data:
+            return
+
+
 # -- 6.9: WINDOW_UPDATE and flow control ------------------------------------
 
 
