@@ -446,6 +446,7 @@ class ThreadedServer(Server[_SocketTransport]):
     def __init__(self, app: Application, sock: socket.socket, **settings: Any) -> None:
         super().__init__(app, sock, **settings)
         if self.http2:
+            sock.close()  # the server owns it, and will never serve on it
             raise ValueError("the threads backend serves HTTP/1.1 only: use asyncio or trio for HTTP/2")
         if self.ssl_context is not None:
             self.ssl_context.set_alpn_protocols(["http/1.1"])

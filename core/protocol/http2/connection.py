@@ -43,7 +43,7 @@ from typing import Any
 
 from h2 import events as h2events
 from h2.config import H2Configuration
-from h2.connection import ConnectionState, H2Connection
+from h2.connection import ConnectionInputs, ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
@@ -83,9 +83,13 @@ class _LocalSettings(Settings):
     still advertises the real limit.
     """
 
-    @property  # type: ignore[override]
+    @property
     def max_concurrent_streams(self) -> int:
         return _UNLIMITED_STREAMS
+
+    @max_concurrent_streams.setter
+    def max_concurrent_streams(self, value: int) -> None:
+        self[SettingCodes.MAX_CONCURRENT_STREAMS] = value
 
 
 class _Stream:
@@ -142,6 +146,16 @@ class H2ServerConnection:
                 SettingCodes.MAX_HEADER_LIST_SIZE: self._max_header_list,
             },
         )
+        # h2 stops sending and refuses every frame once a GOAWAY arrives; RFC
+        # 9113 section 6.8 lets the streams the client already opened be
+        # answered, and its PINGs acknowledged, until the connection closes.
+        # So receiving GOAWAY leaves the state as it was (the table is h2's
+        # own, copied for this connection alone).
+        machine = h2.state_machine
+        table = dict(machine._transitions)
+        for state in (ConnectionState.IDLE, ConnectionState.CLIENT_OPEN, ConnectionState.SERVER_OPEN):
+            table[state, ConnectionInputs.RECV_GOAWAY] = (None, state)
+        machine._transitions = table  # type: ignore[misc]
         # Until the client acknowledges our settings h2 decodes with its own
         # default limit: ours holds from the first header block on.
         h2.decoder.max_header_list_size = self._max_header_list
@@ -244,35 +258,37 @@ class H2ServerConnection:
         for event in received:
             if event is skip:
                 continue
-            kind = type(event)
-            if kind is h2events.RequestReceived:
+            if isinstance(event, h2events.RequestReceived):
                 skip = event.priority_updated  # counted with its HEADERS, not as a flood
                 self._request(event, now, events)
-            elif kind is h2events.DataReceived:
+            elif isinstance(event, h2events.DataReceived):
                 self._data(event, now, events)
-            elif kind is h2events.StreamEnded:
-                stream = self._streams.get(event.stream_id)
-                if stream is not None:
+            elif isinstance(event, h2events.StreamEnded):
+                stream_id = event.stream_id or 0
+                stream = self._streams.get(stream_id)
+                # (A request that ended with its head said so already.)
+                if stream is not None and not stream.ended:
                     stream.ended = True
                     if not stream.failed:
-                        events.append(BodyEnded(event.stream_id, tuple(stream.trailers)))
-            elif kind is h2events.TrailersReceived:
-                stream = self._streams.get(event.stream_id)
+                        events.append(BodyEnded(stream_id, tuple(stream.trailers)))
+            elif isinstance(event, h2events.TrailersReceived):
+                stream = self._streams.get(event.stream_id or 0)
                 if stream is not None:
                     stream.trailers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
-            elif kind is h2events.StreamReset:
+            elif isinstance(event, h2events.StreamReset):
                 self._resets += 1
-                if self._streams.pop(event.stream_id, None) is not None:
-                    events.append(StreamClosed(event.stream_id, "reset by the client"))
-            elif kind is h2events.WindowUpdated:
+                stream_id = event.stream_id or 0
+                if self._streams.pop(stream_id, None) is not None:
+                    events.append(StreamClosed(stream_id, "reset by the client"))
+            elif isinstance(event, h2events.WindowUpdated):
                 events.append(WindowOpened(event.stream_id or 0))
-            elif kind is h2events.RemoteSettingsChanged:
+            elif isinstance(event, h2events.RemoteSettingsChanged):
                 self._control_frames += 1
                 if SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
                     events.append(WindowOpened(0))
-            elif kind is h2events.PingReceived or kind is h2events.PriorityUpdated:
+            elif isinstance(event, h2events.PingReceived | h2events.PriorityUpdated):
                 self._control_frames += 1
-            elif kind is h2events.ConnectionTerminated:
+            elif isinstance(event, h2events.ConnectionTerminated):
                 self._goaway_received(event, events)
         self._check_floods(now, events)
         self._check_header_block(now, events)
@@ -331,8 +347,13 @@ class H2ServerConnection:
             headers.append((b"cookie", b"; ".join(cookies)))
         if authority and not has_host:
             headers.insert(0, (b"host", authority))
-        stream = self._streams[stream_id] = _Stream(now, self.limits.max_body_size)
         end_stream = event.stream_ended is not None
+        if end_stream and any(n == b"content-length" and v.strip() != b"0" for n, v in headers):
+            # h2 holds Content-Length to the DATA frames only: a request that
+            # ends with its head and declares a body is malformed too.
+            self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+            return
+        stream = self._streams[stream_id] = _Stream(now, self.limits.max_body_size)
         stream.ended = end_stream
         if len(headers) > self.limits.max_header_count:
             # The status HTTP/1.1 answers; nothing of the request is passed on.
@@ -366,15 +387,12 @@ class H2ServerConnection:
             events.append(BodyReceived(stream_id, data, flow))
 
     def _goaway_received(self, event: h2events.ConnectionTerminated, events: list[H2Event]) -> None:
-        if event.error_code == ErrorCodes.NO_ERROR and self._streams:
-            # h2 stops sending once a GOAWAY arrives; RFC 9113 section 6.8
-            # lets the streams the client already opened be answered.
-            self._h2.state_machine.state = ConnectionState.OPEN
+        if event.error_code == ErrorCodes.NO_ERROR:
             self._remote_goaway = True
             events.append(ConnectionEnded(True, "the client sent GOAWAY"))
             return
         self.closed = True
-        events.append(ConnectionEnded(False, "the client sent GOAWAY"))
+        events.append(ConnectionEnded(False, "the client sent GOAWAY with an error"))
 
     def _check_floods(self, now: float, events: list[H2Event]) -> None:
         limits = self.limits

@@ -143,18 +143,22 @@ class H2ConnectionDriver:
         self._read_deadline: float | None = None
         self._wake = False
         self._cut = False
+        self._lingering = False
 
     # -- used by the backend ---------------------------------------------------
 
     @property
     def idle(self) -> bool:
-        """No stream in flight: a shutdown may close the connection at once."""
-        return not self._exchanges
+        """No stream in flight: a shutdown may close the connection at once.
+
+        Not while the connection lingers on its way out: it is closing already.
+        """
+        return not self._exchanges and not self._lingering
 
     def shed_order(self) -> tuple[int, float] | None:
         """Like HTTP/1.1's: an idle connection waits for requests, in line to be shed."""
         since = self.conn.idle_since
-        if self._exchanges or since is None or self.clock() - since < SHED_AFTER:
+        if self._exchanges or self._lingering or since is None or self.clock() - since < SHED_AFTER:
             return None
         return (0, since)
 
@@ -450,8 +454,6 @@ class H2ConnectionDriver:
         waiters, self._room_waiters = self._room_waiters, []
         for signal in waiters:
             signal.set()
-        if self._done:
-            self._interrupt()  # _wait_written() reads meanwhile
 
     def _lost(self) -> None:
         """The transport is gone: every stream is over."""
@@ -470,8 +472,9 @@ class H2ConnectionDriver:
             for exchange in list(self._exchanges.values()):
                 exchange.closed()
         else:
-            # EOF without a GOAWAY: the streams cannot be answered either.
-            self.conn.close()
+            if not self.conn.shutting_down:
+                # EOF without a GOAWAY either way: the streams cannot be answered.
+                self.conn.close()
             for exchange in list(self._exchanges.values()):
                 exchange.closed()
         while self._exchanges:
@@ -485,25 +488,41 @@ class H2ConnectionDriver:
                 self._out.clear()
                 with contextlib.suppress(TransportClosed, ConnectionError):
                     self._send_nowait(data)
-            else:
-                await self._wait_written()
+            if not self.disconnected:
+                await self._linger()
         if self._cut or (self._writing and not self.disconnected):
             abort = getattr(self.transport, "abort", None)
             if abort is not None:
                 abort()
         await self.transport.close()
 
-    async def _wait_written(self) -> None:
-        """Wait for the write in progress, reading meanwhile, for ``Limits.linger_timeout`` at most."""
+    async def _linger(self) -> None:
+        """Read and discard until the client closes, for ``Limits.linger_timeout`` at most.
+
+        The client learns from the GOAWAY that the connection ends, and
+        closes its side once it has read the last response; until then it
+        may still send (a WINDOW_UPDATE for that response, say).  Closing
+        with its bytes unread would make the kernel reset the connection,
+        and a reset can destroy the last response before the client reads
+        it (as RFC 9112 section 9.6 says of HTTP/1.1).  Meanwhile a write
+        in progress completes.
+        """
+        self._lingering = True
         deadline = self.clock() + self.limits.linger_timeout
-        while self._writing and not self.disconnected and self.clock() < deadline:
+        while not self.disconnected and self.clock() < deadline:
             self._reading = True
             try:
-                if not await self.transport.receive(deadline):
-                    return
+                data = await self.transport.receive(deadline)
             except TimeoutError:
                 self._wake = False
+                continue
             except (TransportClosed, ConnectionError):
                 return
             finally:
                 self._reading = False
+            if not data:
+                return
+            if not self.conn.closed:
+                # A client that said GOAWAY may still PING; its answers go out.
+                self._handle(self.conn.receive_data(data))
+                self.flush()
