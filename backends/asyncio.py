@@ -23,7 +23,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, cast
 
 from crosswind.protocol.driver import AccessLog
 from crosswind.protocol.exchange import Application
@@ -121,8 +121,9 @@ class _Protocol(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # Not an isinstance check: uvloop's transports have every method of
+        # asyncio.Transport without deriving from it.
+        self._transport = cast(asyncio.Transport, transport)
         self.info = ConnectionInfo(
             peer=peer_name(transport.get_extra_info("peername")),
             local=peer_name(transport.get_extra_info("sockname")),
@@ -588,11 +589,31 @@ class _Server(Server[_Protocol]):
             protocol.cancel_tasks()
 
 
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop *name* stands for: ``asyncio``'s own (``None``) or ``uvloop``'s."""
+    if name == "asyncio":
+        return None
+    if name != "uvloop":
+        raise ValueError(f"unknown event loop {name!r}: choose asyncio or uvloop")
+    try:
+        import uvloop
+    except ImportError:
+        raise RuntimeError(
+            "the uvloop event loop needs the uvloop package: pip install 'crosswind[uvloop]'"
+        ) from None
+    new_loop: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return new_loop
+
+
 class _Asyncio(Runtime[_Server]):
     name = "asyncio"
 
+    def __init__(self, loop: str = "asyncio") -> None:
+        self._new_loop = _loop_factory(loop)
+
     def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=self._new_loop) as runner:
+            runner.run(main())
 
     @contextlib.asynccontextmanager
     async def serving(
@@ -655,9 +676,12 @@ def serve(
 ) -> None:
     """Serve *app* until SIGINT/SIGTERM (or ``handle.shutdown()``), then shut down gracefully.
 
-    Options are those of :func:`start_server`.
+    Options are those of :func:`start_server`, and ``loop``: ``"asyncio"``
+    (the default) or ``"uvloop"``, which needs the ``uvloop`` extra.
     """
+    # Taken out here, so every backend's serve keeps one signature.
+    runtime = _Asyncio(options.pop("loop", "asyncio"))
     serve_with(
-        _Asyncio(), app, host, port, started=started, handle_signals=handle_signals,
+        runtime, app, host, port, started=started, handle_signals=handle_signals,
         options=options,
     )

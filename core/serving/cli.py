@@ -20,6 +20,7 @@ stderr and exit status 2; a server that failed while starting, exit status 1.
 from __future__ import annotations
 
 import argparse
+import importlib
 import ipaddress
 import logging
 import os
@@ -86,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--protocol", default=DEFAULT_ENGINE,
         help=f"HTTP/1.1 protocol engine: native or h11 (default {DEFAULT_ENGINE})",
+    )
+    serve.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default=None,
+        help="the asyncio backend's event loop (default asyncio; uvloop needs crosswind[uvloop])",
     )
     serve.add_argument(
         "--no-access-log", dest="access_log", action="store_false", help="do not log requests"
@@ -523,6 +528,9 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         options["date_header"] = False
     if args.http2:
         options["http2"] = True
+    if args.loop == "uvloop":
+        # Only when asked: the other backends, and an installed one, have no such option.
+        options["loop"] = "uvloop"
     options.update(_proxy_options(args))
     if args.workers > 1:
         jitter = args.max_requests_jitter
@@ -553,6 +561,15 @@ def _check_serve_flags(args: argparse.Namespace) -> None:
         raise CLIError("--reload and --workers cannot be used together")
     if args.max_requests_jitter is not None and not args.limit_max_requests:
         raise CLIError("--max-requests-jitter needs --limit-max-requests")
+    if args.loop == "uvloop":
+        if args.backend != "asyncio":
+            raise CLIError("--loop uvloop needs --backend asyncio")
+        try:
+            importlib.import_module("uvloop")
+        except ImportError:
+            raise CLIError(
+                "--loop uvloop needs the uvloop package: pip install 'crosswind[uvloop]'"
+            ) from None
 
 
 def _load_env_file(path: str) -> None:
