@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all test-sdist lint bench bench-attacks conformance fuzz fuzz-smoke docs clean venv
+.PHONY: demo test test-all test-sdist lint bench bench-attacks conformance h2spec fuzz fuzz-smoke docs clean venv
 
 # The interpreters `make test-all` runs the suite on, each in its own .venv-VERSION; one that
 # is not installed is skipped with a message.
@@ -88,6 +88,15 @@ bench-attacks: $(STAMP)
 # bench/conformance_client.py exists; the report goes to bench/results/conformance-COMMIT.md.
 conformance: $(STAMP)
 	$(BIN)/python bench/conformance.py
+
+# The h2spec-style HTTP/2 cases (tests/support/h2spec) against crosswind on each HTTP/2 backend,
+# cleartext and over TLS, then against hypercorn for reference (its failures do not stop make).
+h2spec: $(STAMP)
+	@for backend in asyncio trio; do for tls in "" --tls; do \
+		echo "== crosswind $$backend $${tls:-h2c}"; \
+		$(BIN)/python -m tests.support.h2spec --quiet --verbose --crosswind $$backend $$tls || exit 1; \
+	done; done
+	@echo "== hypercorn"; $(BIN)/python -m tests.support.h2spec --quiet --verbose --hypercorn || true
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info core/*.egg-info
