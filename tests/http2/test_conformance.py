@@ -27,12 +27,7 @@ pytestmark = pytest.mark.network
 H2_BACKENDS = ["asyncio", "trio"]
 
 #: Cases crosswind fails, each with the reason; strict, so a fix shows up.
-KNOWN_FAILURES: dict[str, str] = {
-    "http2/8.1.1/3": (
-        "h2 checks content-length only against DATA frames: a request whose HEADERS "
-        "ends the stream with content-length: 4 reaches the application as an empty body"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _param(item: Case) -> object:
