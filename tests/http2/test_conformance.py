@@ -25,6 +25,9 @@ from tests.support.servers import running_server, self_signed_certificate
 pytestmark = pytest.mark.network
 
 H2_BACKENDS = ["asyncio", "trio"]
+#: Seconds a case waits for each answer: only a failing case waits it out, so it
+#: can be generous for a loaded machine.
+ANSWER_WAIT = 5.0
 
 #: Cases crosswind fails, each with the reason; strict, so a fix shows up.
 KNOWN_FAILURES: dict[str, str] = {}
@@ -45,7 +48,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """Cleartext HTTP/2 by prior knowledge."""
     with running_server(request.param, BasicApp(), http2=True) as handle:
-        yield Target("127.0.0.1", handle.port, timeout=2.0)
+        yield Target("127.0.0.1", handle.port, timeout=ANSWER_WAIT)
 
 
 @pytest.fixture(scope="module", params=H2_BACKENDS)
@@ -53,7 +56,7 @@ def tls_target(request: pytest.FixtureRequest, certificate: tuple[Path, Path]) -
     """HTTP/2 chosen by ALPN; the ``http2`` flag is for cleartext only."""
     context = make_ssl_context(str(certificate[0]), str(certificate[1]))
     with running_server(request.param, BasicApp(), ssl_context=context) as handle:
-        yield Target("127.0.0.1", handle.port, tls=True, timeout=2.0)
+        yield Target("127.0.0.1", handle.port, tls=True, timeout=ANSWER_WAIT)
 
 
 def _check(target: Target, item: Case) -> None:

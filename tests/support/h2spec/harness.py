@@ -430,7 +430,7 @@ class Connection:
             if event is None:
                 raise CaseFailure(expected, describe(last))
             last = event
-            if isinstance(event, kinds) and event.error_code in codes:
+            if isinstance(event, kinds) and getattr(event, "error_code", None) in codes:
                 return
 
     def expect_connection_error(self, *codes: int) -> None:
