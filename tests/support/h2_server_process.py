@@ -9,7 +9,7 @@ holding the GIL.
 Usage::
 
     with server_process("asyncio", Limits(h2_max_resets=50)) as server:
-        server.port, server.rss()
+        server.port, server.rss(), server.peak_rss()
 
 Run as ``python -m tests.support.h2_server_process BACKEND LIMITS_JSON``, the
 child prints ``PORT n`` once it listens and stops on SIGTERM.
@@ -46,11 +46,22 @@ class ServerProcess:
     port: int
 
     def rss(self) -> int:
-        """The child's resident set size in bytes, from ``/proc``."""
+        """The child's resident set size in bytes now, from ``/proc``."""
+        return self._status("VmRSS")
+
+    def peak_rss(self) -> int:
+        """The largest resident set size the child has had so far, in bytes.
+
+        A memory check against the peak sees what an attack cost while it
+        ran, even when the server gave the memory back afterwards.
+        """
+        return self._status("VmHWM")
+
+    def _status(self, key: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS in /proc status")
+        raise RuntimeError(f"no {key} in /proc status")
 
 
 @contextlib.contextmanager
