@@ -435,14 +435,14 @@ def test_streams_beyond_the_limit_are_refused(backend: str) -> None:
 
 
 class BigWriter:
-    """Writes 4 MiB in 64 KiB pieces and records how far it got."""
+    """Writes 1 MiB in 64 KiB pieces and records how far it got."""
 
     def __init__(self) -> None:
         self.written = 0
 
     async def handle(self, exchange: Exchange) -> None:
         await exchange.start_response(200, [(b"content-type", b"application/octet-stream")])
-        for _ in range(64):
+        for _ in range(16):
             await exchange.write(b"z" * 65536)
             self.written += 65536
         await exchange.end()
@@ -456,14 +456,14 @@ def test_large_response_under_a_small_window_waits_for_the_client(backend: str, 
         client.wait(lambda: len(client.responses[stream_id].body) == 4096)
         time.sleep(0.3)
         # The stream's window is full: the handler waits instead of piling up
-        # 4 MiB in the server (at most the queue's low-water mark and a piece).
+        # 1 MiB in the server (at most the queue's low-water mark and a piece).
         assert app.written <= 4 * 65536
         client.acknowledge = True
         client.conn.acknowledge_received_data(4096, stream_id)
         client.flush()
         response = client.response(stream_id)
-        assert bytes(response.body) == b"z" * (64 * 65536)
-        assert app.written == 64 * 65536
+        assert bytes(response.body) == b"z" * (16 * 65536)
+        assert app.written == 16 * 65536
 
 
 def test_request_bodies_with_and_without_length(backend: str) -> None:

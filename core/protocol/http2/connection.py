@@ -47,6 +47,8 @@ from h2.connection import ConnectionInputs, ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
+from hpack.exceptions import HPACKError, OversizedHeaderListError
+from hyperframe.exceptions import InvalidDataError
 from hyperframe.frame import GoAwayFrame
 
 from ...errors import LocalProtocolError, RequestError
@@ -172,6 +174,8 @@ class H2ServerConnection:
         self._remote_goaway = False
         #: The connection is over: nothing more is read, only what is queued sent.
         self.closed = False
+        #: It ended with an error GOAWAY (the client's fault), not a graceful one.
+        self.failed = False
         self._started = False
 
     # -- the connection as a whole -------------------------------------------
@@ -222,16 +226,14 @@ class H2ServerConnection:
             return
         self.initiate()
         last = self._last_stream = self._h2.highest_inbound_stream_id
-        frame = GoAwayFrame(0)
-        frame.last_stream_id = last
-        frame.error_code = ErrorCodes.NO_ERROR
         self._out.append(self._h2.data_to_send())
-        self._out.append(frame.serialize())
+        self._out.append(_goaway(last, ErrorCodes.NO_ERROR))
 
     def close(self, error_code: ErrorCodes = ErrorCodes.NO_ERROR) -> None:
         """End the connection now with a GOAWAY; streams in flight are over."""
         if not self.closed:
             self.closed = True
+            self.failed = error_code != ErrorCodes.NO_ERROR
             self._h2.close_connection(
                 error_code=error_code, last_stream_id=self._h2.highest_inbound_stream_id
             )
@@ -250,7 +252,8 @@ class H2ServerConnection:
             received = self._h2.receive_data(data)
         except ProtocolError as error:
             # h2 has queued its GOAWAY with the error's code already.
-            self.closed = True
+            self.closed = self.failed = True
+            self._correct_goaway(error)
             return [ConnectionEnded(False, f"protocol error: {type(error).__name__}")]
         events: list[H2Event] = []
         now = self.clock()
@@ -391,8 +394,30 @@ class H2ServerConnection:
             self._remote_goaway = True
             events.append(ConnectionEnded(True, "the client sent GOAWAY"))
             return
-        self.closed = True
+        self.closed = self.failed = True
         events.append(ConnectionEnded(False, "the client sent GOAWAY with an error"))
+
+    def _correct_goaway(self, error: ProtocolError) -> None:
+        """Give h2's GOAWAY the code RFC 9113 asks for where h2 says ``PROTOCOL_ERROR``.
+
+        h2 reports an undecodable header block (RFC 9113 section 4.3:
+        ``COMPRESSION_ERROR``) and a SETTINGS acknowledgement with a payload
+        (section 6.5: ``FRAME_SIZE_ERROR``) as plain protocol errors.  Its
+        GOAWAY is the last frame it queued, built from nothing but the code
+        and the last stream, so it is rebuilt here with the right code.
+        """
+        cause = error.__cause__
+        if isinstance(cause, HPACKError) and not isinstance(cause, OversizedHeaderListError):
+            code = ErrorCodes.COMPRESSION_ERROR
+        elif isinstance(cause, InvalidDataError) and "ack frame must not have payload" in str(cause):
+            code = ErrorCodes.FRAME_SIZE_ERROR
+        else:
+            return
+        pending = self._h2.data_to_send()
+        sent = _goaway(self._h2.highest_inbound_stream_id, ErrorCodes.PROTOCOL_ERROR)
+        if pending.endswith(sent):
+            pending = pending[: -len(sent)] + _goaway(self._h2.highest_inbound_stream_id, code)
+        self._out.append(pending)
 
     def _check_floods(self, now: float, events: list[H2Event]) -> None:
         limits = self.limits
@@ -599,10 +624,17 @@ class H2ServerConnection:
                     self.reset(stream_id, ErrorCodes.CANCEL)
                     events.append(StreamClosed(stream_id, "the client opened no window"))
                 else:
-                    self.closed = True
+                    self.closed = self.failed = True
                     events.append(ConnectionEnded(False, "the client does not read"))
                     return events
         return events
+
+
+def _goaway(last_stream_id: int, error_code: ErrorCodes) -> bytes:
+    frame = GoAwayFrame(0)
+    frame.last_stream_id = last_stream_id
+    frame.error_code = error_code
+    return frame.serialize()
 
 
 def _min(a: float | None, b: float) -> float:

@@ -454,6 +454,8 @@ class H2ConnectionDriver:
         waiters, self._room_waiters = self._room_waiters, []
         for signal in waiters:
             signal.set()
+        if self._lingering:
+            self._interrupt()  # _linger() may wait for this write
 
     def _lost(self) -> None:
         """The transport is gone: every stream is over."""
@@ -488,15 +490,28 @@ class H2ConnectionDriver:
                 self._out.clear()
                 with contextlib.suppress(TransportClosed, ConnectionError):
                     self._send_nowait(data)
+            elif self._writing:
+                await self._linger(until_written=True)
             if not self.disconnected:
-                await self._linger()
+                if not self.conn.failed:
+                    await self._linger()
+                elif not self._writing:
+                    # After an error GOAWAY the client is owed a close at once
+                    # (RFC 9113 section 5.4.1): a half-close, where the
+                    # transport has one, then what it still sends is read
+                    # so that no reset overtakes the GOAWAY.
+                    send_eof = getattr(self.transport, "send_eof", None)
+                    if send_eof is not None and self.transport.info.tls is None:
+                        with contextlib.suppress(TransportClosed, ConnectionError):
+                            await send_eof()
+                            await self._linger()
         if self._cut or (self._writing and not self.disconnected):
             abort = getattr(self.transport, "abort", None)
             if abort is not None:
                 abort()
         await self.transport.close()
 
-    async def _linger(self) -> None:
+    async def _linger(self, *, until_written: bool = False) -> None:
         """Read and discard until the client closes, for ``Limits.linger_timeout`` at most.
 
         The client learns from the GOAWAY that the connection ends, and
@@ -506,10 +521,14 @@ class H2ConnectionDriver:
         and a reset can destroy the last response before the client reads
         it (as RFC 9112 section 9.6 says of HTTP/1.1).  Meanwhile a write
         in progress completes.
+
+        :param until_written: stop as soon as no write is in progress.
         """
         self._lingering = True
         deadline = self.clock() + self.limits.linger_timeout
         while not self.disconnected and self.clock() < deadline:
+            if until_written and not self._writing:
+                return
             self._reading = True
             try:
                 data = await self.transport.receive(deadline)
