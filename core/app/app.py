@@ -121,6 +121,10 @@ def _current_request_ctx() -> RequestContext:
 #: The hook names looked up for a request outside any blueprint.
 _APP_ONLY: tuple[None] = (None,)
 
+#: The steps of a request that a subclass may override; App skips those with
+#: nothing to do only while a class overrides none of them.
+_PIPELINE_STEPS = ("preprocess_request", "dispatch_request", "finalize_request", "process_response")
+
 
 def _call_sync(func: Callable[..., Any], *args: Any) -> Any:
     # Teardown runs while a context is popped, which is synchronous; an async
@@ -536,6 +540,22 @@ class App(ServerEntryPoints, Scaffold):
     jinja_options: dict[str, Any] = {}
     test_client_class: type[AppClient] | None = None
     default_config = _DEFAULT_CONFIG
+    #: Whether the class keeps App's own steps of a request, so that steps with
+    #: nothing registered are skipped instead of awaited (set per class).
+    _plain_pipeline = True
+    #: Whether the class keeps App's own teardown steps, so that a context with
+    #: nothing registered to tear it down skips them (set per class).
+    _plain_teardown = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_pipeline = all(
+            getattr(cls, name) is getattr(App, name) for name in _PIPELINE_STEPS
+        )
+        cls._plain_teardown = all(
+            getattr(cls, name) is getattr(App, name)
+            for name in ("do_teardown_request", "do_teardown_appcontext")
+        )
 
     def __init__(
         self,
@@ -1268,16 +1288,16 @@ class App(ServerEntryPoints, Scaffold):
             response.close()  # a WebSocket view ran: its 101 went out already
             return
         try:
+            pieces = response.response
+            if type(pieces) is list and len(pieces) == 1 and type(pieces[0]) is bytes and not bodiless:
+                # What set_data leaves: the body without a generator, sent by a plain
+                # call without respond's coroutine (see bench/NOTES.md).
+                waiter = exchange.respond_nowait(status, headers, pieces[0], reason)
+                if waiter is not None:
+                    await waiter
+                return
             if response.is_sequence or bodiless:
-                pieces = response.response
-                if bodiless:
-                    body = b""
-                elif type(pieces) is list and len(pieces) == 1 and type(pieces[0]) is bytes:
-                    # What set_data leaves: the body without a generator (see
-                    # bench/NOTES.md).
-                    body = pieces[0]
-                else:
-                    body = b"".join(response.iter_encoded())
+                body = b"" if bodiless else b"".join(response.iter_encoded())
                 if req.method == "HEAD" and not response.is_sequence:
                     await exchange.start_response(status, headers, reason)
                     await exchange.end()
@@ -1299,9 +1319,37 @@ class App(ServerEntryPoints, Scaffold):
 
     async def full_dispatch_request(self) -> Response:
         """Run the hooks and the view, handle errors, and finalize the response."""
+        if not self._plain_pipeline:
+            return await self._full_dispatch_overridden()
+        ctx = _cv_request.get(None) or _current_request_ctx()
         try:
             # Signals without receivers are not called, here and at the five other
             # sends of every request (see bench/NOTES.md).
+            if signals.request_started._receivers:
+                signals.request_started.send(self)
+            # The steps are App's own: those with nothing registered are skipped,
+            # not awaited (see bench/NOTES.md).
+            rv = None
+            if self.url_value_preprocessors or self.before_request_funcs:
+                rv = await self.preprocess_request()
+            if rv is None:
+                rv = self._call_view(ctx.request)
+                if _is_awaitable(rv):
+                    rv = await rv
+        except Exception as exc:
+            rv = await self.handle_user_exception(exc)
+        response = self.make_response(rv)
+        if ctx._after_request_functions or self.after_request_funcs:
+            response = await self.process_response(response)
+        else:
+            self._save_session(ctx, response)
+        if signals.request_finished._receivers:
+            signals.request_finished.send(self, response=response)
+        return response
+
+    async def _full_dispatch_overridden(self) -> Response:
+        # full_dispatch_request through every step, for a class that overrides one.
+        try:
             if signals.request_started._receivers:
                 signals.request_started.send(self)
             rv = await self.preprocess_request()
@@ -1341,7 +1389,14 @@ class App(ServerEntryPoints, Scaffold):
 
     async def dispatch_request(self) -> Any:
         """Call the view of the matched rule (or answer ``OPTIONS``)."""
-        req = (_cv_request.get(None) or _current_request_ctx()).request
+        rv = self._call_view((_cv_request.get(None) or _current_request_ctx()).request)
+        if _is_awaitable(rv):
+            rv = await rv
+        return rv
+
+    def _call_view(self, req: Request) -> Any:
+        # What the view returns, awaitable or not: the view called here instead of
+        # through _call, one coroutine less per request (see bench/NOTES.md).
         if req.routing_exception is not None:
             self.raise_routing_exception(req)
         rule = req.url_rule
@@ -1349,12 +1404,7 @@ class App(ServerEntryPoints, Scaffold):
             return self.make_default_options_response()
         view_args = req.view_args
         view = self.view_functions[rule.endpoint]
-        # The view called here instead of through _call: one coroutine less per
-        # request (see bench/NOTES.md).
-        rv = view(**view_args) if view_args else view()
-        if _is_awaitable(rv):
-            rv = await rv
-        return rv
+        return view(**view_args) if view_args else view()
 
     def raise_routing_exception(self, req: Request) -> None:
         """Raise the exception URL matching produced (404, 405 or a redirect).
@@ -1405,10 +1455,13 @@ class App(ServerEntryPoints, Scaffold):
             for name in (*blueprints, None) if blueprints else _APP_ONLY:
                 for func in reversed(after.get(name, ())):
                     response = await _call(func, response)
+        self._save_session(ctx, response)
+        return response
+
+    def _save_session(self, ctx: RequestContext, response: Response) -> None:
         session = ctx._session  # not ctx.session, which would mark it accessed
         if session is not None and not self.session_interface.is_null_session(session):
             self.session_interface.save_session(self, session, response)
-        return response
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Whether an HTTP exception should propagate instead of becoming a page.

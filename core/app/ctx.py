@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import signals
 
 if TYPE_CHECKING:
-    from .app import App
+    from .app import App, URLAdapter
     from .sessions import SessionMixin
     from .wrappers import Request, Response
 
@@ -114,9 +114,23 @@ class AppContext:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.url_adapter = app.create_url_adapter(None)
+        # Bound on first use: the context a request pushes seldom builds a URL
+        # outside that request (deliberately lazy, see bench/NOTES.md).
+        self._url_adapter: URLAdapter | None = _SENTINEL
         self.g: _AppCtxGlobals = app.app_ctx_globals_class()
         self._cv_tokens: list[contextvars.Token[AppContext]] = []
+
+    @property
+    def url_adapter(self) -> URLAdapter | None:
+        """The URL map bound to ``SERVER_NAME`` (``None`` without it)."""
+        adapter = self._url_adapter
+        if adapter is _SENTINEL:
+            adapter = self._url_adapter = self.app.create_url_adapter(None)
+        return adapter
+
+    @url_adapter.setter
+    def url_adapter(self, value: URLAdapter | None) -> None:
+        self._url_adapter = value
 
     def push(self) -> None:
         """Make this the current application context."""
@@ -130,7 +144,12 @@ class AppContext:
         :param exc: the exception that ended the context, if any.
         """
         try:
-            if len(self._cv_tokens) == 1:
+            if len(self._cv_tokens) == 1 and (
+                # Nothing to tear down, nothing called (see bench/NOTES.md).
+                self.app.teardown_appcontext_funcs
+                or signals.appcontext_tearing_down._receivers
+                or not self.app._plain_teardown
+            ):
                 if exc is _SENTINEL:
                     exc = sys.exc_info()[1]
                 self.app.do_teardown_appcontext(exc)
@@ -226,9 +245,16 @@ class RequestContext:
         last = len(self._cv_tokens) == 1
         try:
             if last:
+                app = self.app
                 if exc is _SENTINEL:
                     exc = sys.exc_info()[1]
-                self.app.do_teardown_request(exc)
+                # Nothing to tear down, nothing called (see bench/NOTES.md).
+                if (
+                    app.teardown_request_funcs
+                    or signals.request_tearing_down._receivers
+                    or not app._plain_teardown
+                ):
+                    app.do_teardown_request(exc)
                 self.request.close()
         finally:
             current = _cv_request.get(None)

@@ -606,23 +606,28 @@ class Request:
         path = scope.get("path", "/")
         self.path: str = "/" + path.lstrip("/")
         self.query_string: bytes = scope.get("query_string", b"")
-        # Built on first use; see the headers property.
-        self._headers: Headers | None = None
         # None until the body is collected from the source.
         self._body: bytes | None = body if source is None else None
         self._source = source
-        self._body_error = body_error
-        #: Whether the view being served is ``async def``; it picks the shape of
-        #: :attr:`stream`.  ``None`` until known: the application sets it before
-        #: a view with a body runs, else :attr:`stream` asks it.
-        self.async_view: bool | None = None
-        self._form: _RequestDict | None = None
-        self._files: _RequestDict | None = None
-        self._args: _RequestDict | None = None
-        self._cookies: _RequestDict | None = None
-        self._json: dict[bool, Any] = {}
-        self._stream: BodyStream | AsyncBodyStream | None = None
-        self._environ: dict[str, Any] | None = None
+        if body_error is not None:
+            self._body_error = body_error
+
+    # What is built on first use starts as None here, on the class, rather than
+    # being set on every request (deliberate, see bench/NOTES.md).
+    #: Whether the view being served is ``async def``; it picks the shape of
+    #: :attr:`stream`.  ``None`` until known: the application sets it before
+    #: a view with a body runs, else :attr:`stream` asks it.
+    async_view: bool | None = None
+    _body_error: RequestError | None = None
+    # See the headers property.
+    _headers: Headers | None = None
+    _form: _RequestDict | None = None
+    _files: _RequestDict | None = None
+    _args: _RequestDict | None = None
+    _cookies: _RequestDict | None = None
+    _json_cache: dict[bool, Any] | None = None
+    _stream: BodyStream | AsyncBodyStream | None = None
+    _environ: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url!r} [{self.method}]>"
@@ -830,7 +835,9 @@ class Request:
     @property
     def content_type(self) -> str | None:
         """The ``Content-Type`` header."""
-        return self.headers.get("Content-Type")
+        # Without the headers, as a form body is parsed on every form request.
+        values = self._header_values(b"content-type")
+        return values[0] if values else None
 
     @property
     def mimetype(self) -> str:
@@ -1157,8 +1164,9 @@ class Request:
         :raises UnsupportedMediaType: 415 if the content type is not JSON.
         :raises BadRequest: 400 if the body is not valid JSON.
         """
-        if cache and silent in self._json:
-            return self._json[silent]
+        cached = self._json_cache
+        if cache and cached is not None and silent in cached:
+            return cached[silent]
         if not (force or self.is_json):
             if silent:
                 return None
@@ -1170,9 +1178,11 @@ class Request:
         except ValueError as error:
             result = None if silent else self.on_json_loading_failed(error)
         if cache:
-            self._json[silent] = result
+            if cached is None:
+                cached = self._json_cache = {}
+            cached[silent] = result
             if not silent:
-                self._json[True] = result
+                cached[True] = result
         return result
 
     def on_json_loading_failed(self, error: ValueError | None) -> Any:
@@ -1395,18 +1405,25 @@ class Response:
         content_type: str | None = None,
         direct_passthrough: bool = False,
     ) -> None:
-        self.headers = Headers(headers)
-        if content_type is None:
-            if mimetype is None and "Content-Type" not in self.headers:
+        if content_type is None and headers is None:
+            if mimetype is None:
                 mimetype = self.default_mimetype
             if mimetype is not None:
                 content_type = get_content_type(mimetype, self.charset)
-        if content_type is not None:
-            if headers is None and content_type in _CHECKED_CONTENT_TYPES:
-                # A value set before needs none of the checks again (see
-                # bench/NOTES.md).
-                self.headers.set_checked("Content-Type", content_type)
-            else:
+        if headers is None and content_type in _CHECKED_CONTENT_TYPES:
+            # A value set before needs none of the checks again, and the headers
+            # hold nothing else yet (see bench/NOTES.md).
+            self.headers = Headers.from_checked(
+                [("Content-Type", content_type)], {"content-type": [content_type]}
+            )
+        else:
+            self.headers = Headers(headers)
+            if content_type is None:
+                if mimetype is None and "Content-Type" not in self.headers:
+                    mimetype = self.default_mimetype
+                if mimetype is not None:
+                    content_type = get_content_type(mimetype, self.charset)
+            if content_type is not None:
                 self.headers["Content-Type"] = content_type
                 if type(content_type) is str and len(_CHECKED_CONTENT_TYPES) < 64:
                     _CHECKED_CONTENT_TYPES.add(content_type)
@@ -1948,9 +1965,10 @@ class Response:
 
     # -- sending --------------------------------------------------------------------
 
-    def _wire_fields(self) -> list[tuple[bytes, bytes]]:
-        # wire_headers().raw() without copying the headers when nothing is to be
-        # added or removed (the usual 200 with a known length; see bench/NOTES.md).
+    def _wire_fields(self) -> list[tuple[str, str]]:
+        # The fields of wire_headers() without copying the headers when nothing is
+        # to be added or removed (the usual 200 with a known length; see
+        # bench/NOTES.md).  As text: the writer encodes the whole head at once.
         status = self._status_code
         if (
             type(self).wire_headers is Response.wire_headers
@@ -1959,8 +1977,8 @@ class Response:
             and status != 304
             and ("content-length" in self.headers._map or not self.is_sequence)
         ):
-            return self.headers.raw()
-        return self.wire_headers().raw()
+            return self.headers.items()
+        return self.wire_headers().items()
 
     def wire_headers(self) -> Headers:
         """The headers to send: ``Content-Length`` added for in-memory bodies,

@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from crosswind.app import App, Response, request
+from crosswind.app import (
+    App,
+    Response,
+    after_this_request,
+    appcontext_tearing_down,
+    request,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
 from crosswind.app.wrappers import Request
 from crosswind.routing import Rule
 from crosswind.testing import parse_responses, serve_bytes
@@ -417,3 +426,120 @@ def test_each_request_gets_its_own_variables() -> None:
     responses = serve(app, get("/n/5"), get("/n/5"), get("/n/6"), get("/n/5"))
     assert [r.status_code for r in responses] == [200] * 4
     assert seen == [5, 5, 6, 5]
+
+
+# -- steps skipped when nothing is registered (App.full_dispatch_request, ctx.pop) ----
+
+
+def test_a_subclass_overriding_a_step_has_it_run() -> None:
+    seen: list[str] = []
+
+    class Traced(App):
+        async def preprocess_request(self) -> Any:
+            seen.append("preprocess")
+            return await super().preprocess_request()
+
+        async def dispatch_request(self) -> Any:
+            seen.append("dispatch")
+            return await super().dispatch_request()
+
+        async def process_response(self, response: Response) -> Response:
+            seen.append("process")
+            response.headers["X-Processed"] = "yes"
+            return await super().process_response(response)
+
+        def do_teardown_request(self, exc: BaseException | None = None) -> None:
+            seen.append("teardown request")
+            super().do_teardown_request(exc)
+
+        def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
+            seen.append("teardown app")
+            super().do_teardown_appcontext(exc)
+
+    assert App._plain_pipeline and App._plain_teardown
+    assert not Traced._plain_pipeline and not Traced._plain_teardown
+    app = Traced(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    (response,) = serve(app, get("/"))
+    assert (response.content, response.headers["X-Processed"]) == (b"index", "yes")
+    assert seen == ["preprocess", "dispatch", "process", "teardown request", "teardown app"]
+
+
+def test_hooks_run_and_receivers_connected_between_requests_hear() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    seen: list[str] = []
+
+    @app.before_request
+    def before() -> None:
+        seen.append("before")
+
+    @app.after_request
+    def after(response: Response) -> Response:
+        seen.append("after")
+        return response
+
+    @app.teardown_request
+    def teardown_request(exc: BaseException | None) -> None:
+        seen.append("teardown request")
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc: BaseException | None) -> None:
+        seen.append("teardown app")
+
+    def started(sender: Any, **extra: Any) -> None:
+        seen.append("started")
+
+    def finished(sender: Any, **extra: Any) -> None:
+        seen.append("finished")
+
+    assert serve(app, get("/"))[0].content == b"index"
+    assert seen == ["before", "after", "teardown request", "teardown app"]
+    seen.clear()
+    request_started.connect(started, app)
+    request_finished.connect(finished, app)
+    try:
+        assert serve(app, get("/"))[0].content == b"index"
+    finally:
+        request_started.disconnect(started, app)
+        request_finished.disconnect(finished, app)
+    assert seen == [
+        "started", "before", "after", "finished", "teardown request", "teardown app"
+    ]
+
+
+def test_receivers_of_teardown_signals_alone_hear() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    seen: list[str] = []
+
+    def tearing_down(sender: Any, **extra: Any) -> None:
+        seen.append("request")
+
+    def app_tearing_down(sender: Any, **extra: Any) -> None:
+        seen.append("app")
+
+    request_tearing_down.connect(tearing_down, app)
+    appcontext_tearing_down.connect(app_tearing_down, app)
+    try:
+        assert serve(app, get("/"))[0].content == b"index"
+    finally:
+        request_tearing_down.disconnect(tearing_down, app)
+        appcontext_tearing_down.disconnect(app_tearing_down, app)
+    assert seen == ["request", "app"]
+
+
+def test_after_this_request_runs_without_after_request_hooks() -> None:
+    app = App(__name__)
+
+    @app.get("/")
+    def index() -> str:
+        @after_this_request
+        def tag(response: Response) -> Response:
+            response.headers["X-Tag"] = "set"
+            return response
+
+        return "index"
+
+    responses = serve(app, get("/"), get("/"))
+    assert [r.headers.get("X-Tag") for r in responses] == ["set", "set"]
