@@ -72,6 +72,7 @@ BASELINE ?=
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	@command -v h2load >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nghttp2-client) || echo "nghttp2-client not installed: the HTTP/2 section will be left out"
+	@command -v valgrind >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind) || echo "valgrind not installed: the instruction counts will be left out"
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py$(if $(BASELINE), --baseline '$(BASELINE)')
 	$(BIN)/python bench/upload_rss.py

@@ -38,6 +38,12 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+#: Instructions per request of the cases the current performance round set a target
+#: for, as counted when it began; the round aims to cut each by at least ROUND_CUT.
+ROUND_START: dict[str, int] = {
+    "web-hello": 192_000, "app-hello": 194_000, "web-form": 557_000, "app-form": 677_000,
+}
+ROUND_CUT = 0.35
 CASES = (
     "exchange-hello", "web-hello", "web-params", "web-form", "app-hello", "app-params", "app-form",
     "asyncio-hello", "asyncio-close", "asyncio-wsecho",
@@ -173,6 +179,17 @@ def count_instructions(case: str, requests: int) -> int:
     return int(found.group(1))
 
 
+def per_request(case: str, requests: int) -> int:
+    """Instructions one request of *case* costs: a count with *requests*, less one with none.
+
+    :param case: one of :data:`CASES`.
+    :param requests: how many requests the second count serves.
+    """
+    base = count_instructions(case, 0)
+    full = count_instructions(case, requests)
+    return (full - base) // requests
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print instructions per request for each case asked for.
 
@@ -189,11 +206,18 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown cases {unknown}; choose from {', '.join(CASES)}")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
-    print(f"{'case':<16} {'instructions/request':>21}")
+    print(f"{'case':<16} {'instructions/request':>21}  target")
     for case in args.cases or CASES:
-        base = count_instructions(case, 0)
-        full = count_instructions(case, args.requests)
-        print(f"{case:<16} {(full - base) // args.requests:>21,}", flush=True)
+        count = per_request(case, args.requests)
+        print(f"{case:<16} {count:>21,}  {_target(case, count)}".rstrip(), flush=True)
+
+
+def _target(case: str, count: int) -> str:
+    start = ROUND_START.get(case)
+    if start is None:
+        return ""
+    cut = 1 - count / start
+    return f"{cut:.0%} below {start:,} (≥{ROUND_CUT:.0%}: {'met' if cut >= ROUND_CUT else 'missed'})"
 
 
 if __name__ == "__main__":

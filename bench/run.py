@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import importlib.metadata
 import importlib.util
@@ -23,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -65,13 +67,23 @@ __all__ = [
     "WrkResult",
     "baseline_server",
     "compare_to_baseline",
+    "count_instructions",
+    "crowd_lines",
+    "crowd_rows",
+    "crowd_scenarios",
+    "crowd_server",
+    "goal_line",
+    "instruction_lines",
+    "instruction_rows",
     "main",
     "parse_latency",
     "parse_wrk",
     "prepare_baseline",
+    "raise_file_limit",
     "render_targets_text",
     "target_lines",
     "target_rows",
+    "verdict",
 ]
 
 READY_TIMEOUT = 10.0
@@ -93,6 +105,8 @@ class Scenario:
     :param method: the smoke request's method.
     :param body: the smoke request's body.
     :param headers: the smoke request's extra headers.
+    :param connections: wrk's connections for this scenario; ``None`` for
+        the run's ``--connections``.
     """
 
     name: str
@@ -102,6 +116,7 @@ class Scenario:
     method: str = "GET"
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    connections: int | None = None
 
 
 def _expect_body(expected: bytes) -> Callable[[int, http.client.HTTPMessage, bytes], str | None]:
@@ -169,6 +184,9 @@ class Server:
     :param served_from: for rows that run crosswind code, the same command
         taken from another tree's ``bench/servers`` (how a baseline row is made).
     :param baseline: set on a baseline row: the commit whose crosswind it must import.
+    :param scenarios: the only scenarios this row runs; empty for all of them.
+    :param crowd_args: arguments added to its command for the concurrency runs
+        (a connection limit above :data:`CROWD`, where the server has one).
     """
 
     name: str
@@ -177,6 +195,12 @@ class Server:
     smoke_check: bool = True
     served_from: Launch | None = None
     baseline: Baseline | None = None
+    scenarios: tuple[str, ...] = ()
+    crowd_args: tuple[str, ...] = ()
+
+    def runs(self, scenario: Scenario) -> bool:
+        """Whether this row measures *scenario*."""
+        return not self.scenarios or scenario.name in self.scenarios
 
 
 def _script(name: str, *args: str, servers: Path = SERVERS_DIR) -> Callable[[int], list[str]]:
@@ -184,20 +208,33 @@ def _script(name: str, *args: str, servers: Path = SERVERS_DIR) -> Callable[[int
 
 
 def _crosswind(
-    backend: str, app: str = "web", name: str | None = None, engine: str | None = None
+    backend: str, app: str = "web", name: str | None = None, engine: str | None = None,
+    loop: str | None = None,
 ) -> Server:
     needs = {"web": "crosswind.web", "flask": "crosswind.app"}.get(app, "crosswind.adapters")
-    args = ("--backend", backend, "--app", app, *(("--engine", engine) if engine else ()))
+    args = (
+        "--backend", backend, "--app", app, *(("--engine", engine) if engine else ()),
+        *(("--loop", loop) if loop else ()),
+    )
     return _crosswind_row(
         name or f"crosswind-{backend}",
         lambda servers: _script("crosswind_server.py", *args, servers=servers),
-        needs=(needs, f"crosswind.backends.{backend}"),
+        needs=(needs, f"crosswind.backends.{backend}", *((loop,) if loop else ())),
+        scenarios=UVLOOP_SCENARIOS if loop else (),
+        # Only here: a baseline's server script may predate the flag.
+        crowd_args=("--max-connections", str(2 * CROWD)),
     )
 
 
-def _crosswind_row(name: str, launch: Launch, needs: tuple[str, ...]) -> Server:
+def _crosswind_row(
+    name: str, launch: Launch, needs: tuple[str, ...], scenarios: tuple[str, ...] = (),
+    crowd_args: tuple[str, ...] = (),
+) -> Server:
     """A row running crosswind code, so one that a baseline commit can serve too."""
-    return Server(name, launch(SERVERS_DIR), needs=needs, served_from=launch)
+    return Server(
+        name, launch(SERVERS_DIR), needs=needs, served_from=launch, scenarios=scenarios,
+        crowd_args=crowd_args,
+    )
 
 
 def _uvicorn(app: str, *options: str, servers: Path = SERVERS_DIR) -> Callable[[int], list[str]]:
@@ -234,7 +271,13 @@ def _gunicorn(
     ]
 
 
-# A new peer is one entry; the issue-9 summary below names rows it compares.
+#: Connections of the concurrency runs, against :data:`FEW` (the table's default).
+CROWD = 1000
+FEW = 32
+#: What the uvloop rows measure: the figures their target is stated for.
+UVLOOP_SCENARIOS = ("hello", "params")
+
+# A new peer is one entry; the target summary below names rows it compares.
 SERVERS: tuple[Server, ...] = (
     Server("ceiling", _script("ceiling.py"), smoke_check=False),
     _crosswind("asyncio"),
@@ -274,6 +317,15 @@ SERVERS: tuple[Server, ...] = (
         "starlette-hypercorn-trio", _hypercorn("trio"), needs=("starlette", "hypercorn", "trio")
     ),
     Server("flask-waitress", _script("flask_waitress.py"), needs=("flask", "waitress")),
+    # uvloop is optional: the default loop's rows above are the headline.
+    _crosswind("asyncio", name="crosswind-asyncio-uvloop", loop="uvloop"),
+    _crosswind("asyncio", "flask", "crosswind-flask-style-asyncio-uvloop", loop="uvloop"),
+    Server(
+        "starlette-uvicorn-httptools-uvloop",
+        _uvicorn("starlette_app:app", "--http", "httptools", "--loop", "uvloop"),
+        needs=("starlette", "uvicorn", "httptools", "uvloop"),
+        scenarios=UVLOOP_SCENARIOS,
+    ),
 )
 
 
@@ -589,6 +641,7 @@ def baseline_server(server: Server, baseline: Baseline) -> Server:
         needs=tuple(name for name in server.needs if name.partition(".")[0] != "crosswind"),
         smoke_check=server.smoke_check,
         baseline=baseline,
+        scenarios=server.scenarios,
     )
 
 
@@ -862,8 +915,9 @@ def _measure(
             f"{run.result.requests_per_second:,.0f} req/s p99 {_fmt_ms(run.result.p99_ms)}"
             if run.result else f"FAILED: {run.error}"
         )
-        print(f"  [{round_index + 1}] {server.name:<30} {scenario.name:<7} {shown}", flush=True)
+        print(f"  [{round_index + 1}] {server.name:<36} {scenario.name:<10} {shown}", flush=True)
 
+    scenarios = [scenario for scenario in scenarios if server.runs(scenario)]
     done: set[str] = set()
     try:
         with running(server, server_cpu, log_dir) as live:
@@ -875,7 +929,10 @@ def _measure(
                     continue
                 try:
                     for seconds, measured in ((args.warmup, False), (args.duration, True)):
-                        command = wrk_command(live.url, scenario, seconds, args.connections, wrk_cpu)
+                        command = wrk_command(
+                            live.url, scenario, seconds, scenario.connections or args.connections,
+                            wrk_cpu,
+                        )
                         cpu_before = live.cpu_seconds()
                         completed = subprocess.run(
                             command, capture_output=True, text=True, timeout=seconds + 30,
@@ -1115,101 +1172,161 @@ def baseline_facts(baseline: Baseline, repo: Path = ROOT) -> dict[str, str]:
     return {"ref": baseline.ref, "commit": baseline.commit, "subject": subject}
 
 
-# -- issue 9's targets ---------------------------------------------------------
+# -- the round's targets ---------------------------------------------------------
 
-#: The ratio to the ceiling that ``crosswind-asyncio`` should reach, per scenario.
-TARGET_RATIOS: dict[str, float] = {"hello": 0.20, "params": 0.10, "form": 0.05, "close": 0.50}
-#: The target table's columns: heading, row of the main table.
-TARGET_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Tornado 6", "tornado"),
-    ("uvicorn+h11+Starlette", "starlette-uvicorn-h11"),
-    ("uvicorn+httptools+Starlette", "starlette-uvicorn-httptools"),
-    ("crosswind asyncio", "crosswind-asyncio"),
+#: The ratio to the ceiling each API style on the default asyncio loop should reach.
+TARGET_RATIOS: dict[str, float] = {"hello": 0.30, "params": 0.18, "form": 0.15, "close": 0.65}
+#: The two API styles on the asyncio backend's default loop, and what the lines call them.
+STYLE_ROWS: dict[str, str] = {
+    "crosswind-asyncio": "Tornado-style",
+    "crosswind-flask-style-asyncio": "Flask-style",
+}
+#: Each style should reach this many times the requests/s of this peer, on every scenario.
+LEAD_PEER = "starlette-uvicorn-httptools"
+LEAD_GOAL = 1.3
+#: The Tornado-style row's requests/s over the Flask-style row's, on every scenario:
+#: within 10 %, and being faster is no miss.
+STYLE_GOAL = 0.90
+#: Backends against their closest peer: label, crosswind row, peer row, scenario, how
+#: many times the peer's requests/s crosswind should reach.
+PEER_TARGETS: tuple[tuple[str, str, str, str, float], ...] = (
+    ("trio backend vs Starlette on hypercorn trio", "crosswind-trio",
+     "starlette-hypercorn-trio", "hello", 5.0),
+    ("threads backend vs Flask on waitress", "crosswind-threads", "flask-waitress", "hello", 3.0),
 )
-#: Backends against their closest peer: label, crosswind row, peer row, how many
-#: times the peer's requests/s crosswind should reach.
-PEER_TARGETS: tuple[tuple[str, str, str, float], ...] = (
-    ("trio backend vs Starlette on hypercorn trio", "crosswind-trio", "starlette-hypercorn-trio", 2.0),
-    ("threads backend vs Flask on waitress", "crosswind-threads", "flask-waitress", 2.0),
+#: The uvloop rows of each style, against this peer on :data:`UVLOOP_SCENARIOS`.
+UVLOOP_ROWS: dict[str, str] = {
+    "crosswind-asyncio-uvloop": "Tornado-style on uvloop",
+    "crosswind-flask-style-asyncio-uvloop": "Flask-style on uvloop",
+}
+UVLOOP_PEER = "starlette-uvicorn-httptools-uvloop"
+UVLOOP_GOAL = 1.2
+#: The ratio table: a label, and the row it shows (two rows share a line as ``a / b``).
+TARGET_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("crosswind asyncio, Tornado-style", ("crosswind-asyncio",)),
+    ("crosswind asyncio, Flask-style", ("crosswind-flask-style-asyncio",)),
+    ("Starlette on uvicorn + httptools", ("starlette-uvicorn-httptools",)),
+    ("Starlette on uvicorn + h11", ("starlette-uvicorn-h11",)),
+    ("Tornado 6", ("tornado",)),
+    ("crosswind trio / Starlette on hypercorn-trio",
+     ("crosswind-trio", "starlette-hypercorn-trio")),
+    ("crosswind threads / Flask on waitress", ("crosswind-threads", "flask-waitress")),
+    ("crosswind asyncio on uvloop, Tornado-style / Flask-style", tuple(UVLOOP_ROWS)),
+    ("Starlette on uvicorn + httptools + uvloop", (UVLOOP_PEER,)),
 )
-#: The Tornado-style and Flask-style rows, each to stay this close to the
-#: fastest crosswind row on ``hello``.
-STYLE_ROWS: tuple[str, str] = ("crosswind-asyncio", "crosswind-flask-style-asyncio")
-STYLE_TOLERANCE = 0.15
 
 
 def _value(table: dict[str, dict[str, dict[str, Any]]], server: str, scenario: str, key: str) -> Any:
     return table.get(server, {}).get(scenario, {}).get(key)
 
 
-def target_rows(table: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
-    """Issue 9's table: per scenario, each peer's and crosswind-asyncio's ratio to the ceiling.
+def verdict(value: float, goal: float) -> str:
+    """``met by N%`` or ``missed by N%``: how far *value* is above or below *goal*.
 
-    The last column is the target for crosswind asyncio, with ``met`` or
-    ``missed`` when it was measured.  Cells not measured are ``-``.
+    :param value: what was measured (higher is better).
+    :param goal: the least it should be.
+    """
+    margin = value / goal - 1
+    return f"{'met' if margin >= 0 else 'missed'} by {abs(margin):.0%}"
+
+
+def goal_line(
+    label: str, goal: str, parts: Sequence[tuple[str, float | None, float]], unit: str = ""
+) -> str:
+    """One target as a sentence: the overall verdict, then each part with its margin.
+
+    :param label: what is compared.
+    :param goal: the target in words, shown in brackets.
+    :param parts: (name, value or ``None`` when not measured, least value).
+    :param unit: shown after each value (``x`` for a ratio of two servers).
+    """
+    shown, passed = [], []
+    for name, value, least in parts:
+        if value is None:
+            shown.append(f"{name} -")
+            continue
+        shown.append(f"{name} {value:.2f}{unit} {verdict(value, least)}")
+        passed.append(value >= least)
+    if not passed:
+        overall = "not measured"
+    elif not all(passed):
+        overall = "missed"
+    else:
+        overall = "met" if len(passed) == len(parts) else "met where measured"
+    return f"{label} ({goal}): {overall}" + (f"; {', '.join(shown)}" if passed else "")
+
+
+def target_rows(table: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
+    """The round's table: per peer and scenario, the ratio to the ceiling.
+
+    The last line is the target both API styles should reach on the default
+    asyncio loop.  Cells not measured are ``-``.
 
     :param table: from :func:`summarize`.
     :returns: rows of cells, the heading first.
     """
-    rows = [["scenario", *(heading for heading, _ in TARGET_COLUMNS), "target"]]
-    for scenario, target in TARGET_RATIOS.items():
+    rows = [["peer", *TARGET_RATIOS]]
+    for label, servers in TARGET_TABLE:
         cells = []
-        for _, server in TARGET_COLUMNS:
-            ratio = _value(table, server, scenario, "ratio")
-            cells.append("-" if ratio is None else f"{ratio:.2f}")
-        ours = _value(table, "crosswind-asyncio", scenario, "ratio")
-        verdict = "" if ours is None else " met" if ours >= target else " missed"
-        rows.append([scenario, *cells, f"≥{target:.2f}{verdict}"])
+        for scenario in TARGET_RATIOS:
+            ratios = [_value(table, server, scenario, "ratio") for server in servers]
+            cells.append(" / ".join("-" if r is None else f"{r:.2f}" for r in ratios))
+        rows.append([label, *cells])
+    rows.append(["target, both API styles", *(f"≥{goal:.2f}" for goal in TARGET_RATIOS.values())])
     return rows
 
 
+def _ratio_of(
+    table: dict[str, dict[str, dict[str, Any]]], ours: str, theirs: str, scenario: str
+) -> float | None:
+    mine, peer = _value(table, ours, scenario, "rps"), _value(table, theirs, scenario, "rps")
+    return mine / peer if mine and peer else None
+
+
 def target_lines(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
-    """Issue 9's other targets, one sentence each: backends against peers, the two
-    programming models against the fastest crosswind path, p99 against the best peer.
+    """The round's targets, one sentence each, marked met or missed with the margin.
+
+    Both styles against the ceiling and against Starlette on uvicorn + httptools,
+    the Tornado-style path against the Flask-style one, the trio and threads
+    backends against their peers, the uvloop rows against uvicorn on uvloop, and
+    crosswind asyncio's p99 against the best peer's.
 
     :param table: from :func:`summarize`; baseline rows are left out.
     """
     table = {name: row for name, row in table.items() if BASELINE_MARK not in name}
-    lines = []
     scenarios = [name for name in TARGET_RATIOS if any(name in row for row in table.values())]
-    for label, ours, peer, goal in PEER_TARGETS:
-        ratios = []
-        for scenario in scenarios:
-            mine, theirs = _value(table, ours, scenario, "rps"), _value(table, peer, scenario, "rps")
-            if mine and theirs:
-                ratios.append((scenario, mine / theirs))
-        if not ratios:
-            lines.append(f"{label}: not measured (target ≥{goal:g}x)")
-            continue
-        mean = statistics.geometric_mean(ratio for _, ratio in ratios)
-        detail = ", ".join(f"{scenario} {ratio:.2f}x" for scenario, ratio in ratios)
-        verdict = "met" if mean >= goal else "missed"
-        lines.append(
-            f"{label}: {mean:.2f}x (target ≥{goal:g}x): {verdict}; geometric mean of {detail}"
-        )
-
-    hello = {
-        name: row["hello"]["rps"] for name, row in table.items()
-        if name.startswith("crosswind-") and "hello" in row and row["hello"]["rps"]
-    }
-    label = "Tornado-style / Flask-style vs fastest crosswind path on hello"
-    goal = f"target within {STYLE_TOLERANCE:.0%}"
-    if hello:
-        fastest = max(hello, key=hello.__getitem__)
-        changes = [
-            None if name not in hello else hello[name] / hello[fastest] - 1 for name in STYLE_ROWS
-        ]
-        shown = " / ".join("?" if c is None else f"{c * 100:.0f}%".replace("-0%", "0%")
-                           for c in changes)
-        verdict = (
-            "met" if all(c is not None and c >= -STYLE_TOLERANCE for c in changes) else "missed"
-        )
-        lines.append(
-            f"{label}: {shown} ({goal}): {verdict}; fastest {fastest} "
-            f"at {hello[fastest]:,.0f} req/s"
-        )
-    else:
-        lines.append(f"{label}: not measured ({goal})")
+    goals = " / ".join(f"≥{TARGET_RATIOS[name]:.2f}" for name in scenarios)
+    lines = []
+    for row, style in STYLE_ROWS.items():
+        lines.append(goal_line(
+            f"{style} on asyncio, ratio to the ceiling", f"target {goals}",
+            [(name, _value(table, row, name, "ratio"), TARGET_RATIOS[name]) for name in scenarios],
+        ))
+    for row, style in STYLE_ROWS.items():
+        lines.append(goal_line(
+            f"{style} on asyncio vs Starlette on uvicorn + httptools",
+            f"target ≥{LEAD_GOAL:g}x on each",
+            [(name, _ratio_of(table, row, LEAD_PEER, name), LEAD_GOAL) for name in scenarios],
+            "x",
+        ))
+    tornado, flask = STYLE_ROWS
+    lines.append(goal_line(
+        "Tornado-style vs Flask-style on asyncio", f"target ≥{STYLE_GOAL:.2f}x on each",
+        [(name, _ratio_of(table, tornado, flask, name), STYLE_GOAL) for name in scenarios], "x",
+    ))
+    for label, ours, peer, scenario, goal in PEER_TARGETS:
+        lines.append(goal_line(
+            label, f"target ≥{goal:g}x on {scenario}",
+            [(scenario, _ratio_of(table, ours, peer, scenario), goal)], "x",
+        ))
+    for row, style in UVLOOP_ROWS.items():
+        lines.append(goal_line(
+            f"{style} vs Starlette on uvicorn + httptools + uvloop",
+            f"target ≥{UVLOOP_GOAL:g}x on {' and '.join(UVLOOP_SCENARIOS)}",
+            [(name, _ratio_of(table, row, UVLOOP_PEER, name), UVLOOP_GOAL)
+             for name in UVLOOP_SCENARIOS],
+            "x",
+        ))
 
     parts = []
     for scenario in scenarios:
@@ -1230,16 +1347,241 @@ def target_lines(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 
 
 def render_targets_text(table: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """Issue 9's targets for the terminal: the ratio table, then the sentences.
+    """The round's targets for the terminal: the ratio table, then the sentences.
 
     :param table: from :func:`summarize`.
     """
     return _fixed_width(target_rows(table)) + "\n\n" + "\n".join(target_lines(table))
 
 
+# -- many connections ----------------------------------------------------------
+
+#: The rows measured at :data:`FEW` and :data:`CROWD` connections: both API styles on
+#: asyncio and the peers on asyncio.
+CROWD_ROWS: tuple[str, ...] = (
+    "crosswind-asyncio", "crosswind-flask-style-asyncio", "starlette-uvicorn-httptools",
+    "starlette-uvicorn-h11", "tornado",
+)
+#: The share of its requests/s at :data:`FEW` connections a server should keep at many.
+CROWD_GOAL = 0.85
+
+
+def crowd_scenarios(crowd: int, few: int = FEW) -> tuple[Scenario, Scenario]:
+    """``hello`` at *few* and at *crowd* keep-alive connections.
+
+    :param crowd: the many connections.
+    :param few: the connections of the main table.
+    """
+    hello = next(scenario for scenario in SCENARIOS if scenario.name == "hello")
+    return (
+        dataclasses.replace(hello, name=f"hello-c{few}", connections=few),
+        dataclasses.replace(hello, name=f"hello-c{crowd}", connections=crowd),
+    )
+
+
+def crowd_server(server: Server) -> Server:
+    """*server* as the concurrency runs start it: with its :attr:`Server.crowd_args`.
+
+    :param server: a row of :data:`SERVERS`.
+    """
+    argv, extra = server.argv, list(server.crowd_args)
+    return dataclasses.replace(
+        server, argv=lambda port: [*argv(port), *extra], scenarios=(), served_from=None
+    )
+
+
+def raise_file_limit(wanted: int) -> int:
+    """Raise the soft limit of open files toward *wanted*; wrk and the servers inherit it.
+
+    :param wanted: descriptors wanted (never above the hard limit).
+    :returns: the soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def crowd_rows(
+    table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario]
+) -> list[list[str]]:
+    """Per row: requests/s and p99 at few and many connections, and the share kept.
+
+    :param table: from :func:`summarize` over *scenarios*.
+    :param scenarios: from :func:`crowd_scenarios`.
+    """
+    few, crowd = scenarios
+    rows = [[
+        "server", f"req/s at {few.connections}", f"p99 at {few.connections}",
+        f"req/s at {crowd.connections}", f"p99 at {crowd.connections}", "kept",
+    ]]
+    for name, row in table.items():
+        low, high = row[few.name], row[crowd.name]
+        kept = high["rps"] / low["rps"] if high["rps"] and low["rps"] else None
+        rows.append([
+            name,
+            _rate(low), _fmt_ms(low["p99_ms"]) if low["rps"] else "-",
+            _rate(high), _fmt_ms(high["p99_ms"]) if high["rps"] else "-",
+            "-" if kept is None else f"{kept:.2f}x",
+        ])
+    return rows
+
+
+def _rate(cell: dict[str, Any]) -> str:
+    if cell["rps"] is None:
+        return "FAILED" if cell["errors"] else "-"
+    flag = " !" if cell["socket_errors"] or cell["non_2xx"] or cell["errors"] else ""
+    return f"{cell['rps']:,.0f}{flag}"
+
+
+def crowd_lines(
+    table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario]
+) -> list[str]:
+    """The concurrency targets of each API style: throughput kept, and p99 against the best peer.
+
+    :param table: from :func:`summarize` over *scenarios*.
+    :param scenarios: from :func:`crowd_scenarios`.
+    """
+    few, crowd = scenarios
+    lines = []
+    for row, style in STYLE_ROWS.items():
+        low, high = _value(table, row, few.name, "rps"), _value(table, row, crowd.name, "rps")
+        lines.append(goal_line(
+            f"{style} on asyncio, hello at {crowd.connections} connections over "
+            f"{few.connections}",
+            f"target ≥{CROWD_GOAL:.2f}x, within {1 - CROWD_GOAL:.0%}",
+            [("kept", high / low if high and low else None, CROWD_GOAL)], "x",
+        ))
+    peers = [
+        (row[crowd.name]["p99_ms"], name) for name, row in table.items()
+        if "crosswind" not in name and row[crowd.name]["p99_ms"] is not None
+    ]
+    for row, style in STYLE_ROWS.items():
+        label = f"{style} on asyncio, p99 at {crowd.connections} connections vs the best peer"
+        ours = _value(table, row, crowd.name, "p99_ms")
+        if ours is None or not peers:
+            lines.append(f"{label} (target no worse): not measured")
+            continue
+        best, name = min(peers)
+        # A p99 at most the best peer's meets the target; the margin is how far below.
+        lines.append(
+            f"{label} (target no worse): {verdict(best, ours)}; {_fmt_ms(ours)} vs "
+            f"{_fmt_ms(best)} ({name})"
+        )
+    return lines
+
+
+def _crowd_campaign(
+    args: argparse.Namespace, servers: Sequence[Server], server_cpu: int | None,
+    wrk_cpu: int | None, log_dir: Path,
+) -> tuple[list[Run], tuple[Scenario, Scenario]] | None:
+    """Measure *servers* on ``hello`` at few and many connections, rounds in alternating order.
+
+    :returns: the runs and the two scenarios, or ``None`` (with a line saying why)
+        when the open-file limit cannot be raised far enough.
+    """
+    # wrk holds every connection, and so does the server: each needs a
+    # descriptor per connection, and some to spare.
+    limit = raise_file_limit(4 * args.concurrency + 1024)
+    if limit < args.concurrency + 256:
+        print(f"concurrency runs left out: the open-file limit is {limit}, too low for "
+              f"{args.concurrency} connections (raise it with ulimit -n)")
+        return None
+    scenarios = crowd_scenarios(args.concurrency, args.connections)
+    rows = [crowd_server(server) for server in servers]
+    print(f"\nhello at {args.connections} and {args.concurrency} connections: {len(rows)} servers "
+          f"x {args.rounds} rounds (open-file limit {limit})")
+    runs: list[Run] = []
+    for round_index in range(args.rounds):
+        order = rows if round_index % 2 == 0 else rows[::-1]
+        levels = scenarios if round_index % 2 == 0 else scenarios[::-1]
+        for server in order:
+            _measure(runs, round_index, server, levels, args, server_cpu, wrk_cpu, log_dir)
+    return runs, scenarios
+
+
+# -- instructions per request ----------------------------------------------------
+
+#: The cases of ``bench/instructions.py`` counted in the report.
+INSTRUCTION_CASES = ("web-hello", "app-hello", "web-form", "app-form", "exchange-hello")
+#: The Tornado-style path should cost at most this many times the Flask-style one.
+INSTRUCTION_STYLE_GOAL = 1.10
+
+
+def _instructions_module() -> Any:
+    """``bench/instructions.py``, loaded by path as :func:`_websocket_module` is."""
+    return _load_beside("crosswind_bench_instructions", "instructions.py")
+
+
+def count_instructions(requests: int) -> dict[str, int] | None:
+    """Instructions per request of :data:`INSTRUCTION_CASES`, or ``None`` without valgrind.
+
+    :param requests: requests per count (fewer is quicker, and a little less exact).
+    """
+    if shutil.which("valgrind") is None:
+        print("\ninstructions per request left out: valgrind is not installed "
+              "(apt-get install valgrind)")
+        return None
+    counter = _instructions_module()
+    print(f"\ninstructions per request ({requests} requests per count, callgrind):")
+    counts = {}
+    for case in INSTRUCTION_CASES:
+        counts[case] = counter.per_request(case, requests)
+        print(f"  {case:<16} {counts[case]:>10,}", flush=True)
+    return counts
+
+
+def instruction_rows(counts: dict[str, int]) -> list[list[str]]:
+    """Per case: instructions per request, the round's start and target, and the verdict.
+
+    :param counts: from :func:`count_instructions`.
+    """
+    counter = _instructions_module()
+    rows = [["case", "instructions/request", "at the round's start", "cut", "target"]]
+    for case, count in counts.items():
+        start = counter.ROUND_START.get(case)
+        if start is None:
+            rows.append([case, f"{count:,}", "-", "-", "-"])
+            continue
+        cut, goal = 1 - count / start, counter.ROUND_CUT
+        met = "met" if cut >= goal else "missed"
+        rows.append([
+            case, f"{count:,}", f"{start:,}", f"{cut:.0%}".replace("-0%", "0%"),
+            f"≥{goal:.0%} {met} by {abs(cut - goal) * 100:.0f} points",
+        ])
+    return rows
+
+
+def instruction_lines(counts: dict[str, int]) -> list[str]:
+    """The Tornado-style path's instructions against the Flask-style path's, per scenario.
+
+    :param counts: from :func:`count_instructions`.
+    """
+    parts = []
+    for scenario in ("hello", "params", "form"):
+        web, app = counts.get(f"web-{scenario}"), counts.get(f"app-{scenario}")
+        if web and app:
+            # Fewer is better, so the verdict is on the inverse ratio.
+            parts.append(
+                f"{scenario} {web / app:.2f}x {verdict(INSTRUCTION_STYLE_GOAL, web / app)}"
+            )
+    label = "Tornado-style / Flask-style instructions per request"
+    goal = f"target ≤{INSTRUCTION_STYLE_GOAL:.2f}x, within 10%"
+    if not parts:
+        return [f"{label} ({goal}): not measured"]
+    overall = "missed" if any(" missed " in part for part in parts) else "met"
+    return [f"{label} ({goal}): {overall}; {', '.join(parts)}"]
+
+
 def render_markdown(
     table: dict[str, dict[str, dict[str, Any]]], scenarios: Sequence[Scenario], meta: dict[str, Any],
     comparison: dict[str, dict[str, dict[str, Any]]] | None = None,
+    crowd: tuple[dict[str, dict[str, dict[str, Any]]], Sequence[Scenario]] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> str:
     """The report for ``bench/results/latest.md``.
 
@@ -1248,6 +1590,9 @@ def render_markdown(
     :param meta: machine facts and settings from :func:`machine_facts` and the
         run, with ``baseline`` from :func:`baseline_facts` when there is one.
     :param comparison: from :func:`compare_to_baseline`, when there is a baseline.
+    :param crowd: the concurrency runs' summary and their two scenarios
+        (:func:`crowd_scenarios`), when they ran.
+    :param counts: from :func:`count_instructions`, when counted.
     """
     baseline = meta.get("baseline")
     lines = [
@@ -1263,7 +1608,9 @@ def render_markdown(
         f"- pinning: {meta['pinning']}",
         f"- load: {meta['connections']} connections, 1 wrk thread; warm-up {meta['warmup']} s, "
         f"measured {meta['duration']} s per (server, scenario), {meta['rounds']} round(s), "
-        f"order alternating; total wall time {meta['wall_seconds']:.0f} s",
+        f"order alternating; wall time {meta['wall_seconds']:.0f} s for this table, "
+        f"{meta.get('total_seconds', meta['wall_seconds']):.0f} s with the concurrency runs "
+        "and instruction counts",
         *(
             [f"- baseline: `{baseline['ref']}` = {baseline['commit'][:10]} "
              f"({baseline['subject']}), its rows named `NAME{BASELINE_MARK}{baseline['ref']}`"]
@@ -1306,15 +1653,42 @@ def render_markdown(
         ]
     lines += [
         "",
-        "## Issue 9 targets",
+        "## Round targets",
         "",
-        "Ratio to `ceiling` in this run; the target is crosswind asyncio's.",
+        "Ratio to `ceiling` in this run (median over rounds); the last line is the target "
+        "of both API styles on asyncio.",
         "",
         *_markdown_table(target_rows(table)),
         "",
         *(f"- {line}" for line in target_lines(table)),
     ]
-    notes = _notes(table)
+    if crowd is not None:
+        crowd_table, levels = crowd
+        lines += [
+            "",
+            f"## Concurrency: hello at {levels[0].connections} and {levels[1].connections} "
+            "keep-alive connections",
+            "",
+            "Each server started once per round and measured at both loads; medians over "
+            "rounds. `kept` is its requests/s at many connections over its own at few.",
+            "",
+            *_markdown_table(crowd_rows(crowd_table, levels)),
+            "",
+            *(f"- {line}" for line in crowd_lines(crowd_table, levels)),
+        ]
+    if counts is not None:
+        lines += [
+            "",
+            "## Instructions per request",
+            "",
+            "User-space instructions per request in memory (`bench/instructions.py`, callgrind): "
+            "steady where the figures above are noisy.",
+            "",
+            *_markdown_table(instruction_rows(counts)),
+            "",
+            *(f"- {line}" for line in instruction_lines(counts)),
+        ]
+    notes = _notes(table) + (_notes(crowd[0]) if crowd is not None else [])
     if notes:
         lines += ["", "## Problems", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -1410,6 +1784,19 @@ def main(argv: list[str] | None = None) -> int:
         "--ws-capacity", type=int, default=10_000,
         help="idle WebSocket connections the capacity run holds (0: skip it)",
     )
+    parser.add_argument(
+        "--concurrency", type=int, default=CROWD, metavar="N",
+        help=f"also measure hello at N connections against --connections (default {CROWD}; "
+        "0: skip)",
+    )
+    parser.add_argument(
+        "--instructions", choices=("on", "off"), default="on",
+        help="count instructions per request with valgrind (bench/instructions.py; default on)",
+    )
+    parser.add_argument(
+        "--instruction-requests", type=int, default=3000, metavar="N",
+        help="requests per instruction count (default 3000; fewer is quicker)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         print("servers:  ", ", ".join(s.name for s in SERVERS))
@@ -1425,6 +1812,8 @@ def main(argv: list[str] | None = None) -> int:
         return _websocket_module().main(forwarded)
     if args.duration <= 0 or args.warmup <= 0 or args.connections < 1 or args.rounds < 1:
         parser.error("--duration and --warmup must be positive, --connections and --rounds >= 1")
+    if args.concurrency < 0 or args.instruction_requests < 1:
+        parser.error("--concurrency must be >= 0, --instruction-requests >= 1")
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk, or `make bench`)")
     servers = _select(args.only, SERVERS, "server")
@@ -1479,6 +1868,12 @@ def _campaign(
         print(f"error: a baseline row would not run the baseline's code: {exc}", file=sys.stderr)
         return 2
     meta["wall_seconds"] = time.monotonic() - started
+    crowd = None
+    wanted_crowd = [s for s in servers if s.name in CROWD_ROWS and s.baseline is None]
+    if args.concurrency and wanted_crowd:
+        crowd = _crowd_campaign(args, wanted_crowd, server_cpu, wrk_cpu, log_dir)
+    counts = count_instructions(args.instruction_requests) if args.instructions == "on" else None
+    meta["total_seconds"] = time.monotonic() - started
     websocket_section = None
     if args.websocket == "on":
         ws = _websocket_module()
@@ -1506,12 +1901,27 @@ def _campaign(
     if comparison is not None:
         print(f"\n{baseline_heading(meta)}:")
         print(render_text(comparison, scenarios, _ratio_cell))
-    print("\nissue 9 targets (ratio to ceiling):")
+    print("\nround targets (ratio to ceiling):")
     print(render_targets_text(table))
-    notes = _notes(table)
+    crowd_table = None
+    if crowd is not None:
+        crowd_runs, levels = crowd
+        crowd_table = summarize(crowd_runs, [crowd_server(s) for s in wanted_crowd], levels)
+        print(f"\nhello at {levels[0].connections} and {levels[1].connections} connections:")
+        print(_fixed_width(crowd_rows(crowd_table, levels)))
+        print("\n".join(crowd_lines(crowd_table, levels)))
+    if counts is not None:
+        print("\ninstructions per request (callgrind, in memory):")
+        print(_fixed_width(instruction_rows(counts)))
+        print("\n".join(instruction_lines(counts)))
+    notes = _notes(table) + (_notes(crowd_table) if crowd_table else [])
     if notes:
         print("\nProblems:\n" + "\n".join(f"- {note}" for note in notes))
-    report = render_markdown(table, scenarios, meta, comparison)
+    report = render_markdown(
+        table, scenarios, meta, comparison,
+        crowd=(crowd_table, crowd[1]) if crowd_table is not None and crowd else None,
+        counts=counts,
+    )
     if websocket_section is not None:
         print("\n" + ws.render_text(websocket_section))
         report += "\n" + "\n".join(ws.render_markdown(websocket_section)) + "\n"
@@ -1523,29 +1933,42 @@ def _campaign(
         "summary": table,
         "baseline_comparison": comparison,
         "targets": {"table": target_rows(table), "lines": target_lines(table)},
-        "runs": [
-            {
-                "round": r.round, "server": r.server, "scenario": r.scenario, "error": r.error,
-                "rps": r.result.requests_per_second if r.result else None,
-                "latency_ms": r.result.latency_ms if r.result else None,
-                "requests": r.result.requests if r.result else None,
-                "socket_errors": r.result.socket_errors if r.result else None,
-                "non_2xx": r.result.non_2xx if r.result else None,
-                "cpu_us": r.cpu_us,
-            }
-            for r in runs
-        ],
+        "concurrency": crowd_table,
+        "concurrency_runs": [_raw(r) for r in crowd[0]] if crowd else None,
+        "instructions": counts,
+        "runs": [_raw(r) for r in runs],
         "websocket": websocket_section,
     }
     (RESULTS_DIR / "latest.json").write_text(json.dumps(raw, indent=2) + "\n", "utf-8")
     print(f"\nwrote {RESULTS_DIR / 'latest.md'} and latest.json")
     ws_failed = websocket_section is not None and ws.failed(websocket_section)
-    return 1 if ws_failed or any(r.error and not r.unavailable for r in runs) else 0
+    every_run = runs + (crowd[0] if crowd else [])
+    return 1 if ws_failed or any(r.error and not r.unavailable for r in every_run) else 0
+
+
+def _raw(r: Run) -> dict[str, Any]:
+    """One run's figures for ``latest.json``."""
+    return {
+        "round": r.round, "server": r.server, "scenario": r.scenario, "error": r.error,
+        "rps": r.result.requests_per_second if r.result else None,
+        "latency_ms": r.result.latency_ms if r.result else None,
+        "requests": r.result.requests if r.result else None,
+        "socket_errors": r.result.socket_errors if r.result else None,
+        "non_2xx": r.result.non_2xx if r.result else None,
+        "cpu_us": r.cpu_us,
+    }
 
 
 def _websocket_module() -> Any:
     """``bench/websocket.py``, loaded by path: an installed ``websocket`` package may shadow it."""
-    spec = importlib.util.spec_from_file_location("crosswind_bench_websocket", BENCH / "websocket.py")
+    return _load_beside("crosswind_bench_websocket", "websocket.py")
+
+
+def _load_beside(name: str, filename: str) -> Any:
+    """The module in *filename* beside this one, loaded once under *name*."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -244,84 +244,112 @@ def test_ceiling_closes_after_a_connection_close_request() -> None:
     assert transport.closed
 
 
-# -- issue 9's target summary --------------------------------------------------
+# -- the round's target summary -------------------------------------------------
 
 
-def _target_table(rps: dict[str, dict[str, tuple[float, float]]]) -> dict:
+def _target_table(rps: dict[str, dict[str, tuple[float, float]]], scenarios=("hello", "close")) -> dict:
     """A summary of one round where *rps* maps server -> scenario -> (req/s, p99 ms)."""
     runs = [
         run.Run(0, server, scenario, run.WrkResult(rate, {99: p99}, int(rate)))
         for server, cells in rps.items() for scenario, (rate, p99) in cells.items()
     ]
     servers = [run.Server(name, lambda port: []) for name in rps]
-    scenarios = [s for s in run.SCENARIOS if s.name in ("hello", "close")]
-    return run.summarize(runs, servers, scenarios)
+    chosen = [s for s in run.SCENARIOS if s.name in scenarios]
+    return run.summarize(runs, servers, chosen)
 
 
 TARGET_RUN = {
     "ceiling": {"hello": (10_000, 0.1), "close": (2_000, 0.1)},
-    "crosswind-asyncio": {"hello": (2_100, 4.0), "close": (900, 9.0)},
-    "crosswind-trio": {"hello": (3_000, 6.0), "close": (800, 9.0)},
-    "crosswind-flask-style-asyncio": {"hello": (2_250, 5.0), "close": (850, 9.0)},
+    "crosswind-asyncio": {"hello": (3_300, 4.0), "close": (1_200, 9.0)},
+    "crosswind-flask-style-asyncio": {"hello": (3_500, 5.0), "close": (1_400, 9.0)},
+    "starlette-uvicorn-httptools": {"hello": (2_500, 3.0), "close": (1_000, 8.5)},
+    "crosswind-trio": {"hello": (5_500, 6.0), "close": (800, 9.0)},
+    "starlette-hypercorn-trio": {"hello": (1_000, 7.0), "close": (400, 10.0)},
     "crosswind-uvicorn": {"hello": (3_750, 1.0), "close": (1_000, 1.0)},
     "tornado": {"hello": (1_500, 5.0), "close": (800, 12.0)},
     "starlette-uvicorn-h11": {"hello": (2_000, 2.0), "close": (1_100, 8.0)},
     "starlette-on-crosswind": {"hello": (1_000, 0.5), "close": (500, 0.5)},
-    "starlette-hypercorn-trio": {"hello": (1_000, 7.0), "close": (400, 10.0)},
+    "crosswind-asyncio-uvloop": {"hello": (3_600, 3.0)},
+    "starlette-uvicorn-httptools-uvloop": {"hello": (3_000, 3.0)},
 }
 
 
-def test_target_table_gives_each_ratio_to_the_ceiling_and_the_verdict() -> None:
+def test_verdict_says_met_or_missed_and_by_how_much() -> None:
+    assert run.verdict(0.33, 0.30) == "met by 10%"
+    assert run.verdict(0.30, 0.30) == "met by 0%"
+    assert run.verdict(0.15, 0.30) == "missed by 50%"
+
+
+def test_target_table_is_the_ratio_of_each_peer_to_the_ceiling() -> None:
     rows = run.target_rows(_target_table(TARGET_RUN))
     assert rows == [
-        ["scenario", "Tornado 6", "uvicorn+h11+Starlette", "uvicorn+httptools+Starlette",
-         "crosswind asyncio", "target"],
-        ["hello", "0.15", "0.20", "-", "0.21", "≥0.20 met"],
-        ["params", "-", "-", "-", "-", "≥0.10"],
-        ["form", "-", "-", "-", "-", "≥0.05"],
-        ["close", "0.40", "0.55", "-", "0.45", "≥0.50 missed"],
+        ["peer", "hello", "params", "form", "close"],
+        ["crosswind asyncio, Tornado-style", "0.33", "-", "-", "0.60"],
+        ["crosswind asyncio, Flask-style", "0.35", "-", "-", "0.70"],
+        ["Starlette on uvicorn + httptools", "0.25", "-", "-", "0.50"],
+        ["Starlette on uvicorn + h11", "0.20", "-", "-", "0.55"],
+        ["Tornado 6", "0.15", "-", "-", "0.40"],
+        ["crosswind trio / Starlette on hypercorn-trio", "0.55 / 0.10", "- / -", "- / -",
+         "0.40 / 0.20"],
+        ["crosswind threads / Flask on waitress", "- / -", "- / -", "- / -", "- / -"],
+        ["crosswind asyncio on uvloop, Tornado-style / Flask-style", "0.36 / -", "- / -",
+         "- / -", "- / -"],
+        ["Starlette on uvicorn + httptools + uvloop", "0.30", "-", "-", "-"],
+        ["target, both API styles", "≥0.30", "≥0.18", "≥0.15", "≥0.65"],
     ]
 
 
-def test_target_lines_compare_backends_styles_and_p99() -> None:
+def test_target_lines_mark_each_target_met_or_missed_with_the_margin() -> None:
     lines = run.target_lines(_target_table(TARGET_RUN))
     assert lines == [
-        # sqrt(3.00 x 2.00) = 2.449
-        "trio backend vs Starlette on hypercorn trio: 2.45x (target ≥2x): met; "
-        "geometric mean of hello 3.00x, close 2.00x",
-        "threads backend vs Flask on waitress: not measured (target ≥2x)",
-        # 2,100 and 2,250 against crosswind-uvicorn's 3,750
-        "Tornado-style / Flask-style vs fastest crosswind path on hello: -44% / -40% "
-        "(target within 15%): missed; fastest crosswind-uvicorn at 3,750 req/s",
+        "Tornado-style on asyncio, ratio to the ceiling (target ≥0.30 / ≥0.65): missed; "
+        "hello 0.33 met by 10%, close 0.60 missed by 8%",
+        "Flask-style on asyncio, ratio to the ceiling (target ≥0.30 / ≥0.65): met; "
+        "hello 0.35 met by 17%, close 0.70 met by 8%",
+        # 3,300 / 2,500 = 1.32 and 1,200 / 1,000 = 1.20 against 1.3
+        "Tornado-style on asyncio vs Starlette on uvicorn + httptools (target ≥1.3x on each): "
+        "missed; hello 1.32x met by 2%, close 1.20x missed by 8%",
+        "Flask-style on asyncio vs Starlette on uvicorn + httptools (target ≥1.3x on each): "
+        "met; hello 1.40x met by 8%, close 1.40x met by 8%",
+        # 3,300 / 3,500 = 0.94 and 1,200 / 1,400 = 0.86 against 0.90
+        "Tornado-style vs Flask-style on asyncio (target ≥0.90x on each): missed; "
+        "hello 0.94x met by 5%, close 0.86x missed by 5%",
+        "trio backend vs Starlette on hypercorn trio (target ≥5x on hello): met; "
+        "hello 5.50x met by 10%",
+        "threads backend vs Flask on waitress (target ≥3x on hello): not measured",
+        # params was not run: the verdict holds for what was.
+        "Tornado-style on uvloop vs Starlette on uvicorn + httptools + uvloop "
+        "(target ≥1.2x on hello and params): met where measured; hello 1.20x met by 0%, params -",
+        "Flask-style on uvloop vs Starlette on uvicorn + httptools + uvloop "
+        "(target ≥1.2x on hello and params): not measured",
         # Rows served by crosswind (uvicorn hosting it, Starlette on it) are not peers.
         "p99 crosswind asyncio vs best peer: hello 4.00ms vs 2.00ms (starlette-uvicorn-h11, "
         "2.00x); close 9.00ms vs 8.00ms (starlette-uvicorn-h11, 1.12x)",
     ]
 
 
-def test_style_target_is_met_within_fifteen_percent_and_missing_rows_show() -> None:
-    close_enough = {
+def test_a_faster_tornado_style_path_meets_its_target() -> None:
+    faster = {
         "ceiling": {"hello": (10_000, 1.0)},
-        "crosswind-asyncio": {"hello": (2_000, 1.0)},
-        "crosswind-flask-style-asyncio": {"hello": (1_720, 1.0)},
+        "crosswind-asyncio": {"hello": (4_000, 1.0)},
+        "crosswind-flask-style-asyncio": {"hello": (3_000, 1.0)},
     }
-    style = run.target_lines(_target_table(close_enough))[2]
+    style = run.target_lines(_target_table(faster, ("hello",)))[4]
     assert style == (
-        "Tornado-style / Flask-style vs fastest crosswind path on hello: 0% / -14% "
-        "(target within 15%): met; fastest crosswind-asyncio at 2,000 req/s"
+        "Tornado-style vs Flask-style on asyncio (target ≥0.90x on each): met; "
+        "hello 1.33x met by 48%"
     )
-    del close_enough["crosswind-flask-style-asyncio"]
-    style = run.target_lines(_target_table(close_enough))[2]
-    assert style.startswith(
-        "Tornado-style / Flask-style vs fastest crosswind path on hello: 0% / ? "
-        "(target within 15%): missed"
+    del faster["crosswind-flask-style-asyncio"]
+    assert run.target_lines(_target_table(faster, ("hello",)))[4] == (
+        "Tornado-style vs Flask-style on asyncio (target ≥0.90x on each): not measured"
     )
 
 
 def test_targets_are_in_the_terminal_and_markdown_reports() -> None:
     table = _target_table(TARGET_RUN)
     text = run.render_targets_text(table)
-    assert text.splitlines()[2].split() == ["hello", "0.15", "0.20", "-", "0.21", "≥0.20", "met"]
+    assert text.splitlines()[2].split() == ["crosswind", "asyncio,", "Tornado-style", "0.33",
+                                            "-", "-", "0.60"]
     assert text.endswith(run.target_lines(table)[-1])
     meta = run.machine_facts() | {
         "date": "d", "command": "c", "pinning": "p", "connections": 32, "warmup": 1,
@@ -329,24 +357,155 @@ def test_targets_are_in_the_terminal_and_markdown_reports() -> None:
     }
     scenarios = [s for s in run.SCENARIOS if s.name in ("hello", "close")]
     markdown = run.render_markdown(table, scenarios, meta)
-    section = markdown.split("## Issue 9 targets\n", 1)[1]
-    assert "| hello | 0.15 | 0.20 | - | 0.21 | ≥0.20 met |" in section
-    assert "|---|---:|---:|---:|---:|---:|" in section
-    assert "- trio backend vs Starlette on hypercorn trio: 2.45x (target ≥2x): met;" in section
+    section = markdown.split("## Round targets\n", 1)[1]
+    assert "| crosswind asyncio, Tornado-style | 0.33 | - | - | 0.60 |" in section
+    assert "| target, both API styles | ≥0.30 | ≥0.18 | ≥0.15 | ≥0.65 |" in section
+    assert "|---|---:|---:|---:|---:|" in section
+    assert "- trio backend vs Starlette on hypercorn trio (target ≥5x on hello): met;" in section
+    # Neither extra section without its runs.
+    assert "## Concurrency" not in markdown and "## Instructions" not in markdown
 
 
 def test_the_target_summary_names_rows_that_exist() -> None:
     names = {server.name for server in run.SERVERS}
-    named = {row for _, row in run.TARGET_COLUMNS} | set(run.STYLE_ROWS)
-    named |= {row for _, ours, peer, _ in run.PEER_TARGETS for row in (ours, peer)}
+    named = {row for _, rows in run.TARGET_TABLE for row in rows} | set(run.STYLE_ROWS)
+    named |= {row for _, ours, peer, _, _ in run.PEER_TARGETS for row in (ours, peer)}
+    named |= set(run.UVLOOP_ROWS) | {run.UVLOOP_PEER, run.LEAD_PEER} | set(run.CROWD_ROWS)
     assert named <= names
     assert set(run.TARGET_RATIOS) == {scenario.name for scenario in run.SCENARIOS}
+
+
+def test_uvloop_rows_run_only_hello_and_params() -> None:
+    by_name = {server.name: server for server in run.SERVERS}
+    for name in ("crosswind-asyncio-uvloop", "crosswind-flask-style-asyncio-uvloop",
+                 "starlette-uvicorn-httptools-uvloop"):
+        server = by_name[name]
+        assert [s.name for s in run.SCENARIOS if server.runs(s)] == ["hello", "params"]
+        assert "uvloop" in server.needs
+    assert "--loop" in by_name["crosswind-asyncio-uvloop"].argv(1)
+    assert "--loop" not in by_name["crosswind-asyncio"].argv(1)
+    assert all(by_name["crosswind-asyncio"].runs(s) for s in run.SCENARIOS)
+
+
+# -- many connections ---------------------------------------------------------------
+
+
+def test_crowd_runs_add_the_connection_limit_to_crosswind_rows_only() -> None:
+    by_name = {server.name: server for server in run.SERVERS}
+    crosswind = run.crowd_server(by_name["crosswind-asyncio"])
+    assert crosswind.argv(7)[-4:] == ["--port", "7", "--max-connections", "2000"]
+    assert crosswind.served_from is None
+    assert run.crowd_server(by_name["tornado"]).argv(7) == by_name["tornado"].argv(7)
+    few, crowd = run.crowd_scenarios(1000)
+    assert (few.name, few.connections, crowd.name, crowd.connections) == (
+        "hello-c32", 32, "hello-c1000", 1000,
+    )
+    assert run.wrk_command("http://h:1", crowd, 2, crowd.connections, None)[2] == "-c1000"
+
+
+def test_crowd_table_gives_the_share_kept_and_p99_against_the_best_peer() -> None:
+    levels = run.crowd_scenarios(1000)
+    runs = [
+        run.Run(0, server, scenario.name, run.WrkResult(rate, {99: p99}, int(rate)))
+        for server, figures in {
+            "crosswind-asyncio": ((3_000, 20.0), (2_700, 90.0)),
+            "crosswind-flask-style-asyncio": ((3_200, 20.0), (2_400, 150.0)),
+            "starlette-uvicorn-httptools": ((2_500, 30.0), (2_400, 120.0)),
+            "tornado": ((1_500, 30.0), (1_000, 400.0)),
+        }.items()
+        for scenario, (rate, p99) in zip(levels, figures, strict=True)
+    ]
+    servers = [run.Server(name, lambda port: []) for name in dict.fromkeys(r.server for r in runs)]
+    table = run.summarize(runs, servers, levels)
+    rows = run.crowd_rows(table, levels)
+    assert rows[0] == ["server", "req/s at 32", "p99 at 32", "req/s at 1000", "p99 at 1000", "kept"]
+    assert rows[1] == ["crosswind-asyncio", "3,000", "20.0ms", "2,700", "90.0ms", "0.90x"]
+    assert run.crowd_lines(table, levels) == [
+        "Tornado-style on asyncio, hello at 1000 connections over 32 (target ≥0.85x, within "
+        "15%): met; kept 0.90x met by 6%",
+        "Flask-style on asyncio, hello at 1000 connections over 32 (target ≥0.85x, within "
+        "15%): missed; kept 0.75x missed by 12%",
+        "Tornado-style on asyncio, p99 at 1000 connections vs the best peer (target no worse): "
+        "met by 33%; 90.0ms vs 120ms (starlette-uvicorn-httptools)",
+        "Flask-style on asyncio, p99 at 1000 connections vs the best peer (target no worse): "
+        "missed by 20%; 150ms vs 120ms (starlette-uvicorn-httptools)",
+    ]
+
+
+def test_file_limit_is_raised_toward_what_is_wanted_and_never_above_the_hard_limit() -> None:
+    script = (
+        "import importlib.util, resource, sys\n"
+        f"spec = importlib.util.spec_from_file_location('r', {str(BENCH / 'run.py')!r})\n"
+        "run = importlib.util.module_from_spec(spec); sys.modules['r'] = run\n"
+        "spec.loader.exec_module(run)\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "print(run.raise_file_limit(100), run.raise_file_limit(1024),"
+        " resource.getrlimit(resource.RLIMIT_NOFILE)[0], run.raise_file_limit(10**9) <= hard)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["256", "1024", "1024", "True"]
+
+
+# -- instructions in the report -------------------------------------------------------
+
+
+COUNTS = {"web-hello": 120_000, "app-hello": 130_000, "web-form": 400_000,
+          "app-form": 350_000, "exchange-hello": 80_000}
+
+
+def test_instruction_rows_give_the_cut_from_the_round_start() -> None:
+    assert run.instruction_rows(COUNTS) == [
+        ["case", "instructions/request", "at the round's start", "cut", "target"],
+        # 1 - 120,000 / 192,000 = 37.5 %
+        ["web-hello", "120,000", "192,000", "38%", "≥35% met by 3 points"],
+        ["app-hello", "130,000", "194,000", "33%", "≥35% missed by 2 points"],
+        ["web-form", "400,000", "557,000", "28%", "≥35% missed by 7 points"],
+        ["app-form", "350,000", "677,000", "48%", "≥35% met by 13 points"],
+        ["exchange-hello", "80,000", "-", "-", "-"],
+    ]
+    assert run.instruction_lines(COUNTS) == [
+        "Tornado-style / Flask-style instructions per request (target ≤1.10x, within 10%): "
+        "missed; hello 0.92x met by 19%, form 1.14x missed by 4%"
+    ]
+
+
+def test_instructions_are_left_out_with_a_line_without_valgrind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(run.shutil, "which", lambda name: None)
+    assert run.count_instructions(100) is None
+    assert "valgrind is not installed" in capsys.readouterr().out
+
+
+def test_concurrency_and_instructions_sections_in_the_markdown_report() -> None:
+    table = _target_table(TARGET_RUN)
+    levels = run.crowd_scenarios(1000)
+    crowd = run.summarize(
+        [run.Run(0, "crosswind-asyncio", s.name, run.WrkResult(900, {99: 9.0}, 900))
+         for s in levels],
+        [run.Server("crosswind-asyncio", lambda port: [])], levels,
+    )
+    meta = run.machine_facts() | {
+        "date": "d", "command": "c", "pinning": "p", "connections": 32, "warmup": 1,
+        "duration": 3, "rounds": 1, "wall_seconds": 9.0, "total_seconds": 99.0,
+    }
+    scenarios = [s for s in run.SCENARIOS if s.name in ("hello", "close")]
+    markdown = run.render_markdown(table, scenarios, meta, crowd=(crowd, levels), counts=COUNTS)
+    concurrency = markdown.split("## Concurrency: hello at 32 and 1000 keep-alive connections\n")[1]
+    assert "| crosswind-asyncio | 900 | 9.00ms | 900 | 9.00ms | 1.00x |" in concurrency
+    instructions = markdown.split("## Instructions per request\n")[1]
+    assert "| web-hello | 120,000 | 192,000 | 38% | ≥35% met by 3 points |" in instructions
+    assert "9 s for this table, 99 s with the concurrency runs" in markdown
 
 
 NEW_PEERS = [
     "crosswind-flask-style-asyncio", "crosswind-uvicorn", "crosswind-gunicorn",
     "starlette-on-crosswind", "starlette-hypercorn-asyncio", "starlette-hypercorn-trio",
-    "flask-waitress",
+    "flask-waitress", "crosswind-asyncio-uvloop", "crosswind-flask-style-asyncio-uvloop",
+    "starlette-uvicorn-httptools-uvloop",
 ]
 
 
@@ -733,8 +892,10 @@ def test_targets_leave_baseline_rows_out() -> None:
         "crosswind-flask-style-asyncio": {"hello": (2_000, 1.0)},
         "crosswind-asyncio@abc": {"hello": (4_000, 1.0)},
     }
-    style = run.target_lines(_target_table(faster_baseline))[2]
-    assert style.endswith("fastest crosswind-asyncio at 2,000 req/s")
+    with_baseline = run.target_lines(_target_table(faster_baseline, ("hello",)))
+    del faster_baseline["crosswind-asyncio@abc"]
+    assert with_baseline == run.target_lines(_target_table(faster_baseline, ("hello",)))
+    assert with_baseline[4].endswith("hello 1.00x met by 11%")
 
 
 def test_main_refuses_a_baseline_it_cannot_use(

@@ -4,7 +4,9 @@ Usage: ``python bench/servers/crosswind_server.py --backend asyncio --port 8000`
 ``--app`` picks what is served: ``web`` (default) the Tornado-style handlers
 on ``crosswind.web``, ``flask`` the Flask-style views on ``crosswind.app``, or
 ``MODULE:ATTR`` anything ``crosswind serve`` takes (``starlette_app:app`` is
-hosted by ``ASGIContainer``); ``--http2`` also speaks HTTP/2 by prior knowledge.
+hosted by ``ASGIContainer``); ``--http2`` also speaks HTTP/2 by prior knowledge;
+``--loop uvloop`` runs the asyncio backend on uvloop; ``--max-connections N``
+raises the connection limit for the concurrency runs.
 ``--profile FILE`` runs the server under cProfile and, on SIGTERM/SIGINT, writes
 the top functions by own time to *FILE*; ``--profile-raw FILE`` also keeps the
 raw stats for ``pstats`` or snakeviz.
@@ -24,6 +26,7 @@ import time
 
 import crosswind.app
 import crosswind.web
+from crosswind.protocol.limits import Limits
 from crosswind.serving.loading import load_app
 from flask_views import create_app
 from handlers import routes
@@ -47,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--http2", action="store_true", help="HTTP/2 by prior knowledge (h2c) besides HTTP/1.1"
     )
+    parser.add_argument("--loop", help="the asyncio backend's event loop: asyncio or uvloop")
+    parser.add_argument(
+        "--max-connections", type=int, help="Limits.max_connections (default: the backend's)"
+    )
     parser.add_argument("--profile", metavar="FILE", help="profile and write a report to FILE")
     parser.add_argument("--profile-raw", metavar="FILE", help="also dump raw cProfile stats")
     parser.add_argument("--top", type=int, default=30, help="functions in the profile report")
@@ -60,13 +67,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         app = load_app(args.app, args.backend)
 
-    # Only when asked, so the script still serves a tree that predates HTTP/2 (a baseline).
-    http2 = {"http2": True} if args.http2 else {}
+    # Each only when asked, so the script still serves a tree that predates it (a baseline).
+    extra: dict[str, object] = {"http2": True} if args.http2 else {}
+    if args.loop:
+        extra["loop"] = args.loop
+    if args.max_connections:
+        extra["limits"] = Limits(max_connections=args.max_connections)
 
     def serve() -> None:
         backend.serve(
             app, args.host, args.port, handle_signals=True, engine=args.engine, access_log=None,
-            **http2,
+            **extra,
         )
 
     if not args.profile:
