@@ -710,7 +710,7 @@ def _window_short(c: C) -> None:
     "http2",
     "6.9.1",
     "SETTINGS_INITIAL_WINDOW_SIZE of 1, then a request",
-    "DATA of 1 octet, no more",
+    "a first DATA of exactly 1 octet (the window)",
 )
 def _window_of_one(c: C) -> None:
     c.handshake()
