@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -116,3 +117,23 @@ def test_targets_compare_to_hypercorn_and_to_http1() -> None:
     ]
     table["crosswind-asyncio-h2"]["hello"] = _cell(None, None)
     assert h2bench.targets(table, scenarios)[0].endswith("not measured (target >= 3x)")
+
+
+@pytest.mark.network
+def test_the_h2_client_checks_answers_and_holds_open_streams_on_crosswind() -> None:
+    import crosswind.web
+    from handlers import routes  # bench/servers, on the path once bench/http2.py is loaded
+
+    from tests.support.servers import running_server
+
+    app = crosswind.web.Application(routes(crosswind.web))
+    with running_server("asyncio", app, http2=True) as handle:
+        url = f"http://127.0.0.1:{handle.port}"
+        for scenario in h2bench.run.SCENARIOS:
+            if scenario.name in h2bench.SCENARIO_NAMES:
+                assert h2bench.smoke_check(url, scenario) is None
+        wrong = h2bench.run.Scenario("hello", "/nowhere", (), h2bench.run.SCENARIOS[0].check)
+        assert "answered 404" in (h2bench.smoke_check(url, wrong) or "")
+        held = h2bench.measure_idle_streams(handle.port, os.getpgid(0), connections=3, streams=5)
+    assert (held["held"], held["streams_refused"], held["error"]) == (3, 0, None)
+    assert held["rss_idle_kib"] and held["rss_held_kib"]
