@@ -167,3 +167,47 @@ def test_parse_qs_matches_python_flask_and_tornado(query):
     environ["QUERY_STRING"] = query.encode("utf-8").decode("latin-1")  # as WSGI carries it
     flask_args = Request(environ).args
     assert ours.items(multi=True) == list(flask_args.items(multi=True))
+
+
+# Pieces that make escapes (valid, malformed, of separators), multi-byte UTF-8 split across
+# escapes and fields, and bytes that no UTF-8 text holds.
+_raw_form = st.lists(
+    st.sampled_from(
+        [b"a", b"b", b"=", b"&", b"+", b"%", b"2", b"6", b"3", b"d", b"z", b"\xc3", b"\xa9",
+         b"\xff", b"%C3", b"%a9", b"%26", b"%3D", b"%e2%82", b"%AC"]
+    ),
+    max_size=16,
+).map(b"".join)
+
+
+def _part_by_part(data, keep_blank_values, charset):
+    # The rule spelled out: split, then unescape and decode each name and value alone.
+    def decode(raw):
+        return urllib.parse.unquote_to_bytes(raw.replace(b"+", b" ")).decode(charset)
+
+    pairs = []
+    for piece in data.split(b"&"):
+        name, _, value = piece.partition(b"=")
+        if piece and (value or keep_blank_values):
+            pairs.append((decode(name), decode(value)))
+    return MultiDict(pairs).items(multi=True)
+
+
+@given(_raw_form, st.booleans(), st.sampled_from(["utf-8", "latin-1", "ascii", "utf-16"]))
+def test_fields_are_what_each_part_decodes_to(data, keep_blank_values, charset):
+    # Form data is unescaped and decoded whole when that cannot change the fields;
+    # it must give what decoding every part alone gives, and refuse what that refuses.
+    try:
+        expected = _part_by_part(data, keep_blank_values, charset)
+    except UnicodeDecodeError:
+        with pytest.raises(RequestError) as info:
+            parse_urlencoded(data, charset=charset)
+        assert info.value.status_code == 400
+        if charset == "utf-8" and keep_blank_values:
+            with pytest.raises(RequestError):
+                parse_qs(data)
+        return
+    if keep_blank_values:
+        assert parse_urlencoded(data, charset=charset).items(multi=True) == expected
+    if charset == "utf-8":
+        assert parse_qs(data, keep_blank_values=keep_blank_values).items(multi=True) == expected
