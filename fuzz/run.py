@@ -3,7 +3,7 @@
     python fuzz/run.py [--budget SECONDS] [--engine auto|atheris|hypothesis] [target ...]
 
 Targets are the modules in ``fuzz/targets/`` (``protocol``, ``cookies``, ``forms``,
-``multipart``, ``routing``, ``signing``, ``template``, ``ws_connection``); each exposes
+``multipart``, ``routing``, ``signing``, ``template``, ``ws_connection``, ``h2_connection``); each exposes
 ``test_one_input(data: bytes)``.
 Every target starts from its seed files in ``fuzz/corpus/<target>/``.
 

@@ -44,8 +44,8 @@ def inputs() -> list[tuple[str, Path]]:
 
 def test_every_target_has_seeds() -> None:
     assert TARGETS == [
-        "cookies", "engines", "forms", "multipart", "protocol", "routing", "signing", "template",
-        "ws_connection",
+        "cookies", "engines", "forms", "h2_connection", "multipart", "protocol", "routing",
+        "signing", "template", "ws_connection",
     ]
     for name in TARGETS:
         seeds = list((FUZZ / "corpus" / name).glob("*"))

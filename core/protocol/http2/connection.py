@@ -143,8 +143,6 @@ class H2ServerConnection:
             client=False,
             initial_values={
                 SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
-                SettingCodes.INITIAL_WINDOW_SIZE: limits.h2_initial_window_size,
-                SettingCodes.MAX_FRAME_SIZE: limits.h2_max_frame_size,
                 SettingCodes.MAX_HEADER_LIST_SIZE: self._max_header_list,
             },
         )
@@ -187,6 +185,15 @@ class H2ServerConnection:
         self._started = True
         h2 = self._h2
         h2.initiate_connection()
+        # h2 holds the client to the initial values of its settings at once,
+        # but the client may send by the protocol's defaults until it has
+        # read ours (RFC 9113 section 6.5.3): the window and frame size are
+        # asked for in a second SETTINGS, and h2 applies them once the
+        # client acknowledges it.
+        h2.update_settings({
+            SettingCodes.INITIAL_WINDOW_SIZE: self.limits.h2_initial_window_size,
+            SettingCodes.MAX_FRAME_SIZE: self.limits.h2_max_frame_size,
+        })
         extra = self.limits.h2_connection_window_size - _DEFAULT_WINDOW
         if extra > 0:
             h2.increment_flow_control_window(extra)
@@ -259,6 +266,8 @@ class H2ServerConnection:
         now = self.clock()
         skip: object = None
         for event in received:
+            if self.closed:
+                break  # what follows an error GOAWAY (the client's) is not acted on
             if event is skip:
                 continue
             if isinstance(event, h2events.RequestReceived):
@@ -279,10 +288,14 @@ class H2ServerConnection:
                 if stream is not None:
                     stream.trailers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
             elif isinstance(event, h2events.StreamReset):
-                self._resets += 1
+                # h2 reports its own resets (a frame on a closed stream) the
+                # same way; only the client's count towards Rapid Reset.
+                if event.remote_reset:
+                    self._resets += 1
                 stream_id = event.stream_id or 0
                 if self._streams.pop(stream_id, None) is not None:
-                    events.append(StreamClosed(stream_id, "reset by the client"))
+                    reason = "reset by the client" if event.remote_reset else "stream error"
+                    events.append(StreamClosed(stream_id, reason))
             elif isinstance(event, h2events.WindowUpdated):
                 events.append(WindowOpened(event.stream_id or 0))
             elif isinstance(event, h2events.RemoteSettingsChanged):
