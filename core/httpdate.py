@@ -49,7 +49,7 @@ class DateCache:
     :param clock: POSIX seconds, such as :func:`time.time`.
     """
 
-    __slots__ = ("_bytes", "_second", "_text", "clock")
+    __slots__ = ("_bytes", "_line", "_second", "_text", "clock")
 
     def __init__(self, clock: Callable[[], float]) -> None:
         #: The clock read on every call; assignable.
@@ -57,10 +57,12 @@ class DateCache:
         self._second = -1.0
         self._text = ""
         self._bytes = b""
+        self._line = b""
 
     def _refresh(self, second: float) -> None:
         self._text = format_http_date(second)
         self._bytes = self._text.encode("ascii")
+        self._line = b"Date: " + self._bytes + b"\r\n"
         self._second = second
 
     def as_str(self) -> str:
@@ -78,3 +80,10 @@ class DateCache:
         if second != self._second:
             self._refresh(second)
         return self._bytes
+
+    def field_line(self) -> bytes:
+        """The ``Date`` field of the clock's current second: ``Date: ...`` and CRLF."""
+        second = self.clock() // 1
+        if second != self._second:
+            self._refresh(second)
+        return self._line

@@ -299,3 +299,86 @@ def test_the_server_field_can_be_left_out_of_one_response():
     writer.reset(False, False)  # the next request's response has it again
     head, _ = writer.head(200, [(b"Content-Length", b"0")], b"", True)
     assert field_lines(head, b"server") == [b"Server: crosswind"]
+
+
+# -- fields written once and looked up after -------------------------------------------
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_a_repeated_response_is_written_the_same_every_time(text):
+    fields = [(b"Content-Type", b"text/plain"), (b"X-Seen", b"again"), (b"Content-Length", b"2")]
+    if text:
+        fields = [(name.decode(), value.decode()) for name, value in fields]
+    heads = []
+    for _ in range(3):
+        writer = ResponseWriter(head_request=False, http10=False)
+        head, keep = writer.head(200, fields, b"", True)
+        heads.append(head)
+        assert keep and writer.data(b"ok") == b"ok" and writer.end() == b""
+    assert heads == [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Seen: again\r\n"
+        b"Content-Length: 2\r\n\r\n"
+    ] * 3
+
+
+def test_a_known_content_length_still_holds_the_body_to_it():
+    fields = [(b"Content-Length", b"3")]
+    write(200, fields, [b"abc"])
+    writer = ResponseWriter(head_request=False, http10=False)
+    writer.head(200, fields, b"", True)
+    with pytest.raises(LocalProtocolError, match="longer"):
+        writer.data(b"abcd")
+    writer = ResponseWriter(head_request=False, http10=False)
+    with pytest.raises(LocalProtocolError, match="Content-Length"):
+        writer.head(200, [(b"Content-Length", b"3"), (b"Content-Length", b"4")], b"", True)
+    write(200, [(b"Content-Length", b"4")], [b"abcd"])
+    with pytest.raises(LocalProtocolError, match="Content-Length"):
+        writer.head(200, [(b"Content-Length", b"3"), (b"Content-Length", b"4")], b"", True)
+
+
+def test_a_known_connection_close_still_closes():
+    for _ in range(2):
+        head, _, keep = write(200, [(b"Connection", b"close"), (b"Content-Length", b"0")])
+        assert not keep and head.count(b"Connection") == 1
+
+
+def test_a_refused_field_is_refused_every_time():
+    for _ in range(2):
+        with pytest.raises(LocalProtocolError, match="'X-Bad' has a control character"):
+            write(200, [(b"X-Fine", b"1"), (b"X-Bad", b"a\r\nb"), (b"Content-Length", b"0")])
+    write(200, [(b"X-Fine", b"1"), (b"Content-Length", b"0")])
+    with pytest.raises(LocalProtocolError, match="'X-Bad' has a control character"):
+        write(200, [(b"X-Fine", b"1"), (b"X-Bad", b"a\r\nb"), (b"Content-Length", b"0")])
+
+
+def test_a_known_bytes_field_is_still_refused_among_text_fields():
+    write(200, [(b"X-Both", b"1"), (b"Content-Length", b"0")])
+    write(200, [("X-Both", "1"), ("Content-Length", "0")])
+    writer = ResponseWriter(head_request=False, http10=False)
+    with pytest.raises(LocalProtocolError, match="all bytes or all str"):
+        writer.head(200, [("X-Both", "1"), (b"X-Both", b"1")], b"", True)
+    with pytest.raises(LocalProtocolError, match="all bytes or all str"):
+        writer.head(200, [(b"X-Both", b"1"), ("X-Both", "1")], b"", True)
+
+
+def test_a_field_left_out_of_a_tunnel_is_checked_when_it_is_sent():
+    tunnel = ResponseWriter(head_request=False, http10=False, connect=True)
+    tunnel.head(200, [(b"Transfer-Encoding", b"gzip")], b"", False)
+    with pytest.raises(LocalProtocolError, match="Transfer-Encoding"):
+        write(200, [(b"Transfer-Encoding", b"gzip")])
+
+
+def test_unhashable_fields_are_written_too():
+    head, body, _ = write(200, [[b"X-List", b"1"], (b"X-Array", bytearray(b"2"))], [b"ok"])
+    assert b"X-List: 1\r\nX-Array: 2\r\n" in head and body == b"2\r\nok\r\n0\r\n\r\n"
+
+
+def test_fields_that_never_repeat_are_not_all_kept():
+    from crosswind.protocol.http1 import writer as module
+
+    for index in range(3 * module._MAX_LINES):
+        head, _, _ = write(200, [(b"Etag", b'"%d"' % index), (b"Content-Length", b"0")])
+        assert b'Etag: "%d"\r\n' % index in head
+    assert len(module._BYTES_LINES) <= module._MAX_LINES
+    head, _, _ = write(200, [(b"X-Long", b"x" * 5000), (b"Content-Length", b"0")])
+    assert (b"X-Long", b"x" * 5000) not in module._BYTES_LINES

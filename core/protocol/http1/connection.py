@@ -469,7 +469,7 @@ class ServerConnection:
         return b"".join(
             (
                 b"HTTP/1.1 %d %s\r\n" % (status, reason_phrase(status)),
-                b"" if date is None else b"Date: %s\r\n" % date.as_bytes(),
+                b"" if date is None else date.field_line(),
                 self._server_line,
                 b"Content-Type: text/plain; charset=utf-8\r\n",
                 b"Content-Length: %d\r\n" % len(body),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 from ...errors import LocalProtocolError
@@ -42,6 +43,7 @@ from ..status import reason_phrase
 __all__ = ["CONTINUE", "SERVER_NAME", "ResponseWriter"]
 
 _DIGITS = re.compile(rb"[0-9]{1,18}")
+_TEXT_DIGITS = re.compile(_DIGITS.pattern.decode("ascii"))
 
 _OTHER, _LENGTH_FIELD, _CODING_FIELD, _CONNECTION_FIELD = range(4)
 # Bits, above the framing kinds: head() ORs together the ones it sees.
@@ -54,13 +56,36 @@ _FIELD_KINDS = {
     b"date": _DATE_FIELD,
     b"server": _SERVER_FIELD,
 }
-# Names seen valid once (bytes or str), with what they mean here: one dict
-# lookup per field instead of a set lookup, a lower() and five comparisons.  Real
-# applications use a few dozen names; bounded so a hostile application cannot
-# grow it without limit.  Deliberate, with the block check in head(): see
-# bench/NOTES.md.
+# Names seen valid once (bytes or str), with what they mean here.  Real applications
+# use a few dozen names; bounded so a hostile application cannot grow it without limit.
 _KNOWN_NAMES: dict[bytes | str, int] = {}
 _MAX_REMEMBERED = 512
+
+
+class _Line(NamedTuple):
+    """A response field as head() writes it, made once per distinct field."""
+
+    kind: int
+    #: The whole line, ``name: value`` and CRLF, as bytes.
+    line: bytes
+    #: What the value means for framing: the length of a ``Content-Length``, whether a
+    #: ``Transfer-Encoding`` is a valid ``chunked`` or a ``Connection`` says ``close``;
+    #: ``None`` for a value that is not a valid length or coding.
+    meaning: int | bool | None
+
+
+# Fields already written once, by (name, value) as the application passed them, one
+# table for bytes fields and one for text: most responses repeat the fields of earlier
+# ones (Content-Type, Server, the Date of this second, a Content-Length), and each is
+# then looked up instead of being concatenated, encoded, validated and, for the framing
+# fields, parsed again (deliberate, see bench/NOTES.md).  Only lines that passed the
+# block check are kept.  Emptied when full: values that never repeat (an ETag of
+# changing content, say) cannot grow it, and the common fields come back at once.
+_BYTES_LINES: dict[tuple[bytes, bytes], _Line] = {}
+_TEXT_LINES: dict[tuple[str, str], _Line] = {}
+_MAX_LINES = 512
+# Longer lines are written every time rather than kept.
+_MAX_KEPT_LINE = 1024
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -68,33 +93,6 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: version, which RFC 9110 section 10.2.4 counts as needless detail that
 #: helps an attacker more than anyone else.
 SERVER_NAME = "crosswind"
-
-
-class _Literals(NamedTuple):
-    """What head() writes and compares, in the type of the fields it is given."""
-
-    separator: Any
-    digits: re.Pattern[Any]
-    chunked: Any
-    close: Any
-    number: Any
-    length_line: Any
-    chunked_line: Any
-    close_line: Any
-    keep_alive_line: Any
-    date_line: Any
-    crlf: Any
-
-
-_BYTES = _Literals(
-    b": ", _DIGITS, b"chunked", b"close", b"%d", b"Content-Length: %d\r\n",
-    b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n",
-    b"Connection: keep-alive\r\n", b"Date: %s\r\n", b"\r\n",
-)
-_TEXT = _Literals._make(
-    item.decode("latin-1") if isinstance(item, bytes) else re.compile(item.pattern.decode())
-    for item in _BYTES
-)
 
 _NONE, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
 
@@ -109,6 +107,8 @@ for _status in range(100, 600):
         )
 del _status, _phrase
 
+_MIXED = "response header names and values must be all bytes or all str"
+
 
 def _name_kind(name: bytes | str) -> int:
     """Validate a header name not seen before and say what it means for framing."""
@@ -121,6 +121,50 @@ def _name_kind(name: bytes | str) -> int:
     if len(_KNOWN_NAMES) < _MAX_REMEMBERED:
         _KNOWN_NAMES[name] = kind
     return kind
+
+
+def _new_line(name: Any, value: Any, text: bool) -> _Line | None:
+    """Write a field that is not in the tables yet; ``None`` if it is no latin-1 text.
+
+    Control characters are left to the block check of head(), which sees every line.
+
+    :raises LocalProtocolError: the name is not a token, or names and values are not
+        all of the type of the first name.
+    """
+    try:
+        kind = _KNOWN_NAMES.get(name)
+        if kind is None:
+            kind = _name_kind(name)
+        # Concatenation, not %: a str among bytes (or bytes among str) fails here
+        # instead of being written as its repr.
+        if text:
+            line = (name + ": " + value + "\r\n").encode("latin-1")
+        else:
+            line = name + b": " + value + b"\r\n"
+    except TypeError:
+        raise LocalProtocolError(_MIXED) from None
+    except UnicodeEncodeError:
+        return None
+    meaning: int | bool | None = None
+    if kind == _LENGTH_FIELD:
+        if (_TEXT_DIGITS if text else _DIGITS).fullmatch(value) is not None:
+            meaning = int(value)
+    elif kind == _CODING_FIELD:
+        if value.strip().lower() == ("chunked" if text else b"chunked"):
+            meaning = True
+    elif kind == _CONNECTION_FIELD:
+        meaning = ("close" if text else b"close") in value.lower()
+    return _Line(kind, line, meaning)
+
+
+def _keep(lines: dict[Any, _Line], fresh: list[tuple[Any, _Line]]) -> None:
+    """Add lines that passed the block check to their table."""
+    if len(lines) + len(fresh) > _MAX_LINES:
+        lines.clear()
+    for field, entry in fresh:
+        if len(entry.line) <= _MAX_KEPT_LINE:
+            with suppress(TypeError):  # unhashable: written each time
+                lines[field] = entry
 
 
 class ResponseWriter:
@@ -140,7 +184,7 @@ class ResponseWriter:
 
     __slots__ = (
         "_connect", "_date", "_head_request", "_http10", "_mode", "_no_server", "_remaining",
-        "_server_lines",
+        "_server_line",
     )
 
     def __init__(
@@ -153,14 +197,12 @@ class ResponseWriter:
         server: str | None = None,
     ) -> None:
         self._date = date
-        # Indexed by whether the fields are text (see head()).
-        self._server_lines: tuple[bytes, str] | None = None
+        self._server_line: bytes | None = None
         if server is not None:
             problem = field_problem("Server", server)
             if problem is not None:
                 raise LocalProtocolError(f"response {problem}")
-            line = f"Server: {server}\r\n"
-            self._server_lines = (line.encode("latin-1"), line)
+            self._server_line = f"Server: {server}\r\n".encode("latin-1")
         self.reset(head_request, http10, connect)
 
     def reset(self, head_request: bool, http10: bool, connect: bool = False) -> None:
@@ -200,109 +242,105 @@ class ResponseWriter:
         """
         # A list, to look at the first name and, on a refusal, walk the fields again.
         fields: list[tuple[Any, Any]] = headers if type(headers) is list else list(headers)
-        # Text fields are formatted as text and encoded once: a layer that keeps
-        # its headers as str (crosswind.web) then needs no bytes copy of each
-        # (see bench/NOTES.md).
+        # Text fields are written as latin-1 (crosswind.web keeps its headers as str).
         text = bool(fields) and type(fields[0][0]) is str
-        lit = _TEXT if text else _BYTES
+        lines: dict[Any, _Line] = _TEXT_LINES if text else _BYTES_LINES
         status_line = _STATUS_LINES.get((status, reason))
+        check = status_line is None  # a reason phrase of the application's
         if status_line is None:
             status_line = b"HTTP/1.1 %d %s\r\n" % (status, reason or reason_phrase(status))
-        parts: list[Any] = [status_line]
-        body_length: bytes | str | None = None
+        parts = [status_line]
+        fresh: list[tuple[Any, _Line]] | None = None  # lines not in the tables yet
+        declared = None  # the application's Content-Length value
+        number: int | None = None  # the body length, once known
         chunked = False
         says_close = False
         noted = 0  # the _DATE_FIELD and _SERVER_FIELD bits of the fields seen
-        known = _KNOWN_NAMES
         tunnel = self._connect and 200 <= status < 300
-        separator, crlf = lit.separator, lit.crlf
-        try:
-            for name, value in fields:
-                kind = known.get(name)
-                if kind is None:
-                    kind = _name_kind(name)
-                if kind:
-                    if kind >= _DATE_FIELD:
-                        noted |= kind
-                    elif tunnel and kind != _CONNECTION_FIELD:
-                        continue  # the tunnel's bytes follow, not a framed body
-                    elif kind == _LENGTH_FIELD:
-                        if (
-                            body_length is not None
-                            and value != body_length
-                            or lit.digits.fullmatch(value) is None
-                        ):
-                            raise LocalProtocolError(f"invalid Content-Length {value!r}")
-                        body_length = value
-                    elif kind == _CODING_FIELD:
-                        if value.strip().lower() != lit.chunked:
-                            raise LocalProtocolError(
-                                f"unsupported response Transfer-Encoding {value!r}"
-                            )
-                        chunked = True
-                        if self._http10:
-                            continue  # an HTTP/1.0 client cannot read chunks
-                    elif lit.close in value.lower():
-                        says_close = True
-                # Concatenation, not %: a str among bytes (or bytes among str)
-                # fails here instead of being written as its repr.
-                parts.append(name + separator + value + crlf)
-        except TypeError:
-            raise LocalProtocolError(
-                "response header names and values must be all bytes or all str"
-            ) from None
+        for field in fields:
+            try:
+                entry = lines.get(field)
+            except TypeError:  # unhashable: a list, or a bytearray value
+                entry = None
+            if entry is None:
+                name, value = field
+                entry = _new_line(name, value, text)
+                if entry is None:  # not latin-1
+                    raise self._refusal(fields, reason)
+                if fresh is None:
+                    fresh = []
+                fresh.append((field, entry))
+            kind, line, meaning = entry
+            if kind:
+                if kind >= _DATE_FIELD:
+                    noted |= kind
+                elif tunnel and kind != _CONNECTION_FIELD:
+                    continue  # the tunnel's bytes follow, not a framed body
+                elif kind == _LENGTH_FIELD:
+                    if meaning is None or declared is not None and field[1] != declared:
+                        raise LocalProtocolError(f"invalid Content-Length {field[1]!r}")
+                    declared = field[1]
+                    number = meaning
+                elif kind == _CODING_FIELD:
+                    if meaning is None:
+                        raise LocalProtocolError(
+                            f"unsupported response Transfer-Encoding {field[1]!r}"
+                        )
+                    chunked = True
+                    if self._http10:
+                        continue  # an HTTP/1.0 client cannot read chunks
+                elif meaning:
+                    says_close = True
+            parts.append(line)
         # One test when the application set both, as crosswind.web does.
         if noted != _BOTH_NOTED:
             date = self._date
             if date is not None and not noted & _DATE_FIELD:
-                parts.append(lit.date_line % (date.as_str() if text else date.as_bytes()))
-            server_lines = self._server_lines
-            if server_lines is not None and not noted & _SERVER_FIELD and not self._no_server:
-                parts.append(server_lines[text])
+                parts.append(date.field_line())
+            server_line = self._server_line
+            if server_line is not None and not noted & _SERVER_FIELD and not self._no_server:
+                parts.append(server_line)
 
         no_body = self._head_request or tunnel or status < 200 or status in (204, 304)
         if (
             length is not None
-            and body_length is None
+            and declared is None
             and not chunked
             and not tunnel
             and status not in (204, 304)
         ):
             # A HEAD response reports the length the GET would have.
-            body_length = lit.number % length
-            parts.append(lit.length_line % length)
+            number = length
+            parts.append(b"Content-Length: %d\r\n" % length)
         if no_body:
             self._mode = _NONE
-        elif body_length is not None and not chunked:
+        elif number is not None and not chunked:
             self._mode = _LENGTH
-            self._remaining = int(body_length)
+            self._remaining = number
         elif not self._http10:
             self._mode = _CHUNKED
             if not chunked:
-                parts.append(lit.chunked_line)
+                parts.append(b"Transfer-Encoding: chunked\r\n")
         else:
             self._mode = _UNTIL_CLOSE
             keep_alive = False
         if says_close:
             keep_alive = False
         elif not keep_alive:
-            parts.append(lit.close_line)
+            parts.append(b"Connection: close\r\n")
         elif self._http10:
-            parts.append(lit.keep_alive_line)
-        parts.append(lit.crlf)
-        if text:
-            try:
-                block = parts[0] + "".join(parts[1:]).encode("latin-1")
-            except UnicodeEncodeError:
-                raise self._refusal(fields, reason) from None
-        else:
-            block = b"".join(parts)
-        # One C-level pass over the whole block instead of a check per value
-        # (see bench/NOTES.md): deleting every octet a field value may hold
-        # leaves only the line ends put there above, or a control character;
-        # the reason phrase is held to the same octets.
-        if block.translate(None, FIELD_OCTETS) != b"\r\n" * len(parts):
-            raise self._refusal(fields, reason)
+            parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        block = b"".join(parts)
+        if check or fresh is not None:
+            # One C-level pass over the whole block instead of a check per value
+            # (see bench/NOTES.md): deleting every octet a field value may hold
+            # leaves only the line ends put there above, or a control character;
+            # the reason phrase is held to the same octets.
+            if block.translate(None, FIELD_OCTETS) != b"\r\n" * len(parts):
+                raise self._refusal(fields, reason)
+            if fresh is not None:
+                _keep(lines, fresh)
         return block, keep_alive
 
     @staticmethod
