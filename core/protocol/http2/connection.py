@@ -155,7 +155,7 @@ class H2ServerConnection:
         table = dict(machine._transitions)
         for state in (ConnectionState.IDLE, ConnectionState.CLIENT_OPEN, ConnectionState.SERVER_OPEN):
             table[state, ConnectionInputs.RECV_GOAWAY] = (None, state)
-        machine._transitions = table  # type: ignore[misc]
+        machine._transitions = table
         # Until the client acknowledges our settings h2 decodes with its own
         # default limit: ours holds from the first header block on.
         h2.decoder.max_header_list_size = self._max_header_list
