@@ -1334,7 +1334,7 @@ class App(ServerEntryPoints, Scaffold):
                 rv = await self.preprocess_request()
             if rv is None:
                 rv = self._call_view(ctx.request)
-                if _is_awaitable(rv):
+                if type(rv) not in _NEVER_AWAITABLE and _is_awaitable(rv):
                     rv = await rv
         except Exception as exc:
             rv = await self.handle_user_exception(exc)
