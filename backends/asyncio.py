@@ -318,7 +318,7 @@ class _Protocol(asyncio.Protocol):
         tasks = self._tasks
         if tasks is None:
             tasks = self._tasks = set()
-        task = self._loop.create_task(async_fn())  # type: ignore[arg-type]
+        task: asyncio.Task[None] = self._loop.create_task(async_fn())  # type: ignore[arg-type]
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
