@@ -20,9 +20,9 @@ import os
 import re
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..httpdate import DateCache
 from ..protocol.exchange import Exchange
@@ -100,6 +100,9 @@ class Application(ServerEntryPoints):
         ``template_path``, ``static_path``, ``xsrf_cookies``, ...).
     """
 
+    #: Neither find_handler() nor get_handler_delegate() is overridden.
+    _default_routing: ClassVar[bool] = True
+
     def __init__(
         self,
         handlers: Iterable[Any] | None = None,
@@ -145,6 +148,15 @@ class Application(ServerEntryPoints):
         self._template_loaders: dict[str, Any] = {}
         # The Date of every handler's response, formatted once per second.
         self._dates = DateCache(self.clock)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # handle() skips both hooks, whose work it does inline, unless a subclass
+        # overrides one of them.
+        cls._default_routing = (
+            cls.find_handler is Application.find_handler
+            and cls.get_handler_delegate is Application.get_handler_delegate
+        )
 
     # -- configuration ----------------------------------------------------
 
@@ -211,6 +223,10 @@ class Application(ServerEntryPoints):
                 list(found.raw_path_args),
                 dict(found.raw_path_kwargs),
             )
+        return self._fallback_delegate(request)
+
+    def _fallback_delegate(self, request: HTTPServerRequest) -> HandlerDelegate:
+        # What serves a request no route matches.
         if self.settings.get("default_handler_class"):
             return self.get_handler_delegate(
                 request,
@@ -263,7 +279,32 @@ class Application(ServerEntryPoints):
         request = HTTPServerRequest.from_exchange(
             exchange, clock=self.clock, xheaders=bool(self.settings.get("xheaders"))
         )
-        delegate = self.find_handler(request)
+        # find_handler() and get_handler_delegate() as written below, inline: no
+        # calls, and no delegate built, for a request that a route matches.
+        found = None
+        if self._default_routing:
+            router = self.router
+            found = router.find(
+                request.path,
+                request.host,
+                x_real_ip=router.default_host is not None
+                and request._header("X-Real-Ip") is not None,
+            )
+        if found is not None:
+            spec = found.spec
+            handler_class: type[RequestHandler] = spec.handler
+            handler_kwargs: Mapping[str, Any] = spec.kwargs  # ** below copies it
+            path_args: Sequence[bytes | None] = found.raw_path_args
+            path_kwargs: Mapping[str, bytes | None] = found.raw_path_kwargs
+        else:
+            if self._default_routing:
+                delegate = self._fallback_delegate(request)
+            else:
+                delegate = self.find_handler(request)
+            handler_class = delegate.handler_class
+            handler_kwargs = delegate.handler_kwargs
+            path_args = delegate.path_args
+            path_kwargs = delegate.path_kwargs
         if not self.settings.get("compiled_template_cache", True):
             for loader in self._template_loaders.values():
                 reset = getattr(loader, "reset", None)
@@ -271,17 +312,16 @@ class Application(ServerEntryPoints):
                     reset()
         if not self.settings.get("static_hash_cache", True):
             self.settings.get("static_handler_class", StaticFileHandler).reset()
-        handler_class = delegate.handler_class
         if not (
             handler_class._stream_request_body
             or handler_class._raw_exchange
             or exchange.body_complete
         ):
             request.body = await exchange.read_body()
-        handler = handler_class(self, request, **delegate.handler_kwargs)
+        handler = handler_class(self, request, **handler_kwargs)
         # An empty comprehension still costs a call (see bench/NOTES.md).
         transforms = [transform(request) for transform in self.transforms] if self.transforms else []
-        await handler._execute(transforms, *delegate.path_args, **delegate.path_kwargs)
+        await handler._execute(transforms, *path_args, **path_kwargs)
 
     def log_request(self, handler: RequestHandler) -> None:
         """Log a finished request (the ``log_function`` setting replaces this).

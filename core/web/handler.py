@@ -88,6 +88,8 @@ _OK = http.client.responses[200]
 _OK_BYTES = _OK.encode("latin-1")
 _WRITABLE = (bytes, str, dict)
 _CONTENT_TYPE_FIELD = ("Content-Type", _DEFAULT_CONTENT_TYPE)
+# Methods that neither XSRF nor cross-origin protection checks.
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 # The operations are slotted but deliberately not frozen: one is built for every
@@ -167,8 +169,35 @@ class RequestHandler:
     #: The application leaves the body unread for handlers that take the exchange whole.
     _raw_exchange: ClassVar[bool] = False
 
+    # Whether this class overrides each hook whose base version does nothing (or
+    # the default), worked out once per class: the life cycle calls a hook only
+    # when it is overridden, so unused hooks cost no call per request.
+    _calls_initialize: ClassVar[bool] = False
+    _calls_prepare: ClassVar[bool] = False
+    _calls_on_finish: ClassVar[bool] = False
+    _calls_set_default_headers: ClassVar[bool] = False
+    _calls_on_connection_close: ClassVar[bool] = False
+    _calls_finish: ClassVar[bool] = False
+    _calls_flush: ClassVar[bool] = False
+    #: Neither ``compute_etag`` nor ``set_etag_header`` is overridden.
+    _default_etag: ClassVar[bool] = True
+
     path_args: list[Any]
     path_kwargs: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        base = RequestHandler
+        cls._calls_initialize = cls.initialize is not base.initialize
+        cls._calls_prepare = cls.prepare is not base.prepare
+        cls._calls_on_finish = cls.on_finish is not base.on_finish
+        cls._calls_set_default_headers = cls.set_default_headers is not base.set_default_headers
+        cls._calls_on_connection_close = cls.on_connection_close is not base.on_connection_close
+        cls._calls_finish = cls.finish is not base.finish
+        cls._calls_flush = cls.flush is not base.flush
+        cls._default_etag = (
+            cls.compute_etag is base.compute_etag and cls.set_etag_header is base.set_etag_header
+        )
 
     def __init__(
         self, application: Application, request: HTTPServerRequest, **kwargs: Any
@@ -187,13 +216,13 @@ class RequestHandler:
         self.path_kwargs = {}
         self._ui: dict[str, Any] | None = None
         self.clear()
-        # The class test first: it is false for most handlers (see bench/NOTES.md).
         if (
-            self._stream_request_body
-            or type(self).on_connection_close is not RequestHandler.on_connection_close
+            self._stream_request_body or self._calls_on_connection_close
         ) and request.connection is not None:
             request.connection.set_close_callback(self._on_connection_lost)
-        self.initialize(**kwargs)
+        if kwargs or self._calls_initialize:
+            # The base initialize() refuses arguments, so it runs when there are some.
+            self.initialize(**kwargs)
 
     def initialize(self, **kwargs: Any) -> None:
         """Hook for the route's keyword arguments (called for every request).
@@ -282,7 +311,8 @@ class RequestHandler:
                 [_CONTENT_TYPE_FIELD, ("Date", date)],
                 {"content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
             )
-        self.set_default_headers()
+        if self._calls_set_default_headers:
+            self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200
         self._reason = _OK  # not looked up in http.client each time
@@ -728,6 +758,11 @@ class RequestHandler:
         :param include_footers: this is the end of the response (used by
             :meth:`finish`).
         """
+        self._queue_output(include_footers)
+        return _Pending(self)
+
+    def _queue_output(self, include_footers: bool) -> None:
+        # flush() without its awaitable, which the automatic finish has no use for.
         chunk = b"".join(self._write_buffer)
         self._write_buffer = []
         if not self._headers_written:
@@ -758,7 +793,6 @@ class RequestHandler:
                 self._queue.append(_End(chunk))
             elif chunk:
                 self._queue.append(_Write(chunk))
-        return _Pending(self)
 
     async def _send_queued(self) -> None:
         exchange = self.request.exchange
@@ -790,43 +824,61 @@ class RequestHandler:
         :param chunk: written first, as by :meth:`write`.
         :raises RuntimeError: when called twice, or with a body on a 204/304.
         """
+        self._finish_output(chunk)
+        return _Pending(self)
+
+    def _finish_output(self, chunk: str | bytes | dict[str, Any] | None) -> None:
+        # finish() without its awaitable, which the automatic finish has no use for.
         if self._finished:
             raise RuntimeError("finish() called twice")
         if chunk is not None:
             self.write(chunk)
         if self._session is not None and not self._headers_written:
             self.application.save_session(self)
+        request = self.request
         if not self._headers_written:
+            buffer = self._write_buffer
+            if len(buffer) > 1:
+                # Joined once: the ETag, Content-Length and flush() all take these bytes.
+                buffer = self._write_buffer = [b"".join(buffer)]
+            headers = self._headers
             if (
                 self._status_code == 200
-                and self.request.method in ("GET", "HEAD")
+                and request.method in ("GET", "HEAD")
                 # The index itself, not `in`: a call less (twice per response).
-                and "etag" not in self._headers._map
+                and "etag" not in headers._map
             ):
-                self.set_etag_header()
+                if self._default_etag:
+                    headers.set_checked("Etag", compute_etag(buffer[0] if buffer else b""))
+                else:
+                    self.set_etag_header()
                 if self.check_etag_header():
                     self._write_buffer = []
                     self.set_status(304)
+                buffer = self._write_buffer
             status = self._status_code
             if status in (204, 304) or 100 <= status < 200:
-                if self._write_buffer:
+                if buffer:
                     raise RuntimeError(
                         f"Cannot send body with status code HTTP{self._status_code}"
                     )
                 self._clear_representation_headers()
-            elif "content-length" not in self._headers._map:
-                self.set_header("Content-Length", sum(map(len, self._write_buffer)))
-        request = self.request
+            elif "content-length" not in headers._map:
+                headers.set_checked("Content-Length", str(len(buffer[0]) if buffer else 0))
         connection = request.connection
         # Only a callback that was set needs unsetting (a call less per request).
         if connection is not None and connection.close_callback is not None:
             connection.set_close_callback(None)
-        pending = self.flush(include_footers=True)
-        request._finish()
+        if self._calls_flush:
+            self.flush(include_footers=True)
+        else:
+            self._queue_output(True)
+        if request._finish_time is None:
+            request._finish_time = request._clock()  # request._finish(), inline
         self.application.log_request(self)
         self._finished = True
-        self.on_finish()
-        return pending
+        if self._calls_on_finish:
+            self.on_finish()
 
     def _clear_representation_headers(self) -> None:
         # A 304 must not describe a representation it does not carry (RFC 9110 15.4.5).
@@ -1227,7 +1279,7 @@ class RequestHandler:
         )
 
     def _cross_origin_protection(self) -> None:
-        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+        if self.request.method in _SAFE_METHODS:
             return
         if self.settings.get("xsrf_cookies"):
             self.check_xsrf_cookie()
@@ -1370,10 +1422,12 @@ class RequestHandler:
                 if kwargs
                 else {}
             )
-            self._cross_origin_protection()
-            result = self.prepare()
-            if result is not None and inspect.isawaitable(result):
-                await result
+            if self.request.method not in _SAFE_METHODS:
+                self._cross_origin_protection()
+            if self._calls_prepare:
+                result = self.prepare()
+                if result is not None and inspect.isawaitable(result):
+                    await result
             if self._finished:
                 return
             if self._stream_request_body:
@@ -1386,7 +1440,10 @@ class RequestHandler:
             if result is not None and inspect.isawaitable(result):
                 await result
             if self._auto_finish and not self._finished:
-                self.finish()
+                if self._calls_finish:
+                    self.finish()
+                else:
+                    self._finish_output(None)
         except ClientDisconnected:
             self._on_connection_lost()
             raise

@@ -880,3 +880,68 @@ def test_log_function_and_default_access_log(caplog):
     with caplog.at_level(logging.INFO, logger="crosswind.web.access"):
         client_for([(r"/", Hello)]).get("/?a=1")
     assert any(r.getMessage().startswith("200 GET /?a=1 (127.0.0.1)") for r in caplog.records)
+
+
+def test_every_overridden_hook_runs_in_order_even_one_level_down():
+    # The life cycle skips hooks a class leaves alone; overriding one, here or in a
+    # base class of the handler, must bring its call back.
+    events = []
+
+    class Hooked(RequestHandler):
+        def initialize(self):
+            events.append("initialize")
+
+        def set_default_headers(self):
+            events.append("set_default_headers")
+            self.set_header("X-Default", "1")
+
+        def prepare(self):
+            events.append("prepare")
+
+        def compute_etag(self):
+            events.append("compute_etag")
+            return '"fixed"'
+
+        def flush(self, include_footers=False):
+            events.append(f"flush {include_footers}")
+            return super().flush(include_footers)
+
+        def finish(self, chunk=None):
+            events.append("finish")
+            return super().finish(chunk)
+
+        def on_finish(self):
+            events.append("on_finish")
+
+    class Leaf(Hooked):
+        def get(self):
+            events.append("get")
+            self.write("body")
+
+    response = client_for([(r"/", Leaf)]).get("/")
+    assert response.text == "body"
+    assert response.headers["X-Default"] == "1"
+    assert response.headers["Etag"] == '"fixed"'
+    assert events == [
+        "set_default_headers",
+        "initialize",
+        "prepare",
+        "get",
+        "finish",
+        "compute_etag",
+        "flush True",
+        "on_finish",
+    ]
+
+
+def test_an_application_overriding_find_handler_is_asked_for_every_request():
+    class Hello(RequestHandler):
+        def get(self, *args):
+            self.write(f"hello {args}")
+
+    class Routed(Application):
+        def find_handler(self, request, **kwargs):
+            return self.get_handler_delegate(request, Hello, path_args=[b"chosen"])
+
+    app = Routed([(r"/", ErrorHandler, {"status_code": 404})], clock=lambda: NOW)
+    assert Client(app).get("/").text == "hello ('chosen',)"
