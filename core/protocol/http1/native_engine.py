@@ -35,6 +35,9 @@ _IN_BODY, _ENDED, _DONE = range(3)
 # Events are frozen: one end without trailers serves every request, rather
 # than a new EndOfMessage each (see bench/NOTES.md).
 _END = EndOfMessage(())
+# The request event made without the named tuple's own __new__, a Python function
+# (deliberate, see bench/NOTES.md).
+_new_request = tuple.__new__
 
 
 class NativeEngine:
@@ -55,7 +58,7 @@ class NativeEngine:
 
         :param head: what :func:`~crosswind.protocol.http1.head.screen_head` accepted.
         """
-        return Request(head.method, head.target, head.headers, head.http_version)
+        return _new_request(Request, (head.method, head.target, head.headers, head.http_version))
 
     def receive_data(self, data: bytes) -> None:
         """Take body data (already de-chunked).
