@@ -714,6 +714,7 @@ def start_server(
     proxy_headers: bool | None = None,
     forwarded_allow_ips: str | Sequence[str] | None = None,
     root_path: str = "",
+    http2: bool = False,
 ) -> ThreadedServer:
     """Start serving from a background thread; ``server.shutdown()`` stops it gracefully.
 
@@ -727,7 +728,7 @@ def start_server(
         access_log=access_log, sock=sock, server_header=server_header,
         date_header=date_header,
         proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
-        root_path=root_path,
+        root_path=root_path, http2=http2,
     )
     server = ThreadedServer.from_options(app, options.listen(host, port), options)
     announce(server.sock, "threads", ssl_context is not None)
