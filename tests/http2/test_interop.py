@@ -73,13 +73,6 @@ ASYNCIO_TLS_TRANSPORT_LEAK = (
     "stream, but its socket transport is never closed (ResourceWarning: unclosed transport)"
 )
 
-#: A bug of the trio backend's HTTP/2 writing, seen by every test below that sends a response
-#: larger than h2_max_queued_bytes while the client keeps sending (uploads, WINDOW_UPDATEs).
-TRIO_WHOLE_BODY_QUEUED = (
-    "trio: H2Exchange.respond() queues a body that fits the client's window whole, and the "
-    "reader counts those bytes against Limits.h2_max_queued_bytes until trio's send() returns, "
-    "so a client that reads is cut as one that does not ('does not read; cutting')"
-)
 
 
 def digest(data: bytes) -> str:
@@ -278,12 +271,6 @@ def test_curl_downloads_a_large_response_at_a_steady_rate(
 ) -> None:
     # A client reading steadily but slower than loopback: the response waits on the socket,
     # while the client's WINDOW_UPDATE frames keep coming in.
-    if server.backend == "trio":
-        # In cleartext the client's first WINDOW_UPDATE always finds the body still queued;
-        # over TLS, where trio's SSLStream takes the bytes in other slices, about four times
-        # in five: strict there would make the suite flaky, not the test meaningful.
-        strict = server.transport == "h2c"
-        request.applymarker(pytest.mark.xfail(strict=strict, reason=TRIO_WHOLE_BODY_QUEUED))
     response = curl(
         server.url + "/big", *server.curl_options(), "--limit-rate", "2M", cacert=server.cacert,
         directory=tmp_path,
@@ -326,8 +313,6 @@ def test_httpx_multiplexes_concurrent_requests_on_one_connection(server: Served)
 def test_httpx_uploads_interleave_without_mixing_bodies(
     server: Served, request: pytest.FixtureRequest
 ) -> None:
-    if server.backend == "trio":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=TRIO_WHOLE_BODY_QUEUED))
     bodies = [bytes([n]) * (300 * 1024 + n) for n in range(8)]
 
     async def main() -> list[httpx.Response]:

@@ -348,7 +348,9 @@ class H2Exchange(Exchange):
             return None
         self.bytes_sent = len(body)
         conn.send_headers(self.stream_id, fields, end_stream=False)
-        if len(body) <= conn.send_window(self.stream_id) and driver.has_room:
+        # Whole only when it is one piece: a larger body goes out a chunk at a time,
+        # so the queue never holds more than the reader's cap allows for.
+        if len(body) <= min(conn.send_window(self.stream_id), driver.chunk_size) and driver.has_room:
             conn.send_data(self.stream_id, body, True)
             self._ended = True
             driver.flush()
