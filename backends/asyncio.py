@@ -152,7 +152,13 @@ class _Protocol(asyncio.Protocol):
         # cannot half-close, and asyncio warns when asked to.
         return None if self.info.tls is not None else True
 
+    @property
+    def lost(self) -> bool:
+        """No transport (any more): ``connection_lost`` has run, or ``connection_made`` not yet."""
+        return self._transport is None
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._server.closing.discard(self)
         self._set_eof()
         write_waiter = self._write_waiter
         if write_waiter is not None and not write_waiter.done():
@@ -344,6 +350,9 @@ class _Server(Server[_Protocol]):
         self._closed = asyncio.Event()  # set once no connection is left during a shutdown
         self._finished = asyncio.Event()  # set once a shutdown has completed
         self._shutdown_task: asyncio.Task[None] | None = None
+        # Done with, but their transport still closing: a TLS close waits for
+        # the peer's close_notify, which a client that stays connected never sends.
+        self.closing: set[_Protocol] = set()
         self._client_kind = (sock.family, sock.type, sock.proto)
         limits = self.limits
         # How often deadlines are checked: an eighth of the shortest timeout,
@@ -515,6 +524,8 @@ class _Server(Server[_Protocol]):
         if protocol is not None:
             self.connections.discard(protocol)
             protocol.driver = None  # see _Protocol.driver
+            if protocol.info.tls is not None and not protocol.lost:
+                self.closing.add(protocol)
         self._active -= 1
         self._resume_accepting()
         if self._stopping and not self.connections:
@@ -542,6 +553,12 @@ class _Server(Server[_Protocol]):
             # Transports finish closing (and close their sockets) in callbacks
             # of the next turns; let them run before the loop may end.
             await self._settle()
+            # A TLS transport still waiting for its peer's close_notify would
+            # outlive the loop with its socket open: the server is done with it.
+            for protocol in list(self.closing):
+                protocol.abort()
+            if self.closing:
+                await self._settle()
         finally:
             self._finished.set()
 

@@ -107,6 +107,48 @@ def test_tls_with_a_self_signed_certificate(backend: str, tmp_path) -> None:
             assert client.get(f"https://127.0.0.1:{handle.port}/").status_code == 200
 
 
+def test_shutdown_frees_a_tls_client_that_stays_connected(backend: str, tmp_path) -> None:
+    """A kept-alive TLS client that never closes: the server's socket is closed all the same.
+
+    A TLS close waits for the peer's close_notify; a server that waited for it past its
+    own end would leave the socket open (a ResourceWarning) until the process exits.
+    """
+    pytest.importorskip("cryptography")
+    import gc
+    import warnings
+
+    from crosswind.backends._common import make_ssl_context
+
+    cert, key = self_signed_certificate(tmp_path)
+    client_context = ssl.create_default_context(cafile=str(cert))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sock: ssl.SSLSocket | None = None
+        try:
+            with running_server(
+                backend, BasicApp(), ssl_context=make_ssl_context(str(cert), str(key))
+            ) as handle:
+                sock = client_context.wrap_socket(
+                    socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT),
+                    server_hostname="localhost",
+                )
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            # The server has stopped; the client is still connected and says nothing.
+            try:
+                assert read_until_closed(sock) == b""
+            except ssl.SSLError:
+                # The threads backend ends its worker's TLS read by shutting the socket's
+                # read side, which OpenSSL answers with an alert: closed all the same.
+                assert backend == "threads"
+        finally:
+            if sock is not None:
+                sock.close()
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
+
+
 def test_unix_socket(backend: str, tmp_path) -> None:
     path = str(tmp_path / "crosswind.sock")
     with running_server(backend, BasicApp(), unix_socket=path) as handle:

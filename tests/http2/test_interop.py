@@ -67,12 +67,6 @@ BIG = hashlib.sha256(b"crosswind").digest() * (4 * 1024 * 1024 // 32)
 #: 1 MiB: four stream windows (Limits.h2_initial_window_size) and the whole connection window.
 UPLOAD = bytes(range(256)) * (1024 * 1024 // 256)
 
-#: A bug of the asyncio backend's TLS connections, HTTP/1.1 or HTTP/2.
-ASYNCIO_TLS_TRANSPORT_LEAK = (
-    "asyncio: a TLS connection still open when the server stops gets its GOAWAY and end of "
-    "stream, but its socket transport is never closed (ResourceWarning: unclosed transport)"
-)
-
 
 
 def digest(data: bytes) -> str:
@@ -383,12 +377,8 @@ def test_chromium_loads_the_demo_and_its_assets_over_http2(backend: str, tmp_pat
 
 
 @pytest.mark.parametrize("backend", H2_BACKENDS)
-def test_shutdown_closes_a_connected_http2_client(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_shutdown_closes_a_connected_http2_client(backend: str, tmp_path: Path) -> None:
     """A browser keeps its HTTP/2 connection open: stopping the server must end and free it."""
-    if backend == "asyncio":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ASYNCIO_TLS_TRANSPORT_LEAK))
     certificate = self_signed_certificate(tmp_path)
     context = ssl.create_default_context(cafile=str(certificate[0]))
     context.set_alpn_protocols(["h2"])
