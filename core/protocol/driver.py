@@ -47,7 +47,7 @@ from .transport import ConnectionInfo, Transport, TransportClosed
 
 #: TrustedProxies is the type of the driver's ``proxy``: named here too, for the
 #: backends, which import only the protocol layer.
-__all__ = ["AccessLog", "ConnectionDriver", "TrustedProxies"]
+__all__ = ["AccessLog", "ConnectionDriver", "TrustedProxies", "describe"]
 
 log = logging.getLogger("crosswind.driver")
 
@@ -179,7 +179,7 @@ class ConnectionDriver:
                     break
                 exchange = Exchange(self, event, self.clock())
                 if self._info is not None:
-                    self._describe(exchange, self._info)
+                    describe(exchange, self._info, self._proxy)
                 self._exchange = exchange
                 # The application is awaited here, not in a coroutine of its
                 # own: one coroutine less per request (see bench/NOTES.md).
@@ -303,25 +303,6 @@ class ConnectionDriver:
 
     # -- internals -------------------------------------------------------
 
-    def _describe(self, exchange: Exchange, info: ConnectionInfo) -> None:
-        """Give *exchange* the connection's *info* as the proxies in front report it."""
-        if self._proxy is not None:
-            peer = info.peer
-            said = resolve_forwarded(
-                peer[0] if isinstance(peer, tuple) else peer, exchange.headers, self._proxy
-            )
-            if said is not None:
-                if said.client is not None or said.scheme is not None:
-                    info = replace(
-                        info,
-                        peer=said.client or peer,
-                        proxy=peer if said.client is not None else None,
-                        forwarded_scheme=said.scheme,
-                    )
-                if said.host is not None:
-                    exchange.headers = _with_host(exchange.headers, said.host.encode("latin-1"))
-        exchange.info = info
-
     async def _app_failed(self, exchange: Exchange, error: Exception) -> None:
         """The application raised *error* (not a disconnect)."""
         conn = self.conn
@@ -392,6 +373,30 @@ class ConnectionDriver:
         except RequestError:
             return False
         return True
+
+
+def describe(exchange: Exchange, info: ConnectionInfo, proxy: TrustedProxies | None) -> None:
+    """Give *exchange* the connection's *info* as the trusted proxies in front report it.
+
+    Both drivers call it for each request, HTTP/1.1 and HTTP/2 alike, so that
+    every front end and the access log read the same client, scheme and host.
+
+    :param proxy: the peers believed; ``None`` keeps *info* as it is.
+    """
+    if proxy is not None:
+        peer = info.peer
+        said = resolve_forwarded(peer[0] if isinstance(peer, tuple) else peer, exchange.headers, proxy)
+        if said is not None:
+            if said.client is not None or said.scheme is not None:
+                info = replace(
+                    info,
+                    peer=said.client or peer,
+                    proxy=peer if said.client is not None else None,
+                    forwarded_scheme=said.scheme,
+                )
+            if said.host is not None:
+                exchange.headers = _with_host(exchange.headers, said.host.encode("latin-1"))
+    exchange.info = info
 
 
 def _with_host(headers: Iterable[tuple[bytes, bytes]], host: bytes) -> list[tuple[bytes, bytes]]:

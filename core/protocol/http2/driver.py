@@ -37,8 +37,9 @@ from dataclasses import replace
 from typing import Any
 
 from ...errors import RequestError
-from ...forwarded import TrustedProxies, resolve_forwarded
+from ...forwarded import TrustedProxies
 from ...httpdate import DateCache
+from ..driver import describe
 from ..events import Request
 from ..exchange import Application, ClientDisconnected
 from ..http1.writer import SERVER_NAME
@@ -325,36 +326,9 @@ class H2ConnectionDriver:
     def _start_stream(self, event: RequestReceived) -> None:
         request = Request(event.method, event.target, event.headers, b"2")
         exchange = H2Exchange(self, event.stream_id, request, self.clock(), event.end_stream)
-        if self._proxy is not None:
-            self._describe(exchange)
-        else:
-            exchange.info = self._info
+        describe(exchange, self._info, self._proxy)
         self._exchanges[event.stream_id] = exchange
         self._start_soon(lambda: self._serve_stream(exchange))
-
-    def _describe(self, exchange: H2Exchange) -> None:
-        """Give *exchange* the connection's info as the trusted proxies in front report it."""
-        info = self._info
-        peer = info.peer
-        assert self._proxy is not None
-        said = resolve_forwarded(
-            peer[0] if isinstance(peer, tuple) else peer, exchange.headers, self._proxy
-        )
-        if said is not None:
-            if said.client is not None or said.scheme is not None:
-                info = replace(
-                    info,
-                    peer=said.client or peer,
-                    proxy=peer if said.client is not None else None,
-                    forwarded_scheme=said.scheme,
-                )
-            if said.host is not None:
-                host = said.host.encode("latin-1")
-                headers = [(n, host if n == b"host" else v) for n, v in exchange.headers]
-                if (b"host", host) not in headers:
-                    headers.append((b"host", host))
-                exchange.headers = headers
-        exchange.info = info
 
     # -- streams -----------------------------------------------------------------
 

@@ -221,3 +221,43 @@ def test_detach_is_refused() -> None:
         assert len(seen) == 1
 
     asyncio.run(main())
+
+
+class _WhoAmI:
+    async def handle(self, exchange: Exchange) -> None:
+        info = exchange.info
+        body = f"{info.peer} {info.scheme} {exchange.get_header(b'host')!r}".encode()
+        await exchange.respond(200, [(b"content-type", b"text/plain")], body)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"),
+    [
+        ("127.0.0.1", b"('203.0.113.9', 0) https b'shop.example'"),
+        # A peer that is not trusted: its fields are ignored whole.
+        ("10.0.0.1", b"('127.0.0.1', 1) http b'a'"),
+    ],
+)
+def test_streams_see_the_client_a_trusted_proxy_reports(trusted: str, expected: bytes) -> None:
+    async def main() -> None:
+        from crosswind.forwarded import TrustedProxies
+
+        transport = MemoryTransport()
+        driver = H2ConnectionDriver(transport, _WhoAmI(), clock=asyncio.get_running_loop().time,
+                                    proxy=TrustedProxies(trusted))
+        task = asyncio.ensure_future(driver.run())
+        conn = client()
+        stream_id = conn.get_next_available_stream_id()
+        conn.send_headers(stream_id, [
+            (b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"),
+            (b"host", b"a"), (b"x-forwarded-for", b"203.0.113.9"),
+            (b"x-forwarded-proto", b"https"), (b"x-forwarded-host", b"shop.example"),
+        ], end_stream=True)
+        transport.feed(conn.data_to_send())
+        events = await settle(transport, conn)
+        (data,) = [e for e in events if isinstance(e, h2events.DataReceived)]
+        assert data.data == expected
+        transport.feed(b"")
+        await asyncio.wait_for(task, 1.0)
+
+    asyncio.run(main())
