@@ -312,18 +312,6 @@ class H2Exchange(Exchange):
         finally:
             conn.send_blocked(stream_id, False)
 
-    async def respond(
-        self,
-        status: int,
-        headers: ResponseHeaders,
-        body: bytes = b"",
-        reason: bytes = b"",
-    ) -> None:
-        """Send a whole response; adds ``Content-Length`` if missing."""
-        waiter = self.respond_nowait(status, headers, body, reason)
-        if waiter is not None:
-            await waiter
-
     def respond_nowait(
         self,
         status: int,
