@@ -299,8 +299,9 @@ class RequestHandler:
         """Reset the headers, the status and the unsent output to their defaults."""
         # Literal fields instead of copy() + add(), deliberately: see bench/NOTES.md.
         date = self.application._dates.as_str()
-        connection = self.request.connection
-        if connection is None or connection.exchange.server_header:
+        # The exchange directly: request.connection is built only when read.
+        exchange = self.request._exchange
+        if exchange is None or exchange.server_header:
             self._headers = Headers.from_checked(
                 [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)],
                 {"server": [_SERVER], "content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
@@ -865,7 +866,7 @@ class RequestHandler:
                 self._clear_representation_headers()
             elif "content-length" not in headers._map:
                 headers.set_checked("Content-Length", str(len(buffer[0]) if buffer else 0))
-        connection = request.connection
+        connection = request._connection  # None unless something read request.connection
         # Only a callback that was set needs unsetting (a call less per request).
         if connection is not None and connection.close_callback is not None:
             connection.set_close_callback(None)
@@ -1454,8 +1455,7 @@ class RequestHandler:
                 app_log.error("Exception in exception handler", exc_info=True)
         finally:
             queue = self._queue
-            connection = self.request.connection
-            exchange = connection.exchange if connection is not None else None
+            exchange = self.request._exchange
             operation = queue[0] if len(queue) == 1 else None
             if type(operation) is _Respond and exchange is not None:
                 # The usual case, a response finished in one go: sent with a plain

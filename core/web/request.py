@@ -212,6 +212,9 @@ class HTTPServerRequest:
     :param clock: POSIX seconds, for :meth:`request_time`.
     """
 
+    _exchange: Exchange | None
+    _connection: RequestConnection | None
+
     def __init__(
         self,
         method: str = "GET",
@@ -243,25 +246,29 @@ class HTTPServerRequest:
         # tables; see bench/NOTES.md).
         self._host_name: str | None = None
         self.connection = connection
-        self.files: dict[str, list[HTTPFile]] = {}
         if path is None or query is None:
             raw_path, _, raw_query = uri.partition("?")
             path = raw_path if path is None else path
             query = raw_query if query is None else query
         self.path = path
         self.query = query
-        # Most requests have no query: the parser is skipped for them (see
-        # bench/NOTES.md).
-        self.query_arguments: dict[str, list[bytes]] = _tolerant(query) if query else {}
-        # An empty comprehension is still a call (see bench/NOTES.md).
-        self.arguments: dict[str, list[bytes]] = (
-            {k: list(v) for k, v in self.query_arguments.items()} if query else {}
-        )
-        self.body_arguments: dict[str, list[bytes]] = {}
         self._clock = clock
         self._start_time = clock()
         self._finish_time: float | None = None
+        self._init_lazy()
+
+    def _init_lazy(self) -> None:
+        # The fields a handler rarely reads are parsed on first use.  A query that
+        # may exceed the field limit is parsed now, so that its error comes where
+        # it always came, before any handler runs.
         self._cookies: dict[str, http.cookies.Morsel[str]] | None = None
+        self._files: dict[str, list[HTTPFile]] | None = None
+        self._body_arguments: dict[str, list[bytes]] | None = None
+        self._arguments: dict[str, list[bytes]] | None = None
+        query = self.query
+        self._query_arguments: dict[str, list[bytes]] | None = (
+            _tolerant(query) if query and query.count("&") >= _FAST_SEPARATOR_LIMIT else None
+        )
 
     @classmethod
     def from_exchange(
@@ -306,23 +313,121 @@ class HTTPServerRequest:
             if name == b"host":
                 host = value
                 break
-        request = cls(
-            exchange.method,
-            exchange.target,
-            "HTTP/" + exchange.http_version,
-            headers,
-            host=host.decode("latin-1") if host else None,
-            remote_ip=remote_ip,
-            protocol=protocol,
-            path=exchange.path,
-            query=exchange.query,
-            connection=RequestConnection(exchange),
-            clock=clock,
+        if cls is not HTTPServerRequest or headers is not None:
+            request = cls(
+                exchange.method,
+                exchange.target,
+                "HTTP/" + exchange.http_version,
+                headers,
+                host=host.decode("latin-1") if host else None,
+                remote_ip=remote_ip,
+                protocol=protocol,
+                path=exchange.path,
+                query=exchange.query,
+                connection=RequestConnection(exchange),
+                clock=clock,
+            )
+            if headers is None:
+                request._raw_headers = exchange.headers
+            return request
+        # What __init__ does, without its keywords, and with request.connection
+        # built only when it is read (see bench/NOTES.md).
+        request = cls.__new__(cls)
+        request.method = exchange.method
+        request.uri = exchange.target
+        request.version = "HTTP/" + exchange.http_version
+        request._headers = None
+        # Most requests never look at most headers: build the Headers on first use.
+        request._raw_headers = exchange.headers
+        request.body = b""
+        request.remote_ip = remote_ip
+        request.protocol = protocol
+        request.host = host.decode("latin-1") if host else "127.0.0.1"
+        request._host_name = None
+        request._exchange = exchange
+        request._connection = None
+        request.path = exchange.path
+        request.query = query = exchange.query
+        request._clock = clock
+        request._start_time = clock()
+        request._finish_time = None
+        request._cookies = None
+        request._files = None
+        request._body_arguments = None
+        request._arguments = None
+        request._query_arguments = (
+            _tolerant(query) if query and query.count("&") >= _FAST_SEPARATOR_LIMIT else None
         )
-        if headers is None:
-            # Most requests never look at most headers: build the Headers on first use.
-            request._raw_headers = exchange.headers
         return request
+
+    @property
+    def connection(self) -> RequestConnection | None:
+        """The :class:`RequestConnection`, ``None`` for a request that is not served."""
+        connection = self._connection
+        if connection is None and self._exchange is not None:
+            connection = self._connection = RequestConnection(self._exchange)
+        return connection
+
+    @connection.setter
+    def connection(self, value: RequestConnection | None) -> None:
+        self._connection = value
+        self._exchange = value.exchange if value is not None else None
+
+    @property
+    def query_arguments(self) -> dict[str, list[bytes]]:
+        """The query's fields: name -> list of values (``bytes``)."""
+        arguments = self._query_arguments
+        if arguments is None:
+            query = self.query
+            arguments = self._query_arguments = _tolerant(query) if query else {}
+        return arguments
+
+    @query_arguments.setter
+    def query_arguments(self, value: dict[str, list[bytes]]) -> None:
+        # arguments is what it was built from before the change, as when eager.
+        _ = self.arguments
+        self._query_arguments = value
+
+    @property
+    def body_arguments(self) -> dict[str, list[bytes]]:
+        """The fields of a form body: name -> list of values (``bytes``)."""
+        arguments = self._body_arguments
+        if arguments is None:
+            arguments = self._body_arguments = {}
+        return arguments
+
+    @body_arguments.setter
+    def body_arguments(self, value: dict[str, list[bytes]]) -> None:
+        _ = self.arguments
+        self._body_arguments = value
+
+    @property
+    def arguments(self) -> dict[str, list[bytes]]:
+        """The query's fields, then the form body's: name -> list of values (``bytes``)."""
+        arguments = self._arguments
+        if arguments is None:
+            arguments = {k: list(v) for k, v in self.query_arguments.items()}
+            if self._body_arguments:
+                for key, values in self._body_arguments.items():
+                    arguments.setdefault(key, []).extend(values)
+            self._arguments = arguments
+        return arguments
+
+    @arguments.setter
+    def arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._arguments = value
+
+    @property
+    def files(self) -> dict[str, list[HTTPFile]]:
+        """The uploaded files of a multipart body: name -> list of :class:`HTTPFile`."""
+        files = self._files
+        if files is None:
+            files = self._files = {}
+        return files
+
+    @files.setter
+    def files(self, value: dict[str, list[HTTPFile]]) -> None:
+        self._files = value
 
     @property
     def host_name(self) -> str:
@@ -359,7 +464,7 @@ class HTTPServerRequest:
     @property
     def exchange(self) -> Exchange | None:
         """The exchange behind this request, if it is being served."""
-        return self.connection.exchange if self.connection is not None else None
+        return self._exchange
 
     @property
     def cookies(self) -> dict[str, http.cookies.Morsel[str]]:
@@ -410,23 +515,29 @@ class HTTPServerRequest:
         mimetype, params = parse_content_type(content_type)
         if mimetype == "application/x-www-form-urlencoded":
             charset = params.get("charset", "utf-8")
-            self.body_arguments = _tolerant(self.body, charset)
+            body_arguments = _tolerant(self.body, charset)
         elif mimetype == "multipart/form-data":
             fields, uploads = parse_multipart(self.body, content_type)
-            self.body_arguments = _bytes_lists(fields)
+            body_arguments = _bytes_lists(fields)
+            files = self.files
             for name, items in uploads.lists():
                 for upload in items:
                     with upload:
                         data = upload.read()
-                    self.files.setdefault(name, []).append(
+                    files.setdefault(name, []).append(
                         HTTPFile(
                             filename=upload.filename,
                             body=data,
                             content_type=upload.content_type or "application/unknown",
                         )
                     )
-        for key, values in self.body_arguments.items():
-            self.arguments.setdefault(key, []).extend(values)
+        else:
+            return
+        self._body_arguments = body_arguments
+        # Built already, arguments takes the body's fields now; otherwise on first use.
+        if self._arguments is not None:
+            for key, values in body_arguments.items():
+                self._arguments.setdefault(key, []).extend(values)
 
     def __repr__(self) -> str:
         return (
