@@ -209,3 +209,12 @@ def test_framing_fields_are_refused_in_trailers(decode: bool, name: bytes) -> No
     scanner = ChunkedScanner(decode=decode)
     with pytest.raises(RemoteProtocolError, match="framing field in trailer"):
         scanner.scan(b"0\r\n" + name + b": 5\r\n\r\n")
+
+
+@pytest.mark.parametrize("octet", [b"\x80", b"a", b" "])
+def test_a_bare_cr_and_a_bare_lf_around_a_field_octet_are_refused(octet: bytes) -> None:
+    # Deleting the field octet would leave "\r\n": the head's own line ends must count.
+    raw = b"GET / HTTP/1.1\r\nHost: a\r" + octet + b"\nX: y\r\n\r\n"
+    with pytest.raises(RemoteProtocolError) as caught:
+        screen_head(raw, Limits())
+    assert caught.value.status_code == 400

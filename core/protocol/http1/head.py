@@ -188,15 +188,15 @@ def screen_head(head: bytes, limits: Limits) -> Head:
     :raises RemoteProtocolError: with the status to answer, on any violation.
     """
     text = head[:-4]
+    field_count = text.count(b"\r\n")
     # Every byte a head may hold outside its line ends is one a field value may
     # hold: deleting them leaves exactly one CRLF per header line, or the head has
     # a control character or a bare CR or LF.  One C-level pass instead of a
-    # regex search and three counts (see bench/NOTES.md); only a bad head counts.
+    # regex search and three counts (see bench/NOTES.md).  The count must be the
+    # head's own: a bare CR and a bare LF around a field octet ("\r\x80\n") leave
+    # a CRLF once the octet is deleted.
     rest = text.translate(None, FIELD_OCTETS)
-    field_count = len(rest) >> 1
     bad_octets = rest != b"\r\n" * field_count
-    if bad_octets:
-        field_count = text.count(b"\r\n")
     # The bare LF verdict, then the size verdicts, come first so that they match
     # what find_head_end says about the same bytes when they arrive incomplete.
     if bad_octets and text.count(b"\n") != field_count:
