@@ -192,21 +192,37 @@ class RequestContext:
             request.routing_exception = error
         self.flashes: list[Any] | None = None
         self._session: SessionMixin | None = session
+        #: Pushed without opening the session, which the view has not read yet.
+        self._session_deferred = False
         self._after_request_functions: list[Callable[[Response], Any]] = []
         self._cv_tokens: list[tuple[contextvars.Token[RequestContext], AppContext | None]] = []
 
     def copy(self) -> RequestContext:
         """A new context for the same request and session (for another task)."""
-        return type(self)(self.app, self.request, self._session)
+        # Opened now if deferred, so that both contexts share one session object.
+        session = self._open_session() if self._session_deferred else self._session
+        return type(self)(self.app, self.request, session)
 
     @property
     def session(self) -> SessionMixin:
         """The session; reading it marks it accessed (so responses vary on
         ``Cookie``), as Flask does."""
-        if self._session is None:
-            raise RuntimeError("The session has not yet been opened.")
-        self._session.accessed = True
-        return self._session
+        session = self._session
+        if session is None:
+            if not self._session_deferred:
+                raise RuntimeError("The session has not yet been opened.")
+            session = self._open_session()
+        session.accessed = True
+        return session
+
+    def _open_session(self) -> SessionMixin:
+        interface = self.app.session_interface
+        session = interface.open_session(self.app, self.request)
+        if session is None:
+            session = interface.make_null_session(self.app)
+        self._session = session
+        self._session_deferred = False
+        return session
 
     def match_request(self) -> None:
         """Match the URL: sets ``request.url_rule`` and ``view_args``, or
@@ -230,10 +246,13 @@ class RequestContext:
             app_ctx = None
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
         if self._session is None:
-            interface = self.app.session_interface
-            self._session = interface.open_session(self.app, self.request)
-            if self._session is None:
-                self._session = interface.make_null_session(self.app)
+            # The stock interface opens an empty session for a request without
+            # cookies and saves nothing for it untouched: that one is opened only
+            # when the view reads it (see bench/NOTES.md).
+            if self.app.session_interface._plain and not self.request._header_values(b"cookie"):
+                self._session_deferred = True
+            else:
+                self._open_session()
         if self.url_adapter is not None and self.request.url_rule is None:
             self.match_request()
 

@@ -121,6 +121,19 @@ class NullSession(SecureCookieSession):
     del _fail
 
 
+#: What a request without cookies goes through in the stock interface: a subclass
+#: that changes one of them has its sessions opened on every request.
+_SESSION_STEPS = (
+    "open_session",
+    "save_session",
+    "is_null_session",
+    "make_null_session",
+    "should_set_cookie",
+    "session_class",
+    "null_session_class",
+)
+
+
 class SessionInterface:
     """How sessions are opened from requests and saved into responses.
 
@@ -131,6 +144,20 @@ class SessionInterface:
 
     null_session_class: type[SessionMixin] = NullSession
     pickle_based = False
+    #: Whether the class keeps the stock cookie interface's steps, which open an
+    #: empty session for a request without cookies and save nothing for it while
+    #: untouched; such a session is then opened only if the view reads it (set
+    #: per class).
+    _plain = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        stock = globals().get("SecureCookieSessionInterface")
+        cls._plain = (
+            stock is not None
+            and issubclass(cls, stock)
+            and all(getattr(cls, name) is getattr(stock, name) for name in _SESSION_STEPS)
+        )
 
     def make_null_session(self, app: App) -> SessionMixin:
         """The session used when :meth:`open_session` returns ``None``.
@@ -331,3 +358,5 @@ class SecureCookieSessionInterface(SessionInterface):
         )
         response.vary.add("Cookie")
 
+
+SecureCookieSessionInterface._plain = True

@@ -9,7 +9,7 @@ from typing import Any
 import flask
 import pytest
 from crosswind.app import App, SessionInterface, flash, get_flashed_messages, session
-from crosswind.app.sessions import SecureCookieSession
+from crosswind.app.sessions import SecureCookieSession, SecureCookieSessionInterface
 from crosswind.httpdate import parse_http_date
 
 SECRET = "shared-secret"
@@ -236,3 +236,56 @@ def test_custom_session_interface() -> None:
     client.get("/login/heidi")
     assert interface.store["s1"]["user"] == "heidi"
     assert client.get("/whoami").json["user"] == "heidi"
+
+
+def test_without_cookies_the_session_is_opened_only_when_read() -> None:
+    opened: list[str] = []
+
+    class Counting(SecureCookieSessionInterface):
+        pass
+
+    class Opening(SecureCookieSessionInterface):
+        def open_session(self, app: App, request: Any) -> SecureCookieSession | None:
+            opened.append(request.path)
+            return super().open_session(app, request)
+
+    assert Counting._plain and not Opening._plain
+    app = crosswind_app()
+
+    @app.route("/plain")
+    def plain() -> str:
+        return "plain"
+
+    client = app.test_client(use_cookies=False)
+    response = client.get("/plain")
+    assert "Vary" not in response.headers and "Set-Cookie" not in response.headers
+    response = client.get("/whoami")  # read without a cookie: opened then, and varies
+    assert response.json["user"] is None and response.headers["Vary"] == "Cookie"
+    app.session_interface = Opening()  # an override is called on every request
+    client.get("/plain")
+    assert opened == ["/plain"]
+
+
+def test_a_permanent_cookie_is_refreshed_on_a_request_that_ignores_it() -> None:
+    clock = [T0]
+    app = crosswind_app(clock=lambda: clock[0])
+
+    @app.route("/perm")
+    def perm() -> str:
+        session.permanent = True
+        session["user"] = "ivan"
+        return "ok"
+
+    @app.route("/plain")
+    def plain() -> str:
+        return "plain"
+
+    client = app.test_client()
+    first = parse_http_date(client.get("/perm").headers["Set-Cookie"].split("Expires=")[1].split(";")[0])
+    clock[0] += 60
+    response = client.get("/plain")
+    refreshed = parse_http_date(response.headers["Set-Cookie"].split("Expires=")[1].split(";")[0])
+    assert refreshed - first == timedelta(seconds=60)
+    assert response.headers["Vary"] == "Cookie"  # a cookie sent varies, as in Flask
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    assert "Set-Cookie" not in client.get("/plain").headers
