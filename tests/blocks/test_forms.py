@@ -2,7 +2,14 @@ import urllib.parse
 
 import pytest
 from crosswind.errors import RequestError
-from crosswind.forms import BadRequestKeyError, MultiDict, encode_query, parse_qs, parse_urlencoded
+from crosswind.forms import (
+    BadRequestKeyError,
+    MultiDict,
+    encode_query,
+    parse_qs,
+    parse_urlencoded,
+    percent_decode,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from tornado.httputil import parse_qs_bytes
@@ -211,3 +218,13 @@ def test_fields_are_what_each_part_decodes_to(data, keep_blank_values, charset):
         assert parse_urlencoded(data, charset=charset).items(multi=True) == expected
     if charset == "utf-8":
         assert parse_qs(data, keep_blank_values=keep_blank_values).items(multi=True) == expected
+
+
+_ESCAPE_PIECES = [b"%", b"\\", b"x", b"4", b"1", b"aF", b"g", b"+", b"%2", b"\\x41", b"\xff"]
+
+
+@given(st.binary(max_size=40) | st.lists(st.sampled_from(_ESCAPE_PIECES), max_size=12).map(b"".join))
+def test_unescape_is_unquote_to_bytes(data):
+    # The C fast path must agree with the standard library on every input, the
+    # malformed escapes and backslashes included.
+    assert percent_decode(data) == urllib.parse.unquote_to_bytes(data)
