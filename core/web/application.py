@@ -318,7 +318,12 @@ class Application(ServerEntryPoints):
             or exchange.body_complete
         ):
             request.body = await exchange.read_body()
-        handler = handler_class(self, request, **handler_kwargs)
+        # No ** of an empty mapping, which copies it.
+        handler = (
+            handler_class(self, request, **handler_kwargs)
+            if handler_kwargs
+            else handler_class(self, request)
+        )
         # An empty comprehension still costs a call (see bench/NOTES.md).
         transforms = [transform(request) for transform in self.transforms] if self.transforms else []
         await handler._execute(transforms, *path_args, **path_kwargs)

@@ -23,9 +23,9 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, assert_never, overload
 from urllib.parse import urlsplit
 
@@ -88,22 +88,15 @@ _OK = http.client.responses[200]
 _OK_BYTES = _OK.encode("latin-1")
 _WRITABLE = (bytes, str, dict)
 _CONTENT_TYPE_FIELD = ("Content-Type", _DEFAULT_CONTENT_TYPE)
+_STANDARD_VERBS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+# The attribute of each standard verb, without lower() per request.
+_VERB_ATTRIBUTES = {verb: verb.lower() for verb in _STANDARD_VERBS}
 # Methods that neither XSRF nor cross-origin protection checks.
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 # The operations are slotted but deliberately not frozen: one is built for every
 # response, and a frozen dataclass costs several times as much to build.
-@dataclass(slots=True)
-class _Respond:
-    """A whole response in one write: :meth:`Exchange.respond` (``finish()`` before any flush)."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    reason: bytes
-
-
 @dataclass(slots=True)
 class _Start:
     """The response head, the body to follow: :meth:`Exchange.start_response`."""
@@ -127,8 +120,11 @@ class _End:
     data: bytes
 
 
-#: What ``flush()`` and ``finish()`` queue for the exchange, in order.
-_Output = _Respond | _Start | _Write | _End
+#: What ``flush()`` and ``finish()`` queue for the exchange, in order, after the head.
+_Output = _Start | _Write | _End
+#: A whole response in one write, the arguments of :meth:`Exchange.respond`
+#: (``finish()`` before any flush): status, fields, body, reason.
+_Whole = tuple[int, list[tuple[str, str]], bytes, bytes]
 
 
 class _Pending:
@@ -154,15 +150,7 @@ class RequestHandler:
     :param kwargs: the route's keyword arguments, passed to :meth:`initialize`.
     """
 
-    SUPPORTED_METHODS: ClassVar[tuple[str, ...]] = (
-        "GET",
-        "HEAD",
-        "POST",
-        "DELETE",
-        "PATCH",
-        "PUT",
-        "OPTIONS",
-    )
+    SUPPORTED_METHODS: ClassVar[tuple[str, ...]] = _STANDARD_VERBS
 
     #: Set by :func:`~crosswind.web.decorators.stream_request_body`.
     _stream_request_body: ClassVar[bool] = False
@@ -179,11 +167,27 @@ class RequestHandler:
     _calls_on_connection_close: ClassVar[bool] = False
     _calls_finish: ClassVar[bool] = False
     _calls_flush: ClassVar[bool] = False
-    #: Neither ``compute_etag`` nor ``set_etag_header`` is overridden.
+    #: None of ``compute_etag``, ``set_etag_header`` and ``check_etag_header`` is overridden.
     _default_etag: ClassVar[bool] = True
 
     path_args: list[Any]
     path_kwargs: dict[str, Any]
+
+    # Per-request state whose start value is immutable lives here until first
+    # set, so building a handler stores only what differs per request.
+    _headers_written = False
+    _finished = False
+    _auto_finish = True
+    _session: Session | None = None
+    _connection_closed = False
+    _ui: dict[str, Any] | None = None
+    _transforms: Sequence[OutputTransform] = ()
+    #: What flush()/finish() queued, in order; a tuple until something is queued.
+    _queue: Sequence[_Output] = ()
+    #: A response finished before any flush, not sent yet.
+    _whole: _Whole | None = None
+    #: The Set-Cookie values by name; a shared empty mapping until the first cookie.
+    _new_cookies: Mapping[str, str] = MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -196,7 +200,9 @@ class RequestHandler:
         cls._calls_finish = cls.finish is not base.finish
         cls._calls_flush = cls.flush is not base.flush
         cls._default_etag = (
-            cls.compute_etag is base.compute_etag and cls.set_etag_header is base.set_etag_header
+            cls.compute_etag is base.compute_etag
+            and cls.set_etag_header is base.set_etag_header
+            and cls.check_etag_header is base.check_etag_header
         )
 
     def __init__(
@@ -204,17 +210,8 @@ class RequestHandler:
     ) -> None:
         self.application = application
         self.request = request
-        self._headers_written = False
-        self._finished = False
-        self._auto_finish = True
-        self._queue: list[_Output] = []
-        self._transforms: list[OutputTransform] = []
-        self._new_cookies: dict[str, str] = {}
-        self._session: Session | None = None
-        self._connection_closed = False
         self.path_args = []
         self.path_kwargs = {}
-        self._ui: dict[str, Any] | None = None
         self.clear()
         if (
             self._stream_request_body or self._calls_on_connection_close
@@ -579,9 +576,12 @@ class RequestHandler:
             samesite=samesite or None,
             partitioned=partitioned,
         )
+        cookies = self._new_cookies
+        if type(cookies) is not dict:
+            cookies = self._new_cookies = {}
         # A later set_cookie of the same name replaces the earlier one.
-        self._new_cookies.pop(name, None)
-        self._new_cookies[name] = header
+        cookies.pop(name, None)
+        cookies[name] = header
 
     def clear_cookie(self, name: str, **kwargs: Any) -> None:
         """Tell the browser to delete cookie *name*.
@@ -780,30 +780,42 @@ class RequestHandler:
                 self._headers.add("Set-Cookie", cookie)
             reason = _OK_BYTES if self._reason is _OK else self._reason.encode("latin-1", "replace")
             if include_footers:
-                self._queue.append(_Respond(status, self._headers.items(), chunk, reason))
+                # The first output is the whole response: nothing is queued before it.
+                self._whole = (status, self._headers.items(), chunk, reason)
             else:
-                self._queue.append(_Start(status, self._headers.items(), reason))
+                self._enqueue(_Start(status, self._headers.items(), reason))
                 if chunk:
-                    self._queue.append(_Write(chunk))
+                    self._enqueue(_Write(chunk))
         else:
             for transform in self._transforms:
                 chunk = transform.transform_chunk(chunk, include_footers)
             if self.request.method == "HEAD":
                 chunk = b""
             if include_footers:
-                self._queue.append(_End(chunk))
+                self._enqueue(_End(chunk))
             elif chunk:
-                self._queue.append(_Write(chunk))
+                self._enqueue(_Write(chunk))
+
+    def _enqueue(self, operation: _Output) -> None:
+        queue = self._queue
+        if isinstance(queue, list):
+            queue.append(operation)
+        else:
+            self._queue = [operation]
 
     async def _send_queued(self) -> None:
         exchange = self.request.exchange
-        while self._queue:
-            operation = self._queue.pop(0)
+        whole = self._whole
+        if whole is not None:
+            self._whole = None
+            if exchange is not None:
+                await exchange.respond(*whole)
+        queue = self._queue
+        while queue:
+            operation = queue.pop(0)  # type: ignore[attr-defined]  # a non-empty one is a list
             if exchange is None:
                 continue
             match operation:
-                case _Respond(status, headers, body, reason):
-                    await exchange.respond(status, headers, body, reason)
                 case _Start(status, headers, reason):
                     await exchange.start_response(status, headers, reason)
                 case _Write(data):
@@ -851,9 +863,18 @@ class RequestHandler:
             ):
                 if self._default_etag:
                     headers.set_checked("Etag", compute_etag(buffer[0] if buffer else b""))
+                    # Most requests carry no If-None-Match: the raw fields are
+                    # scanned here, and the check runs only for one that does.
+                    conditional = request._headers is not None
+                    if not conditional:
+                        for name, _ in request._raw_headers:
+                            if name == b"if-none-match":
+                                conditional = True
+                                break
                 else:
                     self.set_etag_header()
-                if self.check_etag_header():
+                    conditional = True
+                if conditional and self.check_etag_header():
                     self._write_buffer = []
                     self.set_status(304)
                 buffer = self._write_buffer
@@ -1433,11 +1454,15 @@ class RequestHandler:
                 return
             if self._stream_request_body:
                 await self._receive_body()
-            method = getattr(self, self.request.method.lower(), None)
+            verb = self.request.method
+            method = getattr(self, _VERB_ATTRIBUTES.get(verb) or verb.lower(), None)
             if method is None:
                 # A supported method without an implementation (Tornado fails with 500).
                 raise HTTPError(405)
-            result = method(*self.path_args, **self.path_kwargs)
+            # No ** of an empty dict, which copies it.
+            result = (
+                method(*self.path_args, **self.path_kwargs) if kwargs else method(*self.path_args)
+            )
             if result is not None and inspect.isawaitable(result):
                 await result
             if self._auto_finish and not self._finished:
@@ -1456,17 +1481,15 @@ class RequestHandler:
         finally:
             queue = self._queue
             exchange = self.request._exchange
-            operation = queue[0] if len(queue) == 1 else None
-            if type(operation) is _Respond and exchange is not None:
+            whole = self._whole
+            if whole is not None and exchange is not None:
                 # The usual case, a response finished in one go: sent with a plain
                 # call, no coroutines of _send_queued and respond (see bench/NOTES.md).
-                queue.clear()
-                waiter = exchange.respond_nowait(
-                    operation.status, operation.headers, operation.body, operation.reason
-                )
+                self._whole = None
+                waiter = exchange.respond_nowait(*whole)
                 if waiter is not None:
                     await waiter
-            elif queue:
+            elif whole is not None or queue:
                 await self._send_queued()
 
     async def _receive_body(self) -> None:
