@@ -546,9 +546,15 @@ class App(ServerEntryPoints, Scaffold):
     #: Whether the class keeps App's own teardown steps, so that a context with
     #: nothing registered to tear it down skips them (set per class).
     _plain_teardown = True
+    #: Whether the class keeps App's own app_context() and request_context(),
+    #: so that a request makes its contexts without calling them (set per class).
+    _plain_contexts = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._plain_contexts = (
+            cls.app_context is App.app_context and cls.request_context is App.request_context
+        )
         cls._plain_pipeline = all(
             getattr(cls, name) is getattr(App, name) for name in _PIPELINE_STEPS
         )
@@ -1233,7 +1239,7 @@ class App(ServerEntryPoints, Scaffold):
             pass
 
     async def _serve(self, req: Request, exchange: Exchange) -> None:
-        ctx = self.request_context(req)
+        ctx = RequestContext(self, req) if self._plain_contexts else self.request_context(req)
         error: BaseException | None = None
         try:
             try:
@@ -1275,8 +1281,12 @@ class App(ServerEntryPoints, Scaffold):
         return known
 
     async def _send(self, exchange: Exchange, req: Request, response: Response) -> None:
-        status = response.status_code
-        line = response.status
+        if response._plain_status:
+            status = response._status_code
+            line = response._status
+        else:
+            status = response.status_code
+            line = response.status
         reason = _REASONS.get(line)
         if reason is None:
             reason = line.partition(" ")[2].encode("latin-1", "replace")
@@ -1315,7 +1325,9 @@ class App(ServerEntryPoints, Scaffold):
                         await exchange.write(chunk)
             await exchange.end()
         finally:
-            response.close()
+            # A list body without call_on_close functions has nothing to close.
+            if response._on_close or type(response.response) is not list or not response._plain_close:
+                response.close()
 
     async def full_dispatch_request(self) -> Response:
         """Run the hooks and the view, handle errors, and finalize the response."""

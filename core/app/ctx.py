@@ -238,9 +238,10 @@ class RequestContext:
 
     def push(self) -> None:
         """Make this the current request context."""
+        app = self.app
         app_ctx = _cv_app.get(None)
-        if app_ctx is None or app_ctx.app is not self.app:
-            app_ctx = self.app.app_context()
+        if app_ctx is None or app_ctx.app is not app:
+            app_ctx = AppContext(app) if app._plain_contexts else app.app_context()
             app_ctx.push()
         else:
             app_ctx = None
@@ -274,7 +275,10 @@ class RequestContext:
                     or not app._plain_teardown
                 ):
                     app.do_teardown_request(exc)
-                self.request.close()
+                request = self.request
+                # Nothing uploaded, nothing to close (see bench/NOTES.md).
+                if request._files is not None or not request._plain_close:
+                    request.close()
         finally:
             current = _cv_request.get(None)
             token, app_ctx = self._cv_tokens.pop()

@@ -628,6 +628,13 @@ class Request:
     _json_cache: dict[bool, Any] | None = None
     _stream: BodyStream | AsyncBodyStream | None = None
     _environ: dict[str, Any] | None = None
+    #: Whether the class keeps Request's own close(), so that a request without
+    #: uploads is not asked to close (set per class).
+    _plain_close = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_close = cls.close is Request.close
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url!r} [{self.method}]>"
@@ -1395,6 +1402,15 @@ class Response:
     default_mimetype: str | None = "text/html"
     automatically_set_content_length = True
     autocorrect_location_header = False
+    #: Whether the class keeps Response's own status properties and close(), which
+    #: the application then reads and skips without a call (set per class).
+    _plain_status = True
+    _plain_close = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_status = cls.status is Response.status and cls.status_code is Response.status_code
+        cls._plain_close = cls.close is Response.close
 
     def __init__(
         self,
