@@ -543,3 +543,58 @@ def test_after_this_request_runs_without_after_request_hooks() -> None:
 
     responses = serve(app, get("/"), get("/"))
     assert [r.headers.get("X-Tag") for r in responses] == ["set", "set"]
+
+
+def test_subclasses_overriding_contexts_status_or_close_are_called() -> None:
+    seen: list[str] = []
+
+    class TracedRequest(Request):
+        def close(self) -> None:
+            seen.append("request close")
+            super().close()
+
+    class TracedResponse(Response):
+        @property
+        def status(self) -> str:
+            seen.append("status")
+            return "200 FINE"
+
+        def close(self) -> None:
+            seen.append("response close")
+            super().close()
+
+    class Traced(App):
+        request_class = TracedRequest
+        response_class = TracedResponse
+
+        def app_context(self) -> Any:
+            seen.append("app context")
+            return super().app_context()
+
+        def request_context(self, request: Request) -> Any:
+            seen.append("request context")
+            return super().request_context(request)
+
+    assert App._plain_contexts and Request._plain_close
+    assert Response._plain_status and Response._plain_close
+    assert not Traced._plain_contexts and not TracedRequest._plain_close
+    assert not TracedResponse._plain_status and not TracedResponse._plain_close
+    app = Traced(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    raw = serve_bytes(app, [get("/")])
+    assert raw.startswith(b"HTTP/1.1 200 FINE\r\n") and raw.endswith(b"index")
+    assert seen == ["request context", "app context", "request close", "status", "response close"]
+
+
+def test_a_list_body_with_call_on_close_functions_runs_them() -> None:
+    closed: list[str] = []
+    app = App(__name__)
+
+    @app.route("/")
+    def index() -> Response:
+        response = Response("index")
+        response.call_on_close(lambda: closed.append("closed"))
+        return response
+
+    (response,) = serve(app, get("/"), get("/"))[:1]
+    assert response.content == b"index" and closed == ["closed", "closed"]
