@@ -1353,7 +1353,7 @@ class App(ServerEntryPoints, Scaffold):
         response = self.make_response(rv)
         if ctx._after_request_functions or self.after_request_funcs:
             response = await self.process_response(response)
-        else:
+        elif ctx._session is not None:  # None: deferred and never read, nothing to save
             self._save_session(ctx, response)
         if signals.request_finished._receivers:
             signals.request_finished.send(self, response=response)
