@@ -326,7 +326,10 @@ class Application(ServerEntryPoints):
         )
         # An empty comprehension still costs a call (see bench/NOTES.md).
         transforms = [transform(request) for transform in self.transforms] if self.transforms else []
-        await handler._execute(transforms, *path_args, **path_kwargs)
+        if path_kwargs:
+            await handler._execute(transforms, *path_args, **path_kwargs)
+        else:
+            await handler._execute(transforms, *path_args)
 
     def log_request(self, handler: RequestHandler) -> None:
         """Log a finished request (the ``log_function`` setting replaces this).

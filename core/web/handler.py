@@ -127,16 +127,17 @@ _Output = _Start | _Write | _End
 _Whole = tuple[int, list[tuple[str, str]], bytes, bytes]
 
 
-class _Pending:
-    """What ``flush()``/``finish()`` return: await it to send the queued output."""
+class _Pending(tuple["RequestHandler"]):
+    """What ``flush()``/``finish()`` return: await it to send the queued output.
 
-    __slots__ = ("_handler",)
+    Made as ``_Pending((handler,))``: a one-item tuple, so that building one, on
+    every ``finish()``, runs no Python ``__init__``.
+    """
 
-    def __init__(self, handler: RequestHandler) -> None:
-        self._handler = handler
+    __slots__ = ()
 
     def __await__(self) -> Generator[Any, None, None]:
-        return self._handler._send_queued().__await__()
+        return self[0]._send_queued().__await__()
 
 
 class RequestHandler:
@@ -760,7 +761,7 @@ class RequestHandler:
             :meth:`finish`).
         """
         self._queue_output(include_footers)
-        return _Pending(self)
+        return _Pending((self,))
 
     def _queue_output(self, include_footers: bool) -> None:
         # flush() without its awaitable, which the automatic finish has no use for.
@@ -838,7 +839,7 @@ class RequestHandler:
         :raises RuntimeError: when called twice, or with a body on a 204/304.
         """
         self._finish_output(chunk)
-        return _Pending(self)
+        return _Pending((self,))
 
     def _finish_output(self, chunk: str | bytes | dict[str, Any] | None) -> None:
         # finish() without its awaitable, which the automatic finish has no use for.
