@@ -15,11 +15,11 @@ import http.cookies
 import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import parse_qsl
 
 from ..cookies import parse_cookie_header
 from ..errors import RequestError
-from ..forms import ESCAPED_SEPARATOR, MultiDict, parse_qs, parse_urlencoded
+from ..forms import ESCAPED_SEPARATOR, MultiDict, parse_qs, parse_urlencoded, percent_decode
 from ..headers import Headers
 from ..mediatype import parse_content_type
 from ..multipart import parse_multipart
@@ -138,7 +138,7 @@ def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:
     if escaped and ESCAPED_SEPARATOR.search(data) is None:
         # No escape decodes to "&" or "=", and none can span a separator (neither is
         # a hex digit): decoding everything at once is decoding every part.
-        data = unquote_to_bytes(data)
+        data = percent_decode(data)
         escaped = False
     fields: dict[str, list[bytes]] = {}
     try:
@@ -150,8 +150,8 @@ def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:
                 continue
             raw_name, _, value = piece.partition(b"=")
             if escaped:
-                raw_name = unquote_to_bytes(raw_name)
-                value = unquote_to_bytes(value)
+                raw_name = percent_decode(raw_name)
+                value = percent_decode(value)
                 value.decode("utf-8")  # only to refuse what is not UTF-8
             name = raw_name.decode("utf-8")
             values = fields.get(name)
