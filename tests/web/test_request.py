@@ -55,6 +55,24 @@ def test_form_body_parsing_with_charset():
     assert request.arguments == {"a": [b"q", "été".encode()], "b": [b""]}
 
 
+def test_arguments_read_before_the_body_is_parsed_still_take_its_fields():
+    headers = Headers({"Content-Type": "application/x-www-form-urlencoded"})
+    request = HTTPServerRequest("POST", "/?a=q", headers=headers, body=b"a=b&c=d")
+    assert request.arguments == {"a": [b"q"]}
+    request._parse_body()
+    assert request.arguments == {"a": [b"q", b"b"], "c": [b"d"]}
+
+
+def test_arguments_keep_their_value_when_the_parts_are_replaced():
+    request = HTTPServerRequest("GET", "/?a=1")
+    request.query_arguments = {"z": [b"9"]}
+    request.body_arguments = {"y": [b"8"]}
+    assert request.arguments == {"a": [b"1"]}
+    request.arguments = {"x": [b"7"]}
+    request.files = {"f": []}
+    assert (request.arguments, request.files) == ({"x": [b"7"]}, {"f": []})
+
+
 def test_other_bodies_are_not_parsed():
     request = HTTPServerRequest("POST", "/", headers=Headers({"Content-Type": "application/json"}), body=b'{"a": 1}')
     request._parse_body()
