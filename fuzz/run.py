@@ -201,11 +201,15 @@ def run_atheris(name: str, budget: float) -> list[Path]:
 
 
 def _summarize(log: Path) -> None:
-    for line in log.read_text("utf-8", "replace").splitlines():
+    lines = log.read_text("utf-8", "replace").splitlines()
+    for at, line in enumerate(lines):
         if line.startswith(("stat::number_of_executed_units", "stat::new_units_added")) or (
             "ERROR:" in line or "Uncaught Python exception" in line
         ):
             print(f"    {line.strip()}")
+        if "Uncaught Python exception" in line and at + 1 < len(lines):
+            # The exception's own line says what was found (a CI log may be all there is).
+            print(f"    {lines[at + 1].strip()[:300]}")
 
 
 # -- Hypothesis fallback ------------------------------------------------------------------

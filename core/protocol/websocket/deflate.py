@@ -1,7 +1,7 @@
 """permessage-deflate (RFC 7692): choosing an offer, and keeping inflation bounded.
 
 The compression itself is wsproto's :class:`~wsproto.extensions.PerMessageDeflate`;
-:class:`Deflate` adds two things it lacks:
+:class:`Deflate` adds what it lacks:
 
 * Tornado's compression options: ``compression_level`` and ``mem_level``, the
   two keys ``WebSocketHandler.get_compression_options()`` may return, go to
@@ -10,6 +10,8 @@ The compression itself is wsproto's :class:`~wsproto.extensions.PerMessageDeflat
   1.3 lets such a ping or pong reset its note that the message is compressed,
   and then reads the next fragment as plain bytes (its pull request 205);
   here control frames never touch that state.
+* A new message among the fragments of a compressed one is a protocol error
+  (``1002``) from its header, whatever the reads were cut into.
 * A bound on inflation.  A deflate stream can expand about a thousandfold, so
   a single read of compressed bytes could become gigabytes before any size
   check ran.  Compressed input is inflated a slice at a time, and inflating
@@ -75,6 +77,7 @@ class Deflate(PerMessageDeflate):
         self.mem_level = mem_level
         self.max_inflated = max_inflated
         self._control = False  # the frame being read is a control frame
+        self._in_message = False  # the last data frame read was not the message's last
 
     def frame_inbound_header(
         self,
@@ -89,6 +92,12 @@ class Deflate(PerMessageDeflate):
         if self._control:
             # RFC 7692 section 6.1: a control frame is never compressed.
             return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else RsvBits(True, False, False)
+        if opcode is not Opcode.CONTINUATION and self._in_message:
+            # A new message while one is still in fragments (RFC 6455 section
+            # 5.4).  wsproto says so only once the frame's first bytes are
+            # inflated with the old message's state, which fails as 1007 when
+            # they all came in one read and not when they came in pieces.
+            return CloseReason.PROTOCOL_ERROR
         return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
     def frame_inbound_complete(
@@ -96,6 +105,7 @@ class Deflate(PerMessageDeflate):
     ) -> bytes | CloseReason | None:
         if self._control:
             return None
+        self._in_message = not fin
         return super().frame_inbound_complete(proto, fin)
 
     def frame_outbound(

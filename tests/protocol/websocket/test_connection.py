@@ -330,6 +330,24 @@ def test_compressed_data_that_does_not_inflate_closes_with_1007() -> None:
     assert_failed(pair, frame(TEXT, b"\xff\xff\xff\xff", rsv=4), 1007, "invalid message data")
 
 
+@pytest.mark.parametrize("piece", [None, 1, 3])
+@pytest.mark.parametrize("opcode", [TEXT, BINARY])
+def test_a_new_message_among_compressed_fragments_is_1002_however_it_arrives(
+    opcode: int, piece: int | None
+) -> None:
+    pair = Pair(offer="permessage-deflate", compression={})
+    data = pair.client.send(ws.TextMessage("first " * 20, message_finished=False))
+    # Bytes that do not inflate, so that reading them before the header's
+    # verdict would give a 1007 instead.
+    data += frame(opcode, b"\xff\xff\xff\xff" * 4, rsv=4)
+    events = []
+    for at in range(0, len(data), piece or len(data)):
+        pair.server.receive_data(data[at : at + (piece or len(data))])
+        events += pair.server_events()
+    assert events == [Closed(1002, "protocol error")]
+    assert closes(pair.flush()) == [(1002, "protocol error")]
+
+
 def test_reserved_bits_other_than_compression_still_close_with_1002() -> None:
     pair = Pair(offer="permessage-deflate", compression={})
     assert_failed(pair, frame(TEXT, b"x", rsv=2), 1002, "protocol error")
