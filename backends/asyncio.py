@@ -7,7 +7,7 @@ built from several pieces costs one ``writelines``): the client then wakes
 once for all the responses of a turn, not once for each.  A connection
 writes at once when 64 KiB wait; one that closes with bytes held back
 closes once they are written.  Clients are accepted in the
-listening socket's readiness callback.  When a client arrives with every
+listening socket's readiness callback, all those waiting at once.  When a client arrives with every
 ``Limits.max_connections`` slot taken, one connection that holds its
 slot without using it is closed to make room (``Server.first_to_shed``);
 when none does, the callback is unregistered and new clients wait in the
@@ -50,8 +50,6 @@ _NO_INFO = ConnectionInfo()
 # Bounds of the interval at which the server checks connection deadlines.
 _MIN_TICK = 0.01
 _MAX_TICK = 1.0
-# Clients accepted per readiness callback before other callbacks get a turn.
-_ACCEPT_BATCH = 16
 # With every connection slot busy, how often to look for one to shed.
 _FULL_RETRY = 0.1
 
@@ -403,8 +401,12 @@ class _Server(Server[_Protocol]):
             self._reading = False
 
     def _accept_ready(self) -> None:
+        # Every client the backlog holds, up to the free slots, as asyncio's
+        # own servers do: a few per turn left a burst of clients waiting in
+        # the backlog for many turns of a busy loop (see bench/NOTES.md).
         limit = self.limits.max_connections
-        for accepted in range(_ACCEPT_BATCH):
+        accepted = 0
+        while True:
             if self._active >= limit:
                 if accepted:
                     # Whether another client waits is known only when the
@@ -437,6 +439,7 @@ class _Server(Server[_Protocol]):
                 return
             client = socket.socket(*self._client_kind, fileno=fd)
             self._active += 1
+            accepted += 1
             # (asyncio's transport sets TCP_NODELAY itself.)
             make_transport = self._make_transport
             if make_transport is None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import types
 
 import pytest
 from crosswind.backends.asyncio import _CORK_LIMIT, _HeldWrites, _Protocol, start_server
 from crosswind.protocol.driver import ConnectionDriver
 from crosswind.protocol.exchange import Exchange
+from crosswind.protocol.limits import Limits
 from crosswind.testing import parse_responses
 
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
@@ -303,3 +305,34 @@ def test_a_finished_connection_leaves_nothing_of_crosswind_to_the_cycle_collecto
         gc.enable()
     assert [a.endswith(b"hello") for a in answers] == [True] * 3
     assert left == []
+
+
+def test_a_burst_of_clients_is_accepted_in_one_turn_up_to_the_free_slots() -> None:
+    # Taken a few per turn, the last of a thousand clients waited in the
+    # backlog while the loop went round for the others many times.
+    class Hello:
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.respond(200, [], b"hello")
+
+    async def run() -> tuple[int, int]:
+        server = await start_server(Hello(), port=0, limits=Limits(max_connections=50))
+        port = server.sock.getsockname()[1]
+        # Blocking connects: the kernel completes them into the backlog while
+        # the loop does not run.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(80)]
+        try:
+            # A turn to see the listening socket readable, one for the new
+            # transports' connection_made, one to be sure they ran.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            accepted = len(server.connections)
+            await asyncio.sleep(0.05)
+            return accepted, len(server.connections)
+        finally:
+            for client in clients:
+                client.close()
+            await server.shutdown()
+
+    accepted, later = asyncio.run(run())
+    assert accepted == 50
+    assert later == 50  # the rest wait in the backlog for a free slot
