@@ -17,6 +17,13 @@ Needs valgrind (``apt-get install valgrind``).  Usage::
 Cases: ``exchange-hello`` (a bare ``Exchange`` application: driver and protocol only),
 ``web-hello``, ``web-params``, ``web-form`` (``crosswind.web`` handlers of the benchmark),
 ``app-hello``, ``app-params``, ``app-form`` (the same as ``crosswind.app`` views), and
+``h2-hello``: the ``crosswind.web`` hello over HTTP/2 (a prior-knowledge ``h2c``
+connection, ``h2_memory.py``), requests in rounds of ten concurrent streams on one
+connection as ``h2load -m 10`` sends them.  Counted there: h2 (frames, HPACK, its state
+machine), the connection, driver and exchange of ``crosswind.protocol.http2``, the
+handler, and the few lines of ``h2_memory``'s scheduler that run each stream's task (no
+event loop).  Not counted: the client, whose bytes h2's client side makes beforehand for
+as many requests in the zero run as in the full one, so that its cost cancels out.
 ``asyncio-hello``, ``asyncio-close``: the ``crosswind.web`` hello served by the asyncio
 backend over loopback TCP, to a client in the same event loop that sends one request at a
 time, on one kept-alive connection or on a new connection each (``Connection: close``).
@@ -46,7 +53,7 @@ ROUND_START: dict[str, int] = {
 ROUND_CUT = 0.35
 CASES = (
     "exchange-hello", "web-hello", "web-params", "web-form", "app-hello", "app-params", "app-form",
-    "asyncio-hello", "asyncio-close", "asyncio-wsecho",
+    "h2-hello", "asyncio-hello", "asyncio-close", "asyncio-wsecho",
 )
 
 # What runs under callgrind: serve the case's request *count* times after a warm-up.
@@ -59,6 +66,17 @@ from crosswind.testing import serve_bytes
 
 case, count = sys.argv[1], int(sys.argv[2])
 layer, scenario = case.split("-")
+if layer == "h2":
+    import h2_memory
+    made = int(sys.argv[4]) if sys.argv[3:4] == ["--made"] else count
+    h2_memory.serve(cycle.APP, h2_memory.client_bytes(h2_memory.new_client(), 200))
+    client = h2_memory.new_client()
+    chunks = h2_memory.client_bytes(client, max(count, made))
+    rounds = -(-count // h2_memory.STREAMS)
+    sent = h2_memory.serve(cycle.APP, chunks[: 1 + rounds])
+    if sys.argv[3:] == ["--show"]:  # the test of this runner
+        print(*h2_memory.statuses(client, sent))
+    raise SystemExit
 if layer == "asyncio":
     import asyncio
     import socket
@@ -164,12 +182,16 @@ serve_bytes(app, [request] * count)
 """
 
 
-def count_instructions(case: str, requests: int) -> int:
-    """Instructions callgrind counts for the whole process serving *requests* of *case*."""
+def count_instructions(case: str, requests: int, made: int = 0) -> int:
+    """Instructions callgrind counts for the whole process serving *requests* of *case*.
+
+    :param made: how many requests a case with a client of its own (``h2-hello``) makes
+        the bytes of, at least *requests*.
+    """
     runner = _RUNNER.format(servers=str(BENCH / "servers"), bench=str(BENCH))
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", runner, case, str(requests)],
+         sys.executable, "-c", runner, case, str(requests), "--made", str(max(made, requests))],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )
@@ -185,7 +207,7 @@ def per_request(case: str, requests: int) -> int:
     :param case: one of :data:`CASES`.
     :param requests: how many requests the second count serves.
     """
-    base = count_instructions(case, 0)
+    base = count_instructions(case, 0, made=requests)
     full = count_instructions(case, requests)
     return (full - base) // requests
 
