@@ -25,6 +25,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha1
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, assert_never, overload
 from urllib.parse import urlsplit
@@ -770,21 +771,27 @@ class RequestHandler:
         if not self._headers_written:
             self._headers_written = True
             status, headers = self._status_code, self._headers
-            for transform in self._transforms:
-                status, headers, chunk = transform.transform_first_chunk(
-                    status, headers, chunk, include_footers
-                )
-            self._status_code, self._headers = status, headers
+            transforms = self._transforms
+            if transforms:
+                for transform in transforms:
+                    status, headers, chunk = transform.transform_first_chunk(
+                        status, headers, chunk, include_footers
+                    )
+                self._status_code, self._headers = status, headers
             if self.request.method == "HEAD":
                 chunk = b""
-            for cookie in self._new_cookies.values():
-                self._headers.add("Set-Cookie", cookie)
+            cookies = self._new_cookies
+            if cookies:
+                for cookie in cookies.values():
+                    headers.add("Set-Cookie", cookie)
             reason = _OK_BYTES if self._reason is _OK else self._reason.encode("latin-1", "replace")
+            # headers.items(), without the call.
+            fields = headers._pairs.copy()
             if include_footers:
                 # The first output is the whole response: nothing is queued before it.
-                self._whole = (status, self._headers.items(), chunk, reason)
+                self._whole = (status, fields, chunk, reason)
             else:
-                self._enqueue(_Start(status, self._headers.items(), reason))
+                self._enqueue(_Start(status, fields, reason))
                 if chunk:
                     self._enqueue(_Write(chunk))
         else:
@@ -856,14 +863,20 @@ class RequestHandler:
                 # Joined once: the ETag, Content-Length and flush() all take these bytes.
                 buffer = self._write_buffer = [b"".join(buffer)]
             headers = self._headers
+            # The fields below are new to the headers (their names were just looked
+            # up), so they are appended to both of its parts directly, not through
+            # set_checked() (deliberate: see bench/NOTES.md).
+            index = headers._map
             if (
                 self._status_code == 200
                 and request.method in ("GET", "HEAD")
-                # The index itself, not `in`: a call less (twice per response).
-                and "etag" not in headers._map
+                and "etag" not in index
             ):
                 if self._default_etag:
-                    headers.set_checked("Etag", compute_etag(buffer[0] if buffer else b""))
+                    # etag.compute_etag() of the joined body, inline.
+                    etag = '"' + sha1(buffer[0] if buffer else b"").hexdigest() + '"'
+                    headers._pairs.append(("Etag", etag))
+                    index["etag"] = [etag]
                     # Most requests carry no If-None-Match: the raw fields are
                     # scanned here, and the check runs only for one that does.
                     conditional = request._headers is not None
@@ -879,6 +892,9 @@ class RequestHandler:
                     self._write_buffer = []
                     self.set_status(304)
                 buffer = self._write_buffer
+                # The hooks may have replaced the headers or their index.
+                headers = self._headers
+                index = headers._map
             status = self._status_code
             if status in (204, 304) or 100 <= status < 200:
                 if buffer:
@@ -886,8 +902,10 @@ class RequestHandler:
                         f"Cannot send body with status code HTTP{self._status_code}"
                     )
                 self._clear_representation_headers()
-            elif "content-length" not in headers._map:
-                headers.set_checked("Content-Length", str(len(buffer[0]) if buffer else 0))
+            elif "content-length" not in index:
+                length = str(len(buffer[0]) if buffer else 0)
+                headers._pairs.append(("Content-Length", length))
+                index["content-length"] = [length]
         connection = request._connection  # None unless something read request.connection
         # Only a callback that was set needs unsetting (a call less per request).
         if connection is not None and connection.close_callback is not None:
