@@ -1,10 +1,8 @@
 """An HTTP/2 server connection (RFC 9113) on the h2 library, without I/O.
 
-h2 parses and serializes frames, keeps HPACK and the stream states and
-checks most of RFC 9113 section 8 (pseudo-header fields, connection-specific
-fields, uppercase names, a ``Content-Length`` that disagrees with the DATA
-frames).  This module makes the decisions a server adds on top, and keeps
-these rules:
+h2 parses and serializes frames, keeps HPACK and the stream states, and
+holds a ``Content-Length`` to the DATA frames.  This module makes the
+decisions a server adds on top, and keeps these rules:
 
 * Bytes in, events out, bytes to send: :meth:`H2ServerConnection.receive_data`
   returns :mod:`~crosswind.protocol.http2.events`,
@@ -12,11 +10,18 @@ these rules:
   a socket or a clock of its own: time is the *clock* argument, and each
   timer is a deadline (:attr:`~H2ServerConnection.deadline`) that the driver
   waits for and reports with :meth:`~H2ServerConnection.expire`.
-* Nothing invalid reaches an event.  A malformed request (h2's verdict, a
-  field that is not a token or holds a control character, a ``CONNECT``
-  without ``:authority``, a ``:path`` that is not origin- or asterisk-form)
-  resets its stream with ``PROTOCOL_ERROR``, or ends the connection where h2
-  makes it a connection error; too many fields answer ``431`` on the stream.
+* Nothing invalid reaches an event.  A malformed request (RFC 9113 section
+  8: a field name that is not a lowercase token, a value with a control
+  character or whitespace at either end, a connection-specific field, ``te``
+  other than ``trailers``, a pseudo-header field unknown, repeated, missing
+  or after a regular field, ``Host`` twice or unlike ``:authority``, a
+  ``CONNECT`` without ``:authority`` or with ``:scheme`` or ``:path``, a
+  ``:path`` that is not origin- or asterisk-form; trailers with any of
+  these or a pseudo-header field) resets its stream with
+  ``PROTOCOL_ERROR``, one pass over the fields, where h2's own checks are
+  turned off; what h2 still finds (frames, HPACK, a ``Content-Length`` the
+  DATA frames disagree with) ends the connection.  Too many fields answer
+  ``431`` on the stream.
 * Every limit is one of :class:`~crosswind.protocol.limits.Limits`, checked
   on the whole, never on how TCP split the bytes: streams beyond
   ``h2_max_concurrent_streams`` are refused with ``REFUSED_STREAM``; a body
@@ -52,7 +57,7 @@ from hyperframe.exceptions import InvalidDataError
 from hyperframe.frame import GoAwayFrame
 
 from ...errors import LocalProtocolError, RequestError
-from ...grammar import FIELD_OCTETS, is_token
+from ...grammar import FIELD_OCTETS, TCHARS
 from ..limits import Limits
 from .events import (
     BodyEnded,
@@ -69,6 +74,22 @@ __all__ = ["PREFACE", "H2ServerConnection"]
 
 #: The first bytes of every HTTP/2 connection from a client (RFC 9113 section 3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+#: What a field name is made of over HTTP/2: a token in lowercase (RFC 9113 section 8.2.1);
+#: ``name.translate(None, _NAME_OCTETS)`` leaves what does not belong.
+_NAME_OCTETS = "".join(c for c in TCHARS if not c.isupper()).encode("ascii")
+#: A field value may not start or end with whitespace (section 8.2.1).
+_EDGE = frozenset({b" ", b"\t"})
+#: The pseudo-header fields of a request (section 8.3.1; no extended CONNECT).
+_REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
+#: Regular fields looked at one by one: the connection-specific ones are refused
+#: (section 8.2.2), ``te`` unless ``trailers``, a second ``host``.
+_SCREENED = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade",
+    b"te", b"host", b"cookie", b"content-length",
+})
+#: Of those, the ones a trailer section may hold.
+_TRAILER_FIELDS = frozenset({b"te", b"host", b"cookie", b"content-length"})
 
 # The window h2 and RFC 9113 start every connection with.
 _DEFAULT_WINDOW = 65535
@@ -131,11 +152,17 @@ class H2ServerConnection:
     def __init__(self, limits: Limits | None = None, *, clock: Callable[[], float]) -> None:
         self.limits = limits = limits or Limits()
         self.clock = clock
+        # h2's checks of header lists are generators chained per field, in
+        # both directions; the same rules are kept here, in one pass over a
+        # request (_request, _valid_trailers), and by the exchange's vetting
+        # of response fields (see bench/NOTES.md for what that saves).
         config = H2Configuration(
             client_side=False,
             header_encoding=None,
-            validate_inbound_headers=True,
-            normalize_inbound_headers=True,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
         )
         h2 = self._h2 = H2Connection(config=config)
         self._max_header_list = min(limits.h2_max_header_list_size, limits.max_head_size)
@@ -284,9 +311,15 @@ class H2ServerConnection:
                     if not stream.failed:
                         events.append(BodyEnded(stream_id, tuple(stream.trailers)))
             elif isinstance(event, h2events.TrailersReceived):
-                stream = self._streams.get(event.stream_id or 0)
+                stream_id = event.stream_id or 0
+                stream = self._streams.get(stream_id)
                 if stream is not None:
-                    stream.trailers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
+                    trailers = list(event.headers or ())
+                    if _valid_trailers(trailers):
+                        stream.trailers = trailers
+                    else:
+                        self.reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+                        events.append(StreamClosed(stream_id, "malformed trailers"))
             elif isinstance(event, h2events.StreamReset):
                 # h2 reports its own resets (a frame on a closed stream) the
                 # same way; only the client's count towards Rapid Reset.
@@ -323,48 +356,75 @@ class H2ServerConnection:
         if len(self._streams) >= self.limits.h2_max_concurrent_streams:
             self._reset(stream_id, ErrorCodes.REFUSED_STREAM)
             return
-        method = target = authority = None
+        pseudo: dict[bytes, bytes] = {}
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[bytes] = []
-        has_host = False
+        host = None
+        declares_body = regular = False
+        edge = _EDGE
+        # hpack decodes names and values to bytes (h2 is told no header encoding).
         for name, value in event.headers or ():
-            name, value = bytes(name), bytes(value)
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    target = value
-                elif name == b":authority":
-                    authority = value
-                continue
-            if not is_token(name) or value.translate(None, FIELD_OCTETS):
+            if value.translate(None, FIELD_OCTETS) or value[:1] in edge or value[-1:] in edge:
                 self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
                 return
-            if name == b"cookie":
-                # RFC 9113 section 8.2.3: joined again for an HTTP/1.1 reader.
-                cookies.append(value)
+            if name[:1] == b":":
+                if regular or name not in _REQUEST_PSEUDO or name in pseudo:
+                    self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+                    return
+                pseudo[name] = value
                 continue
-            has_host = has_host or name == b"host"
+            regular = True
+            if not name or name.translate(None, _NAME_OCTETS):
+                self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+                return
+            if name in _SCREENED:
+                if name == b"cookie":
+                    # RFC 9113 section 8.2.3: joined again for an HTTP/1.1 reader.
+                    cookies.append(value)
+                    continue
+                if name == b"content-length":
+                    declares_body = declares_body or value.strip() != b"0"
+                elif name == b"host":
+                    if host is not None:
+                        self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+                        return
+                    host = value
+                elif name != b"te" or value.lower() != b"trailers":
+                    self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+                    return
             headers.append((name, value))
+        method = pseudo.get(b":method")
+        target = pseudo.get(b":path")
+        authority = pseudo.get(b":authority")
         if method is None:
             self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
             return
         if method == b"CONNECT":
-            # RFC 9113 section 8.5: the authority is the target; h2 takes a
-            # Host field for it, which a CONNECT may not.
-            if not authority:
+            # RFC 9113 section 8.5: the authority is the target, and there is
+            # no scheme or path; a Host field does not stand in for it.
+            if not authority or b":scheme" in pseudo or target is not None:
                 self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
                 return
             target = authority
-        elif not target or not (target[:1] == b"/" or (target == b"*" and method == b"OPTIONS")):
+        elif (
+            b":scheme" not in pseudo
+            or not target
+            or not (target[:1] == b"/" or (target == b"*" and method == b"OPTIONS"))
+        ):
+            self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+            return
+        if (authority is None and host is None) or (
+            authority is not None and host is not None and authority != host
+        ):
+            # RFC 9113 section 8.3.1: a target authority, and one only.
             self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
             return
         if cookies:
             headers.append((b"cookie", b"; ".join(cookies)))
-        if authority and not has_host:
+        if authority and host is None:
             headers.insert(0, (b"host", authority))
         end_stream = event.stream_ended is not None
-        if end_stream and any(n == b"content-length" and v.strip() != b"0" for n, v in headers):
+        if end_stream and declares_body:
             # h2 holds Content-Length to the DATA frames only: a request that
             # ends with its head and declares a body is malformed too.
             self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
@@ -641,6 +701,23 @@ class H2ServerConnection:
                     events.append(ConnectionEnded(False, "the client does not read"))
                     return events
         return events
+
+
+def _valid_trailers(fields: list[tuple[bytes, bytes]]) -> bool:
+    """Whether trailer *fields* are well-formed: regular fields only, none connection-specific."""
+    edge = _EDGE
+    for name, value in fields:
+        if (
+            not name
+            or name.translate(None, _NAME_OCTETS)
+            or value.translate(None, FIELD_OCTETS)
+            or value[:1] in edge
+            or value[-1:] in edge
+            or (name in _SCREENED and name not in _TRAILER_FIELDS)
+            or (name == b"te" and value.lower() != b"trailers")
+        ):
+            return False
+    return True
 
 
 def _goaway(last_stream_id: int, error_code: ErrorCodes) -> bytes:

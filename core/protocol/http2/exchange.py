@@ -13,10 +13,13 @@ The application sees the same object as over HTTP/1.1, with ``http_version``
   :class:`~crosswind.protocol.exchange.ClientDisconnected` from whatever the
   application awaits next and runs its close callbacks.
 * Response fields HTTP/2 forbids (``Connection``, ``Keep-Alive``,
-  ``Transfer-Encoding``, ``Upgrade``, ``Proxy-Connection``) are dropped, names
-  are lowercased, the reason phrase is not sent; ``Date`` and ``Server`` are
-  added as over HTTP/1.1, and the same fields are refused (a name that is not
-  a token, a value with a control character).
+  ``Transfer-Encoding``, ``Upgrade``, ``Proxy-Connection``, ``TE``) are
+  dropped, names are lowercased, values stripped, the reason phrase is not
+  sent; ``Date`` and ``Server`` are added as over HTTP/1.1, and the same
+  fields are refused (a name that is not a token, a value with a control
+  character).  This vetting is the only one: h2's own is turned off (see
+  the connection), so credentials and short cookies are marked never to be
+  indexed here, as h2 would.
 * :meth:`H2Exchange.detach` is refused: no protocol is tunnelled over an
   HTTP/2 stream here (extended CONNECT is not offered).
 """
@@ -27,6 +30,8 @@ import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from hpack import NeverIndexedHeaderTuple
 
 from ...errors import LocalProtocolError, RequestError
 from ...grammar import FIELD_OCTETS, field_problem, is_token
@@ -39,10 +44,14 @@ if TYPE_CHECKING:
 
 __all__ = ["H2Exchange"]
 
-#: Connection-specific fields (RFC 9113 section 8.2.2): never sent over HTTP/2.
+#: Connection-specific fields (RFC 9113 section 8.2.2): never sent over HTTP/2
+#: (``te`` is a request field; a response has no use for it).
 DROPPED_FIELDS = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"proxy-connection"}
+    {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"proxy-connection", b"te"}
 )
+#: Fields kept out of HPACK's tables (never indexed, RFC 7541 section 7.1.3), where
+#: guessing them from the compressed size would pay: credentials, and short cookies.
+_SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _VERSION = b"2"
 
@@ -218,6 +227,9 @@ class H2Exchange(Exchange):
                 has_date = True
             elif lower == b"server":
                 has_server = True
+            elif lower in _SECRET_FIELDS and (lower != b"cookie" or len(raw_value) < 20):
+                fields.append(NeverIndexedHeaderTuple(lower, raw_value))
+                continue
             fields.append((lower, raw_value))
         driver = self._driver
         if not has_date and driver.date is not None:

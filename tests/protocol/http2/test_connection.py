@@ -166,6 +166,97 @@ def test_malformed_requests_never_become_events(fields: list[tuple[bytes, bytes]
     ) == {1: ErrorCodes.PROTOCOL_ERROR}
 
 
+_GET = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/")]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [*_GET, (b"X-Upper", b"1")],
+        [*_GET, (b"", b"1")],
+        [*_GET, (b"x-a:b", b"1")],
+        [*_GET, (b"x-a", b" leading")],
+        [*_GET, (b"x-a", b"trailing\t")],
+        [*_GET, (b"x-a", b"nul\x00")],
+        [*_GET, (b"x-a", b"lf\n")],
+        [*_GET, (b"keep-alive", b"5")],
+        [*_GET, (b"proxy-connection", b"x")],
+        [*_GET, (b"transfer-encoding", b"chunked")],
+        [*_GET, (b"upgrade", b"h2c")],
+        [*_GET, (b"te", b"trailers, deflate")],
+        [*_GET, (b":method", b"GET")],
+        [(b":method", b"GET"), (b"x-a", b"1"), (b":scheme", b"http"), (b":authority", b"a"),
+         (b":path", b"/")],
+        [*_GET, (b":status", b"200")],
+        [*_GET, (b":protocol", b"websocket")],
+        [(b":method", b"GET"), (b":authority", b"a"), (b":path", b"/")],
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/")],
+        [(b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/")],
+        [*_GET, (b"host", b"b")],
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b"host", b"a"),
+         (b"host", b"a")],
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"")],
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"),
+         (b":path", b"/ x\r")],
+        [(b":method", b"CONNECT"), (b":authority", b"a:443"), (b":path", b"/")],
+        [(b":method", b"CONNECT"), (b":authority", b"a:443"), (b":scheme", b"https")],
+    ],
+    ids=[
+        "uppercase", "empty-name", "colon-in-name", "leading-space", "trailing-tab", "nul",
+        "lf", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+        "pseudo-twice", "pseudo-after-regular", "status", "protocol", "no-scheme",
+        "no-authority-or-host", "no-method", "host-unlike-authority", "host-twice",
+        "empty-path", "control-in-path", "connect-with-path", "connect-with-scheme",
+    ],
+)
+def test_a_malformed_request_resets_its_stream_alone(fields: list[tuple[bytes, bytes]]) -> None:
+    # RFC 9113 section 8.1.1: a stream error; HPACK stays in step, so the
+    # connection serves the next request.
+    pair = Pair(validate=False)
+    pair.client.send_headers(1, fields, end_stream=True)
+    assert pair.to_server() == []
+    client_events = pair.to_client()
+    assert _resets(client_events) == {1: ErrorCodes.PROTOCOL_ERROR}
+    assert _goaway(client_events) is None
+    _, events = pair.request()
+    assert _of(events, RequestReceived)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [*_GET, (b"te", b"Trailers")],
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b"host", b"a")],
+        [*_GET, (b"host", b"a")],
+        [*_GET, (b"x-a", b"in side\tok"), (b"x-b", b"")],
+    ],
+    ids=["te-trailers", "host-alone", "host-like-authority", "inner-whitespace-and-empty"],
+)
+def test_well_formed_edge_requests_are_served(fields: list[tuple[bytes, bytes]]) -> None:
+    pair = Pair(validate=False)
+    pair.client.send_headers(1, fields, end_stream=True)
+    (event,) = pair.to_server()
+    assert isinstance(event, RequestReceived)
+    assert dict(event.headers)[b"host"] == b"a"
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [(b":path", b"/"), (b"X-Sum", b"1"), (b"connection", b"close"), (b"x-sum", b" 1"),
+     (b"te", b"gzip")],
+    ids=["pseudo", "uppercase", "connection-field", "leading-space", "te"],
+)
+def test_malformed_trailers_reset_the_stream(trailer: tuple[bytes, bytes]) -> None:
+    pair = Pair(validate=False)
+    stream_id, _ = pair.request(b"/up", b"POST", body=b"x", end=False)
+    pair.client.send_headers(stream_id, [trailer], end_stream=True)
+    assert pair.to_server() == [StreamClosed(stream_id, "malformed trailers")]
+    client_events = pair.to_client()
+    assert _resets(client_events) == {stream_id: ErrorCodes.PROTOCOL_ERROR}
+    assert _goaway(client_events) is None
+    assert pair.server.open_streams == 0
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [(b"x-a", b"bad\x01value"), (b"x(a)", b"v"), (b"x-a", b"del\x7f")],

@@ -188,6 +188,43 @@ def test_application_that_fails_mid_response_has_its_stream_reset() -> None:
     asyncio.run(main())
 
 
+class _Secrets:
+    async def handle(self, exchange: Exchange) -> None:
+        await exchange.respond(200, [
+            (b"Authorization", b"Basic YTpi"), (b"proxy-authorization", b"Basic YTpi"),
+            (b"cookie", b"short=1"), (b"cookie", b"long=" + b"x" * 30), (b"x-plain", b"1"),
+            (b"TE", b"trailers"),
+        ])
+
+
+def test_credentials_and_short_cookies_are_never_indexed() -> None:
+    # h2's own outbound checks are off; the exchange marks these fields as h2 would.
+    async def main() -> None:
+        transport = MemoryTransport()
+        driver = H2ConnectionDriver(transport, _Secrets(), clock=asyncio.get_running_loop().time)
+        task = asyncio.ensure_future(driver.run())
+        conn = H2Connection(H2Configuration(
+            client_side=True, header_encoding=None, normalize_inbound_headers=False
+        ))
+        conn.initiate_connection()
+        get(conn)
+        transport.feed(conn.data_to_send())
+        events = await settle(transport, conn)
+        (response,) = [e for e in events if isinstance(e, h2events.ResponseReceived)]
+        fields = [(field[0], field[1], field.indexable) for field in response.headers]
+        assert b"te" not in [name for name, _, _ in fields]  # a request field: dropped
+        assert [(name, value) for name, value, indexable in fields if not indexable] == [
+            (b"authorization", b"Basic YTpi"), (b"proxy-authorization", b"Basic YTpi"),
+            (b"cookie", b"short=1"),
+        ]
+        assert (b"cookie", b"long=" + b"x" * 30, True) in fields
+        assert (b"x-plain", b"1", True) in fields
+        transport.feed(b"")
+        await asyncio.wait_for(task, 1.0)
+
+    asyncio.run(main())
+
+
 def test_driver_needs_a_transport_that_runs_tasks() -> None:
     class Plain:
         info = ConnectionInfo()
