@@ -170,11 +170,14 @@ def page() -> str:
 async def socket() -> None:
     room: Room = current_app.extensions["chat"]
     client: WebSocket = websocket._get_current_object()  # type: ignore[attr-defined]
-    await websocket.accept()
-    # Subscribed before the history is sent: a message posted in between
-    # arrives twice, and the page shows it once, rather than not at all.
+    # Subscribed, and the history taken, before the handshake is answered: a
+    # client told it is connected misses nothing posted from then on.  A
+    # message posted between the two arrives twice (the page shows it once)
+    # rather than not at all.
     async with room.broadcast.subscribe(room.channel) as subscriber:
-        for data in list(room.recent):
+        history = list(room.recent)
+        await websocket.accept()
+        for data in history:
             await websocket.send(data)
         run_beside(functools.partial(forward, subscriber, client))
         while True:

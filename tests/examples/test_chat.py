@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from crosswind.app import mount
+from crosswind.broadcast import Broadcast
 from crosswind.mount import Mount
 from crosswind.web import Application
 from wsproto import events as ws
@@ -78,20 +79,25 @@ def test_another_sites_page_is_refused(port, path):
 def test_every_client_gets_each_message_and_newcomers_the_last_few(backend, path):
     # A server of its own: the history must hold this test's messages only.
     app, rooms = make_small_demo()
+    broadcast = rooms[path].broadcast
     with running_server(backend, app) as handle:
-        talk_and_rejoin(handle.port, path)
+        talk_and_rejoin(handle.port, path, broadcast)
         # Every socket has gone: so must their subscriptions.
-        broadcast = rooms[path].broadcast
         deadline = time.monotonic() + WAIT
         while broadcast.subscriptions() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert broadcast.subscriptions() == {}
 
 
-def talk_and_rejoin(port: int, path: str) -> None:
+def talk_and_rejoin(port: int, path: str, broadcast: Broadcast) -> None:
     with WSClient(port, path, headers=[origin(port)]) as alice, WSClient(
         port, path, headers=[origin(port)]
     ) as bob:
+        # A client is in the room once its socket has subscribed: the
+        # Tornado-style handler does so in open(), after the handshake.
+        deadline = time.monotonic() + WAIT
+        while sum(broadcast.subscriptions().values()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         texts = [f"message {n} on {path}" for n in range(HISTORY + 2)]
         for text in texts:
             say(alice, "  alice  ", f"  {text}\n")

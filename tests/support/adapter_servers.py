@@ -110,7 +110,9 @@ def waitress_server(app: Any) -> Iterator[int]:
     try:
         yield server.effective_port
     finally:
-        server.trigger.pull_trigger(close_everything)
+        # A loop that already ended has closed its trigger: nothing is left to close.
+        if thread.is_alive():
+            server.trigger.pull_trigger(close_everything)
         thread.join(TIMEOUT)
         server.task_dispatcher.shutdown()
 
