@@ -50,7 +50,7 @@ from h2 import events as h2events
 from h2.config import H2Configuration
 from h2.connection import ConnectionInputs, ConnectionState, H2Connection
 from h2.errors import ErrorCodes
-from h2.exceptions import ProtocolError, StreamClosedError
+from h2.exceptions import FlowControlError, FrameTooLargeError, ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
 from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.exceptions import InvalidDataError
@@ -572,10 +572,30 @@ class H2ServerConnection:
 
         :raises LocalProtocolError: the stream cannot send any more.
         """
+        if type(headers) is not list:
+            headers = list(headers)
         try:
-            self._h2.send_headers(stream_id, list(headers), end_stream=end_stream)
+            self._h2.send_headers(stream_id, headers, end_stream=end_stream)
         except (StreamClosedError, ProtocolError) as error:
             raise LocalProtocolError(f"cannot send on stream {stream_id}: {error}") from None
+
+    def send_last(self, stream_id: int, data: bytes) -> bool:
+        """Queue *data* as the stream's last DATA frame if the windows and frame size take it now.
+
+        ``False``, with nothing queued, when they do not: :meth:`send_data`
+        sends it in pieces then.  (h2 checks both before it queues anything;
+        asking :meth:`send_window` first would have it work out the windows
+        twice.)
+
+        :raises LocalProtocolError: the stream cannot send any more.
+        """
+        try:
+            self._h2.send_data(stream_id, data, end_stream=True)
+        except (FlowControlError, FrameTooLargeError):
+            return False
+        except (StreamClosedError, ProtocolError) as error:
+            raise LocalProtocolError(f"cannot send on stream {stream_id}: {error}") from None
+        return True
 
     def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
         """Queue body bytes, no more than :meth:`send_window` allows, in frames h2 accepts.

@@ -26,6 +26,7 @@ The application sees the same object as over HTTP/1.1, with ``http_version``
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,47 @@ DROPPED_FIELDS = frozenset(
 #: guessing them from the compressed size would pay: credentials, and short cookies.
 _SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 _DIGITS = re.compile(rb"[0-9]{1,18}")
+#: What a response field is to the exchange (see _vet).
+_OTHER, _DROPPED, _LENGTH, _DATE, _SERVER = range(5)
+_KINDS = {b"content-length": _LENGTH, b"date": _DATE, b"server": _SERVER}
+_STATUS_FIELDS = {status: (b":status", b"%d" % status) for status in range(100, 600)}
+
+# Response fields vetted once, by (name, value) as the application passed them: most
+# responses repeat the fields of earlier ones, which are then looked up instead of
+# being checked, encoded and lowercased again (deliberate, as the HTTP/1.1 writer's
+# tables; see bench/NOTES.md).  Emptied when full, so that values that never repeat
+# cannot grow it.
+_VETTED: dict[tuple[Any, Any], tuple[int, tuple[bytes, bytes]]] = {}
+_MAX_VETTED = 512
+
+
+def _vet(name: Any, value: Any) -> tuple[int, tuple[bytes, bytes]]:
+    """What a response field is, and the field to send: lowercased, stripped, marked.
+
+    :raises LocalProtocolError: it is not an HTTP field, or not latin-1 text.
+    """
+    raw_name: Any = name
+    raw_value: Any = value
+    if type(name) is str:
+        try:
+            raw_name = name.encode("latin-1")
+            raw_value = value.encode("latin-1")
+        except (UnicodeEncodeError, AttributeError):
+            raise LocalProtocolError(f"response header {name!r} is not latin-1 text") from None
+    if type(raw_name) is not bytes or type(raw_value) is not bytes:
+        raise LocalProtocolError("response header names and values must be all bytes or all str")
+    if not is_token(raw_name) or raw_value.translate(None, FIELD_OCTETS):
+        raise LocalProtocolError(f"response {field_problem(name, value)}")
+    lower = raw_name.lower()
+    if lower in DROPPED_FIELDS:
+        return _DROPPED, (lower, raw_value)
+    raw_value = raw_value.strip(b" \t")
+    kind = _KINDS.get(lower, _OTHER)
+    if kind == _LENGTH and _DIGITS.fullmatch(raw_value) is None:
+        raise LocalProtocolError(f"invalid Content-Length {value!r}")
+    if lower in _SECRET_FIELDS and (lower != b"cookie" or len(raw_value) < 20):
+        return kind, NeverIndexedHeaderTuple(lower, raw_value)
+    return kind, (lower, raw_value)
 _VERSION = b"2"
 
 
@@ -193,44 +235,37 @@ class H2Exchange(Exchange):
 
     def _head(self, status: int, headers: ResponseHeaders, length: int | None) -> list[tuple[bytes, bytes]]:
         """The response's header list: vetted, lowercased, with the fields the server adds."""
-        fields: list[tuple[bytes, bytes]] = [(b":status", b"%d" % status)]
+        status_field = _STATUS_FIELDS.get(status)
+        fields: list[tuple[bytes, bytes]] = [status_field or (b":status", b"%d" % status)]
         has_date = has_server = False
         declared: bytes | None = None
-        for name, value in headers:
-            raw_name: Any = name
-            raw_value: Any = value
-            if type(name) is str:
-                try:
-                    raw_name = name.encode("latin-1")
-                    raw_value = value.encode("latin-1")  # type: ignore[union-attr]
-                except (UnicodeEncodeError, AttributeError):
-                    raise LocalProtocolError(f"response header {name!r} is not latin-1 text") from None
-            if type(raw_name) is not bytes or type(raw_value) is not bytes:
-                raise LocalProtocolError(
-                    "response header names and values must be all bytes or all str"
-                )
-            if not is_token(raw_name) or raw_value.translate(None, FIELD_OCTETS):
-                raise LocalProtocolError(f"response {field_problem(name, value)}")
-            lower = raw_name.lower()
-            if lower in DROPPED_FIELDS:
-                continue
-            raw_value = raw_value.strip(b" \t")
-            if lower == b"content-length":
-                if _DIGITS.fullmatch(raw_value) is None or (
-                    declared is not None and declared != raw_value
-                ):
-                    raise LocalProtocolError(f"invalid Content-Length {value!r}")
-                if declared is not None:
+        vetted = _VETTED
+        for field in headers:
+            try:
+                entry = vetted.get(field)  # type: ignore[call-overload]
+            except TypeError:  # unhashable: a list, or a bytearray value
+                entry = None
+            if entry is None:
+                entry = _vet(*field)
+                if len(vetted) >= _MAX_VETTED:
+                    vetted.clear()
+                with contextlib.suppress(TypeError):
+                    vetted[field] = entry  # type: ignore[index]
+            kind, sent = entry
+            if kind:
+                if kind == _DROPPED:
                     continue
-                declared = raw_value
-            elif lower == b"date":
-                has_date = True
-            elif lower == b"server":
-                has_server = True
-            elif lower in _SECRET_FIELDS and (lower != b"cookie" or len(raw_value) < 20):
-                fields.append(NeverIndexedHeaderTuple(lower, raw_value))
-                continue
-            fields.append((lower, raw_value))
+                if kind == _LENGTH:
+                    if declared is not None:
+                        if declared != sent[1]:
+                            raise LocalProtocolError(f"invalid Content-Length {field[1]!r}")
+                        continue
+                    declared = sent[1]
+                elif kind == _DATE:
+                    has_date = True
+                else:
+                    has_server = True
+            fields.append(sent)
         driver = self._driver
         if not has_date and driver.date is not None:
             fields.append((b"date", driver.date.as_bytes()))
@@ -350,8 +385,7 @@ class H2Exchange(Exchange):
         conn.send_headers(self.stream_id, fields, end_stream=False)
         # Whole only when it is one piece: a larger body goes out a chunk at a time,
         # so the queue never holds more than the reader's cap allows for.
-        if len(body) <= min(conn.send_window(self.stream_id), driver.chunk_size) and driver.has_room:
-            conn.send_data(self.stream_id, body, True)
+        if len(body) <= driver.chunk_size and driver.has_room and conn.send_last(self.stream_id, body):
             self._ended = True
             driver.flush()
             return None

@@ -585,6 +585,24 @@ def test_sending_on_a_reset_stream_is_a_local_error() -> None:
         pair.server.send_headers(stream_id, [(b":status", b"200")], end_stream=True)
 
 
+def test_send_last_queues_a_body_only_when_the_window_takes_it_whole() -> None:
+    pair = Pair()
+    pair.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 4})
+    pair.to_server()
+    pair.to_client()
+    stream_id, _ = pair.request()
+    pair.server.send_headers(stream_id, [(b":status", b"200")], end_stream=False)
+    pair.to_client()
+    assert not pair.server.send_last(stream_id, b"12345")
+    assert pair.server.data_to_send() == b""  # nothing queued: the caller sends in pieces
+    assert pair.server.send_last(stream_id, b"1234")
+    events = pair.to_client()
+    assert [e.data for e in _of(events, h2events.DataReceived)] == [b"1234"]
+    assert _of(events, h2events.StreamEnded)
+    with pytest.raises(LocalProtocolError):
+        pair.server.send_last(stream_id, b"")
+
+
 def test_connection_needs_no_clock_reading_beyond_the_one_given() -> None:
     calls = []
 

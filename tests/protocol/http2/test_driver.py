@@ -225,6 +225,56 @@ def test_credentials_and_short_cookies_are_never_indexed() -> None:
     asyncio.run(main())
 
 
+class _Fields:
+    """Answers with the fields its path names: a list field, distinct ones, a bad length."""
+
+    async def handle(self, exchange: Exchange) -> None:
+        fields: list[Any] = [(b"X-Same", b"v")]
+        if exchange.path == "/list":
+            fields.append([b"X-List", b"1"])
+        elif exchange.path == "/bad-length":
+            fields.append((b"Content-Length", b"1x"))
+        elif exchange.path.startswith("/distinct/"):
+            fields.extend((b"x-%d" % n, exchange.path.encode()) for n in range(10))
+        await exchange.respond(200, fields, b"")
+
+
+def _heads(paths: list[bytes]) -> list[dict[bytes, bytes]]:
+    async def main() -> list[dict[bytes, bytes]]:
+        transport = MemoryTransport()
+        driver = H2ConnectionDriver(transport, _Fields(), clock=asyncio.get_running_loop().time)
+        task = asyncio.ensure_future(driver.run())
+        conn = client()
+        heads = []
+        for path in paths:
+            get(conn, path)
+            transport.feed(conn.data_to_send())
+            events = await settle(transport, conn)
+            heads += [dict(e.headers) for e in events if isinstance(e, h2events.ResponseReceived)]
+        transport.feed(b"")
+        await asyncio.wait_for(task, 1.0)
+        return heads
+
+    return asyncio.run(main())
+
+
+def test_fields_vetted_once_are_refused_again_when_bad() -> None:
+    # Vetted fields are remembered; a bad one never is, nor does a good one pass it.
+    heads = _heads([b"/ok", b"/bad-length", b"/list", b"/bad-length", b"/ok"])
+    assert [head[b":status"] for head in heads] == [b"200", b"500", b"200", b"500", b"200"]
+    assert heads[2][b"x-list"] == b"1" and heads[4][b"x-same"] == b"v"
+
+
+def test_the_table_of_vetted_fields_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crosswind.protocol.http2 import exchange as h2_exchange
+
+    monkeypatch.setattr(h2_exchange, "_VETTED", {})
+    monkeypatch.setattr(h2_exchange, "_MAX_VETTED", 16)
+    heads = _heads([b"/distinct/%d" % n for n in range(5)])
+    assert [head[b"x-9"] for head in heads] == [b"/distinct/%d" % n for n in range(5)]
+    assert 0 < len(h2_exchange._VETTED) <= 16
+
+
 def test_driver_needs_a_transport_that_runs_tasks() -> None:
     class Plain:
         info = ConnectionInfo()
