@@ -25,15 +25,33 @@ from crosswind.protocol.http2.driver import H2ConnectionDriver
 from crosswind.protocol.transport import ConnectionInfo
 from h2.config import H2Configuration
 from h2.connection import H2Connection
-from h2.events import ResponseReceived
+from h2.events import RequestReceived, ResponseReceived
 from hyperframe.frame import SettingsFrame
 
-__all__ = ["STREAMS", "Scheduler", "client_bytes", "serve", "statuses"]
+__all__ = ["FIXED_TIME", "HELLO_FIELDS", "STREAMS", "Scheduler", "client_bytes", "serve", "hello_app", "serve_bare", "statuses"]
 
 #: Streams a client keeps open at once (``h2load -m``).
 STREAMS = 10
 _SETTINGS_ACK = SettingsFrame(0, flags=["ACK"]).serialize()
 _REQUEST = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"bench"), (b":path", b"/")]
+
+
+#: The POSIX time the hello application's clock stands at (see :func:`hello_app`).
+FIXED_TIME = 1_765_000_000.0
+
+
+def hello_app() -> Any:
+    """The benchmark's ``crosswind.web`` application, its clock stopped at :data:`FIXED_TIME`.
+
+    Every new ``Date`` value is a new entry in the HPACK encoder's dynamic table, which
+    hpack searches field by field from end to end: with a running clock, the count
+    would grow with the wall time of the run (a slower run, more dates, a longer
+    table).  Stopped, every run sends the same fields.
+    """
+    import crosswind.web
+    from handlers import routes
+
+    return crosswind.web.Application(routes(crosswind.web), clock=lambda: FIXED_TIME)
 
 
 def new_client() -> H2Connection:
@@ -173,6 +191,38 @@ def serve(app: Any, chunks: list[bytes]) -> bytes:
     return bytes(transport.sent)
 
 
+#: The hello response's fields as crosswind.web sends them (the date of :data:`FIXED_TIME`).
+HELLO_FIELDS = [
+    (b":status", b"200"), (b"server", b"crosswind"), (b"content-type", b"text/plain; charset=utf-8"),
+    (b"date", b"Sat, 06 Dec 2025 05:46:40 GMT"),
+    (b"etag", b'"943a702d06f34599aee1f8da8ef9f7296031d699"'), (b"content-length", b"13"),
+]
+
+
+def serve_bare(chunks: list[bytes]) -> bytes:
+    """h2 alone on the same conversation: each request answered with :data:`HELLO_FIELDS`.
+
+    A bare h2 server connection, configured as crosswind's (its header checks off), that
+    sends the fields and ``Hello, world!`` for every request: the part of ``h2-hello``
+    that is the library's, with no screening, limits, streams as tasks or application.
+    """
+    config = H2Configuration(
+        client_side=False, header_encoding=None,
+        validate_inbound_headers=False, normalize_inbound_headers=False,
+        validate_outbound_headers=False, normalize_outbound_headers=False,
+    )
+    conn = H2Connection(config)
+    conn.initiate_connection()
+    sent = bytearray(conn.data_to_send())
+    for chunk in chunks:
+        for event in conn.receive_data(chunk):
+            if type(event) is RequestReceived:
+                conn.send_headers(event.stream_id, HELLO_FIELDS)
+                conn.send_data(event.stream_id, b"Hello, world!", end_stream=True)
+        sent += conn.data_to_send()
+    return bytes(sent)
+
+
 #: Where a function's own time is counted in :func:`profile`'s split, by the path of its file.
 _SHARES = (
     ("/h2/", "h2"),
@@ -199,13 +249,12 @@ def profile(count: int, top: int = 45) -> None:
     import pstats
     from collections import Counter
 
-    import bench_h11_cycle as cycle
-
-    serve(cycle.APP, client_bytes(new_client(), 200))
+    app = hello_app()
+    serve(app, client_bytes(new_client(), 200))
     chunks = client_bytes(new_client(), count)
     profiler = cProfile.Profile()
     profiler.enable()
-    serve(cycle.APP, chunks)
+    serve(app, chunks)
     profiler.disable()
     stats = pstats.Stats(profiler)
     shares: Counter[str] = Counter()

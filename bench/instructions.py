@@ -17,13 +17,16 @@ Needs valgrind (``apt-get install valgrind``).  Usage::
 Cases: ``exchange-hello`` (a bare ``Exchange`` application: driver and protocol only),
 ``web-hello``, ``web-params``, ``web-form`` (``crosswind.web`` handlers of the benchmark),
 ``app-hello``, ``app-params``, ``app-form`` (the same as ``crosswind.app`` views), and
-``h2-hello``: the ``crosswind.web`` hello over HTTP/2 (a prior-knowledge ``h2c``
+``h2-hello``: the ``crosswind.web`` hello (its clock stopped, so that every run sends
+the same ``Date``) over HTTP/2 (a prior-knowledge ``h2c``
 connection, ``h2_memory.py``), requests in rounds of ten concurrent streams on one
 connection as ``h2load -m 10`` sends them.  Counted there: h2 (frames, HPACK, its state
 machine), the connection, driver and exchange of ``crosswind.protocol.http2``, the
 handler, and the few lines of ``h2_memory``'s scheduler that run each stream's task (no
 event loop).  Not counted: the client, whose bytes h2's client side makes beforehand for
 as many requests in the zero run as in the full one, so that its cost cancels out.
+``h2-bare`` is h2 alone on the same conversation: a bare h2 server connection answering
+each request with the same fields and body, the library's part of ``h2-hello``.
 ``asyncio-hello``, ``asyncio-close``: the ``crosswind.web`` hello served by the asyncio
 backend over loopback TCP, to a client in the same event loop that sends one request at a
 time, on one kept-alive connection or on a new connection each (``Connection: close``).
@@ -53,7 +56,7 @@ ROUND_START: dict[str, int] = {
 ROUND_CUT = 0.35
 CASES = (
     "exchange-hello", "web-hello", "web-params", "web-form", "app-hello", "app-params", "app-form",
-    "h2-hello", "asyncio-hello", "asyncio-close", "asyncio-wsecho",
+    "h2-hello", "h2-bare", "asyncio-hello", "asyncio-close", "asyncio-wsecho",
 )
 
 # What runs under callgrind: serve the case's request *count* times after a warm-up.
@@ -69,11 +72,13 @@ layer, scenario = case.split("-")
 if layer == "h2":
     import h2_memory
     made = int(sys.argv[4]) if sys.argv[3:4] == ["--made"] else count
-    h2_memory.serve(cycle.APP, h2_memory.client_bytes(h2_memory.new_client(), 200))
+    hello = h2_memory.hello_app()
+    h2_memory.serve(hello, h2_memory.client_bytes(h2_memory.new_client(), 200))
     client = h2_memory.new_client()
     chunks = h2_memory.client_bytes(client, max(count, made))
     rounds = -(-count // h2_memory.STREAMS)
-    sent = h2_memory.serve(cycle.APP, chunks[: 1 + rounds])
+    serve = h2_memory.serve_bare if scenario == "bare" else lambda chunks: h2_memory.serve(hello, chunks)
+    sent = serve(chunks[: 1 + rounds])
     if sys.argv[3:] == ["--show"]:  # the test of this runner
         print(*h2_memory.statuses(client, sent))
     raise SystemExit
