@@ -35,12 +35,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote
 
 from .. import routing
 from .._sync import run_sync
 from ..errors import RequestError
-from ..mount import MountedExchange, match_prefix, root_path_of
+from ..mount import MountedExchange, match_prefix
 from ..protocol.exchange import ClientDisconnected, Exchange
 from ..serving.entrypoints import ServerEntryPoints
 from . import signals
@@ -1187,11 +1187,9 @@ class App(ServerEntryPoints, Scaffold):
                 await mounted.handle(MountedExchange(exchange, prefix))
                 return
         self._got_first_request = True
-        if exchange.body_complete:
-            # No body to wait for (a GET): nothing to set up (see bench/NOTES.md).
-            req = self.request_class(_scope_of(exchange), b"")
-        else:
-            req = self.request_class(_scope_of(exchange), source=self._body_of(exchange))
+        # No body to wait for (a GET): nothing to set up (see bench/NOTES.md).
+        source = None if exchange.body_complete else self._body_of(exchange)
+        req = self.request_class._from_exchange(exchange, source)
         await self._serve(req, exchange)
 
     def _body_of(self, exchange: Exchange) -> RequestBody:
@@ -1663,34 +1661,3 @@ def _tojson_filter(value: Any, indent: int | None = None) -> Any:
 #: The reason phrase of status lines sent before (the first 64 distinct ones), so
 #: that each response does not split and encode its line (see bench/NOTES.md).
 _REASONS: dict[str, bytes] = {}
-
-
-def _scope_of(exchange: Exchange) -> dict[str, Any]:
-    info = exchange.info
-    extra = info.extra
-    raw_path = exchange.path
-    # Without a "%" decoding changes nothing (the UTF-8 round trip of the text
-    # is the text), so it is skipped (see bench/NOTES.md).
-    path = unquote_to_bytes(raw_path).decode("utf-8", "replace") if "%" in raw_path else raw_path
-    if type(exchange) is Exchange:
-        # What root_path_of finds for a plain exchange, without its getattr
-        # misses.
-        root_path = str((extra.get("root_path", "") if extra else "") or "").rstrip("/")
-    else:
-        root_path = root_path_of(exchange)
-    return {
-        "type": "http",
-        "http_version": exchange.http_version,
-        "method": exchange.method,
-        "scheme": info.scheme,
-        "path": path,
-        "raw_path": raw_path.encode("latin-1"),
-        "query_string": exchange.query.encode("latin-1"),
-        "root_path": root_path,
-        "headers": exchange.headers,
-        "client": info.peer,
-        "server": info.local,
-        # Under the WSGI adapter, the server's own environ.
-        "wsgi_environ": extra.get("environ") if extra else None,
-        "crosswind.exchange": exchange,
-    }

@@ -42,7 +42,9 @@ from ..headers import Headers as _BaseHeaders
 from ..hosts import host_is_trusted
 from ..httpdate import format_http_date, parse_http_date
 from ..mediatype import parse_content_type
+from ..mount import root_path_of
 from ..multipart import MultipartParser, UploadedFile, spooled_file
+from ..protocol.exchange import Exchange
 from ..ranges import build_byteranges, byteranges_content_type, make_boundary
 from . import exceptions
 from .body import AsyncBodyStream, BodyStream, RequestBody
@@ -568,6 +570,44 @@ def _header_list(scope: Mapping[str, Any]) -> Headers:
     return Headers.from_wire([(name, value) for name, value in scope.get("headers", ())])
 
 
+def _decoded_path(raw_path: str) -> str:
+    # Without a "%" decoding changes nothing (the UTF-8 round trip of the text
+    # is the text), so it is skipped (see bench/NOTES.md).
+    return unquote_to_bytes(raw_path).decode("utf-8", "replace") if "%" in raw_path else raw_path
+
+
+def _root_path(exchange: Exchange) -> str:
+    if type(exchange) is Exchange:
+        # What root_path_of finds for a plain exchange, without its getattr
+        # misses.
+        extra = exchange.info.extra
+        return str((extra.get("root_path", "") if extra else "") or "").rstrip("/")
+    return root_path_of(exchange)
+
+
+def _scope_of(exchange: Exchange) -> dict[str, Any]:
+    """The scope describing the request of *exchange* (see :class:`Request`)."""
+    info = exchange.info
+    extra = info.extra
+    raw_path = exchange.path
+    return {
+        "type": "http",
+        "http_version": exchange.http_version,
+        "method": exchange.method,
+        "scheme": info.scheme,
+        "path": _decoded_path(raw_path),
+        "raw_path": raw_path.encode("latin-1"),
+        "query_string": exchange.query.encode("latin-1"),
+        "root_path": _root_path(exchange),
+        "headers": exchange.headers,
+        "client": info.peer,
+        "server": info.local,
+        # Under the WSGI adapter, the server's own environ.
+        "wsgi_environ": extra.get("environ") if extra else None,
+        "crosswind.exchange": exchange,
+    }
+
+
 class Request:
     """One HTTP request as a Flask view sees it (``flask.request``).
 
@@ -599,7 +639,7 @@ class Request:
         body_error: RequestError | None = None,
         source: RequestBody | None = None,
     ) -> None:
-        self.scope = scope
+        self._scope = scope
         self.method: str = scope.get("method", "GET").upper()
         self.scheme: str = scope.get("scheme", "http")
         self.root_path: str = scope.get("root_path", "").rstrip("/")
@@ -628,13 +668,61 @@ class Request:
     _json_cache: dict[bool, Any] | None = None
     _stream: BodyStream | AsyncBodyStream | None = None
     _environ: dict[str, Any] | None = None
+    #: The scope until :meth:`_from_exchange` leaves it to be made on first read.
+    _scope: dict[str, Any] | None = None
+    _exchange: Exchange | None = None
     #: Whether the class keeps Request's own close(), so that a request without
     #: uploads is not asked to close (set per class).
     _plain_close = True
+    #: Whether the class keeps Request's own __init__ and scope, so that
+    #: :meth:`_from_exchange` may build it without a scope (set per class).
+    _plain_init = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain_close = cls.close is Request.close
+        cls._plain_init = cls.__init__ is Request.__init__ and cls.scope is Request.scope
+
+    @classmethod
+    def _from_exchange(cls, exchange: Exchange, source: RequestBody | None = None) -> Request:
+        """The request of *exchange*, as ``cls(scope, body, source=source)`` would be
+        with the scope describing it.
+
+        A class that keeps Request's own ``__init__`` and :attr:`scope` gets its
+        attributes straight from the exchange and its scope made on first read
+        (most views never read it: deliberate, see bench/NOTES.md).
+
+        :param exchange: the request being served.
+        :param source: the body still on the connection; ``None`` when the body
+            is complete (and empty).
+        """
+        if not cls._plain_init:
+            if source is None:
+                return cls(_scope_of(exchange), b"")
+            return cls(_scope_of(exchange), source=source)
+        req = object.__new__(cls)
+        req._exchange = exchange
+        req.method = exchange.method.upper()
+        req.scheme = exchange.info.scheme
+        req.root_path = _root_path(exchange).rstrip("/")
+        req.path = "/" + _decoded_path(exchange.path).lstrip("/")
+        req.query_string = exchange.query.encode("latin-1")
+        req._body = b"" if source is None else None
+        req._source = source
+        return req
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        """The request description this request was built from (see the class
+        docstring)."""
+        scope = self._scope
+        if scope is None:
+            scope = self._scope = _scope_of(self._exchange)  # type: ignore[arg-type]
+        return scope
+
+    @scope.setter
+    def scope(self, value: dict[str, Any]) -> None:
+        self._scope = value
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url!r} [{self.method}]>"
@@ -684,7 +772,9 @@ class Request:
         # adapter reads Host on every request (see bench/NOTES.md).
         if self._headers is None:
             found = []
-            for key, value in self.scope.get("headers", ()):
+            scope = self._scope
+            fields = scope.get("headers", ()) if scope is not None else self._exchange.headers  # type: ignore[union-attr]
+            for key, value in fields:
                 if type(key) is not bytes or type(value) is not bytes:
                     break
                 if len(key) == len(name) and key.lower() == name:
