@@ -549,9 +549,13 @@ class App(ServerEntryPoints, Scaffold):
     #: Whether the class keeps App's own app_context() and request_context(),
     #: so that a request makes its contexts without calling them (set per class).
     _plain_contexts = True
+    #: Whether the class keeps App's own create_url_adapter, so that a request
+    #: context makes its adapter only when asked (set per class).
+    _plain_url_adapter = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._plain_url_adapter = cls.create_url_adapter is App.create_url_adapter
         cls._plain_contexts = (
             cls.app_context is App.app_context and cls.request_context is App.request_context
         )

@@ -62,6 +62,8 @@ Something needed the current request but none is active.  Use it inside a
 view, or push one with ``with app.test_request_context():`` in tests."""
 
 _SENTINEL: Any = object()
+#: A request context's URL adapter not made yet.
+_UNBOUND: Any = object()
 
 
 class _AppCtxGlobals:
@@ -185,17 +187,48 @@ class RequestContext:
     ) -> None:
         self.app = app
         self.request = request
-        self.url_adapter = None
-        try:
-            self.url_adapter = app.create_url_adapter(request)
-        except Exception as error:  # an HTTPException from the host check
-            request.routing_exception = error
+        config = app.config
+        if (
+            app._plain_url_adapter
+            and config["TRUSTED_HOSTS"] is None
+            and not app.url_map.host_matching
+            and not (app.subdomain_matching and config["SERVER_NAME"])
+        ):
+            # Nothing to check against the host and nothing to match on it: the
+            # adapter is made when something asks for it, and push matches the
+            # path without it when the map remembers the match (see bench/NOTES.md).
+            self._url_adapter = _UNBOUND
+        else:
+            self._url_adapter = None
+            try:
+                self._url_adapter = app.create_url_adapter(request)
+            except Exception as error:  # an HTTPException from the host check
+                request.routing_exception = error
         self.flashes: list[Any] | None = None
         self._session: SessionMixin | None = session
         #: Pushed without opening the session, which the view has not read yet.
         self._session_deferred = False
         self._after_request_functions: list[Callable[[Response], Any]] = []
         self._cv_tokens: list[tuple[contextvars.Token[RequestContext], AppContext | None]] = []
+
+    #: Whether the class keeps RequestContext's own match_request (set per class).
+    _plain_match = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_match = cls.match_request is RequestContext.match_request
+
+    @property
+    def url_adapter(self) -> URLAdapter | None:
+        """The URL map bound to this request (``None`` when its host was refused)."""
+        adapter = self._url_adapter
+        if adapter is _UNBOUND:
+            adapter = self._url_adapter = self.app.create_url_adapter(self.request)
+        return adapter
+
+    @url_adapter.setter
+    def url_adapter(self, value: URLAdapter | None) -> None:
+        self._url_adapter = value
 
     def copy(self) -> RequestContext:
         """A new context for the same request and session (for another task)."""
@@ -254,8 +287,18 @@ class RequestContext:
                 self._session_deferred = True
             else:
                 self._open_session()
-        if self.url_adapter is not None and self.request.url_rule is None:
-            self.match_request()
+        req = self.request
+        if req.url_rule is None:
+            adapter = self._url_adapter
+            if adapter is _UNBOUND and self._plain_match:
+                url_map = app.url_map
+                found = url_map.remembered(req.path, req.method, url_map.default_subdomain or "")
+                if found is not None:
+                    req.url_rule, req.view_args = found
+                else:
+                    self.match_request()
+            elif adapter is not None:
+                self.match_request()
 
     def pop(self, exc: BaseException | None = _SENTINEL) -> None:
         """Undo the last :meth:`push`; the last pop runs the teardown functions.

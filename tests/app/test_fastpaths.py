@@ -598,3 +598,83 @@ def test_a_list_body_with_call_on_close_functions_runs_them() -> None:
 
     (response,) = serve(app, get("/"), get("/"))[:1]
     assert response.content == b"index" and closed == ["closed", "closed"]
+
+
+def test_a_request_built_from_the_connection_has_the_scope_it_would_be_built_from() -> None:
+    seen: list[Any] = []
+
+    class ScopedRequest(Request):
+        def __init__(self, scope: dict[str, Any], body: bytes = b"", **kwargs: Any) -> None:
+            seen.append(scope["path"])
+            super().__init__(scope, body, **kwargs)
+
+    app = App(__name__)
+
+    @app.route("/<path:rest>")
+    def echo(rest: str) -> str:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        seen.append((req.path, req.query_string, req.scope["raw_path"], req.headers["Host"]))
+        return rest
+
+    raw = serve_bytes(app, [get("//caf%C3%A9/x?a=1")])
+    assert raw.endswith("café/x".encode())
+    assert seen == [("/café/x", b"a=1", b"//caf%C3%A9/x", "example.com")]
+    assert Request._plain_init and not ScopedRequest._plain_init
+    seen.clear()
+
+    class Scoped(App):
+        request_class = ScopedRequest
+
+    app2 = Scoped(__name__)
+    app2.view_functions.update(app.view_functions)
+    app2.url_map.add(Rule("/<path:rest>", endpoint="echo"))
+    raw = serve_bytes(app2, [get("/a?b")])
+    assert raw.endswith(b"a") and seen == ["/a", ("/a", b"b", b"/a", "example.com")]
+
+
+def test_url_adapters_and_matching_overridden_or_asked_for_are_used() -> None:
+    seen: list[str] = []
+
+    class Traced(App):
+        def create_url_adapter(self, request: Request | None) -> Any:
+            seen.append("adapter" if request is not None else "app adapter")
+            return super().create_url_adapter(request)
+
+    assert App._plain_url_adapter and not Traced._plain_url_adapter
+    app = Traced(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    assert serve_bytes(app, [get("/"), get("/")]).endswith(b"index")
+    assert seen == ["adapter", "adapter"]
+
+    plain = App(__name__)
+
+    @plain.route("/items/<int:n>")
+    def item(n: int) -> str:
+        from crosswind.app import url_for
+
+        return url_for("item", n=n + 1)
+
+    responses = serve(plain, get("/items/1"), get("/items/2"), get("/items/x"))
+    assert [r.status_code for r in responses] == [200, 200, 404]
+    assert [r.content for r in responses[:2]] == [b"/items/2", b"/items/3"]
+
+
+def test_a_request_context_overriding_match_request_has_it_called() -> None:
+    from crosswind.app.ctx import RequestContext
+
+    seen: list[str] = []
+
+    class TracedContext(RequestContext):
+        def match_request(self) -> None:
+            seen.append("match")
+            super().match_request()
+
+    class Traced(App):
+        def request_context(self, request: Request) -> Any:
+            return TracedContext(self, request)
+
+    assert RequestContext._plain_match and not TracedContext._plain_match
+    app = Traced(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+    assert serve_bytes(app, [get("/"), get("/")]).endswith(b"index")
+    assert seen == ["match", "match"]
