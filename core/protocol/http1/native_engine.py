@@ -58,7 +58,8 @@ class NativeEngine:
 
         :param head: what :func:`~crosswind.protocol.http1.head.screen_head` accepted.
         """
-        return _new_request(Request, (head.method, head.target, head.headers, head.http_version))
+        # The head's first four fields are the event's, in its order.
+        return _new_request(Request, head[:4])
 
     def receive_data(self, data: bytes) -> None:
         """Take body data (already de-chunked).
