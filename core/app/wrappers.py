@@ -1470,6 +1470,9 @@ class _FileBody:
         self.file.close()
 
 
+#: The body Response.__init__ has already set.
+_SET: Any = object()
+
 #: Content-Type values that Headers accepted unchanged, for Response to set again
 #: without the checks; the first 64 distinct values (applications use a few).
 _CHECKED_CONTENT_TYPES: set[str] = set()
@@ -1496,11 +1499,17 @@ class Response:
     #: the application then reads and skips without a call (set per class).
     _plain_status = True
     _plain_close = True
+    #: Whether the class keeps Response's own set_data and sets Content-Length,
+    #: so that a bytes body is set without calling it (set per class).
+    _plain_set_data = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain_status = cls.status is Response.status and cls.status_code is Response.status_code
         cls._plain_close = cls.close is Response.close
+        cls._plain_set_data = (
+            cls.set_data is Response.set_data and cls.automatically_set_content_length is True
+        )
 
     def __init__(
         self,
@@ -1519,9 +1528,19 @@ class Response:
         if headers is None and content_type in _CHECKED_CONTENT_TYPES:
             # A value set before needs none of the checks again, and the headers
             # hold nothing else yet (see bench/NOTES.md).
-            self.headers = Headers.from_checked(
-                [("Content-Type", content_type)], {"content-type": [content_type]}
-            )
+            if type(response) is bytes and self._plain_set_data:
+                # What set_data would add, set with the type: one call, not three.
+                length = str(len(response))
+                self.headers = Headers.from_checked(
+                    [("Content-Type", content_type), ("Content-Length", length)],
+                    {"content-type": [content_type], "content-length": [length]},
+                )
+                self.response = [response]
+                response = _SET
+            else:
+                self.headers = Headers.from_checked(
+                    [("Content-Type", content_type)], {"content-type": [content_type]}
+                )
         else:
             self.headers = Headers(headers)
             if content_type is None:
@@ -1544,7 +1563,9 @@ class Response:
         self.direct_passthrough = direct_passthrough
         self._on_close: list[Callable[[], Any]] = []
         self.response: Any
-        if response is None:
+        if response is _SET:
+            pass
+        elif response is None:
             self.response = []
         elif isinstance(response, str | bytes | bytearray):
             self.set_data(response)

@@ -678,3 +678,25 @@ def test_a_request_context_overriding_match_request_has_it_called() -> None:
     app.add_url_rule("/", "index", lambda: "index")
     assert serve_bytes(app, [get("/"), get("/")]).endswith(b"index")
     assert seen == ["match", "match"]
+
+
+def test_a_response_body_goes_through_an_overridden_set_data() -> None:
+    seen: list[bytes] = []
+
+    class Traced(Response):
+        def set_data(self, value: Any) -> None:
+            seen.append(value)
+            super().set_data(value)
+
+    class Unsized(Response):
+        automatically_set_content_length = False
+
+    assert Response._plain_set_data and not Traced._plain_set_data
+    assert not Unsized._plain_set_data
+    plain = Response(b"body", content_type="text/plain")
+    again = Response(b"body", content_type="text/plain")  # the checked content type
+    assert plain.headers.items() == again.headers.items()
+    assert again.headers.items() == [("Content-Type", "text/plain"), ("Content-Length", "4")]
+    traced = Traced(b"body", content_type="text/plain")
+    assert seen == [b"body"] and traced.get_data() == b"body"
+    assert Unsized(b"body", content_type="text/plain").headers.get("Content-Length") is None
