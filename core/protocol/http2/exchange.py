@@ -242,7 +242,7 @@ class H2Exchange(Exchange):
         vetted = _VETTED
         for field in headers:
             try:
-                entry = vetted.get(field)  # type: ignore[call-overload]
+                entry = vetted.get(field)
             except TypeError:  # unhashable: a list, or a bytearray value
                 entry = None
             if entry is None:
@@ -250,7 +250,7 @@ class H2Exchange(Exchange):
                 if len(vetted) >= _MAX_VETTED:
                     vetted.clear()
                 with contextlib.suppress(TypeError):
-                    vetted[field] = entry  # type: ignore[index]
+                    vetted[field] = entry
             kind, sent = entry
             if kind:
                 if kind == _DROPPED:
