@@ -1086,7 +1086,7 @@ class Request:
     input_stream = stream
 
     def _is_form(self) -> bool:
-        return self.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+        return self.mimetype in _FORM_TYPES
 
     @overload
     def get_data(
@@ -1149,13 +1149,14 @@ class Request:
             return
         form: MultiDict[Any] = MultiDict()
         files: MultiDict[Any] = MultiDict()
-        if self._is_form():
+        mimetype = self.mimetype
+        if mimetype in _FORM_TYPES:
             if self._body is not None or self._body_error is not None or self._source is None:
                 source = RequestBody(None, self._raw_body())
             else:
                 source = self._source
             try:
-                if self.mimetype == "multipart/form-data":
+                if mimetype == "multipart/form-data":
                     fields, uploads = await self._parse_multipart(source)
                     form = fields
                     files = MultiDict(
@@ -1310,6 +1311,10 @@ class Request:
 #: File parts larger than this move from memory to a temporary file; werkzeug's
 #: ``default_stream_factory`` draws the line at the same 500 KiB.
 SPOOL_THRESHOLD = 500 * 1024
+
+
+#: The media types of a form body.
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _spooled_part() -> IO[bytes]:
