@@ -28,6 +28,13 @@ __all__ = ["Application", "ClientDisconnected", "DetachedStream", "Exchange", "R
 ResponseHeaders = Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
 
 
+_METHODS = {
+    name.encode("ascii"): name
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+}
+_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0", b"2": "2"}
+
+
 class ClientDisconnected(CrosswindError):
     """The client went away before the request or response was complete."""
 
@@ -72,10 +79,11 @@ class Exchange:
         #: when this is false.  An attribute, not a property: crosswind.web
         #: reads it on every response (see bench/NOTES.md).
         self.server_header: bool = driver.server_header
-        self.method = request.method.decode("ascii")
-        self.target = target = request.target.decode("latin-1")
-        self.http_version = request.http_version.decode("ascii")
-        headers = request.headers
+        method, target_bytes, headers, version = request
+        # The usual methods and versions looked up rather than decoded (see bench/NOTES.md).
+        self.method = _METHODS.get(method) or method.decode("ascii")
+        self.target = target = target_bytes.decode("latin-1")
+        self.http_version = _VERSIONS.get(version) or version.decode("ascii")
         # h11 hands over a Sequence that iterates through __getitem__ in Python; a list
         # makes every later scan of it cheap (see bench/NOTES.md).
         self.headers: RawHeaders = headers if type(headers) is list else list(headers)

@@ -65,6 +65,11 @@ class ServerConnection:
 
     #: The screened head of the current request, once it has arrived.
     head: Head | None
+    #: Whether the whole request body has been read.  Plain attributes, not
+    #: properties, as the driver reads them for every request (see bench/NOTES.md).
+    request_complete: bool
+    #: Whether the response has been ended (or an error response sent).
+    response_done: bool
     #: Body size allowed for the current request; a route may change it
     #: before it reads the body.
     max_body_size: int
@@ -120,11 +125,11 @@ class ServerConnection:
         self._body_seen = 0
         self._body_start = now
         self._body_received = 0  # raw bytes of the body so far, for the rate floor
-        self._body_complete = True
+        self.request_complete = True
         self.max_body_size = self.limits.max_body_size
         self._continue_sent = False
         self._response_started = False
-        self._response_done = False
+        self.response_done = False
         self._head_only = False
         self._keep_alive = True
 
@@ -213,12 +218,12 @@ class ServerConnection:
             self._scanner = ChunkedScanner(
                 self.limits.max_chunk_line, self.limits.max_head_size, decode=self._screened
             )
-            self._body_complete = False
+            self.request_complete = False
         elif head.content_length:
             self._body_left = head.content_length
-            self._body_complete = False
+            self.request_complete = False
         else:
-            self._body_complete = True
+            self.request_complete = True
             if screened is not None:
                 screened.receive_end(())
         # The body's deadlines run from the read that completed the head,
@@ -242,7 +247,7 @@ class ServerConnection:
                         raise RequestError("request body too large", 413)
                 elif type(event) is EndOfMessage:
                     self._state = _REQUEST_DONE
-                    self._body_complete = True
+                    self.request_complete = True
                 return event
             if not self._feed_body():
                 if self._eof:
@@ -339,11 +344,6 @@ class ServerConnection:
         return self._response_started
 
     @property
-    def request_complete(self) -> bool:
-        """Whether the whole request body has been read."""
-        return self._body_complete
-
-    @property
     def client_may_be_sending(self) -> bool:
         """The client may still be sending this request's body.
 
@@ -351,7 +351,7 @@ class ServerConnection:
         sends nothing then.
         """
         head = self.head
-        return not self._body_complete and not (
+        return not self.request_complete and not (
             head is not None and head.expect_continue and not self._continue_sent
         )
 
@@ -363,7 +363,7 @@ class ServerConnection:
     @property
     def _pipelined(self) -> bool:
         """A next request has started arriving behind the current one."""
-        return self._body_complete and bool(self._buffer)
+        return self.request_complete and bool(self._buffer)
 
     @property
     def wants_continue(self) -> bool:
@@ -374,7 +374,7 @@ class ServerConnection:
             and head.expect_continue
             and not self._continue_sent
             and not self._response_started
-            and not self._body_complete
+            and not self.request_complete
             # A body already known to be refused is not asked for: the 413
             # goes out instead, before the client sends it.
             and not (head.content_length is not None and head.content_length > self.max_body_size)
@@ -412,7 +412,7 @@ class ServerConnection:
         # While shutting down, a connection is kept only for a pipelined
         # request already received: every request read gets its answer.
         keep = self._keep_alive and not (self._shutting_down and not self._pipelined) and not (
-            not self._body_complete
+            not self.request_complete
             and (
                 (self.head.expect_continue and not self._continue_sent)
                 or self._body_left > self.limits.drain_limit
@@ -430,7 +430,7 @@ class ServerConnection:
 
     def send_data(self, data: bytes) -> bytes:
         """Serialize body bytes (nothing for a response to ``HEAD``)."""
-        if not self._response_started or self._response_done:
+        if not self._response_started or self.response_done:
             raise LocalProtocolError("body data sent outside a response")
         if self._head_only or not data:
             return b""
@@ -438,14 +438,10 @@ class ServerConnection:
 
     def send_end(self) -> bytes:
         """Serialize the end of the response."""
-        if not self._response_started or self._response_done:
+        if not self._response_started or self.response_done:
             raise LocalProtocolError("response ended twice or never started")
-        self._response_done = True
+        self.response_done = True
         return self._writer.end()
-
-    @property
-    def response_done(self) -> bool:
-        return self._response_done
 
     def omit_server_header(self) -> None:
         """Add no ``Server`` field to the current response; one the application sets is sent."""
@@ -462,7 +458,7 @@ class ServerConnection:
         if self._response_started:
             return b""
         self._response_started = True
-        self._response_done = True
+        self.response_done = True
         body = (error.reason + "\n").encode("utf-8", "replace")
         status = error.status_code
         date = self._date
@@ -529,7 +525,7 @@ class ServerConnection:
         # During a shutdown too, a response that promised keep-alive is
         # followed by a last look for a request the client already sent
         # (see deadline); one that said close is not.
-        if not (self._response_done and self._body_complete and self._keep_alive):
+        if not (self.response_done and self.request_complete and self._keep_alive):
             self._state = _CLOSED
             return False
         self._engine.start_next_cycle()
