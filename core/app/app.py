@@ -1129,6 +1129,14 @@ class App(ServerEntryPoints, Scaffold):
         :param rv: what the view returned.
         :raises TypeError: for ``None`` or anything else.
         """
+        # The usual returns by their exact type, before the general checks.
+        kind = type(rv)
+        if kind is self.response_class:
+            return rv  # type: ignore[no-any-return]
+        if kind is str or kind is bytes:
+            return self.response_class(rv, status=None, headers=None)
+        if kind is dict:
+            return self.json.response(rv)
         status = headers = None
         if isinstance(rv, tuple):
             if len(rv) == 3:

@@ -119,8 +119,24 @@ class AppContext:
         # Bound on first use: the context a request pushes seldom builds a URL
         # outside that request (deliberately lazy, see bench/NOTES.md).
         self._url_adapter: URLAdapter | None = _SENTINEL
-        self.g: _AppCtxGlobals = app.app_ctx_globals_class()
+        # The stock namespace is made when first used; another class, whose
+        # constructor may do more, when the context is made, as ever.
+        globals_class = app.app_ctx_globals_class
+        self._g: _AppCtxGlobals | None = None if globals_class is _AppCtxGlobals else globals_class()
         self._cv_tokens: list[contextvars.Token[AppContext]] = []
+
+    @property
+    def g(self) -> _AppCtxGlobals:
+        """The namespace of this context (``flask.g``), made on first use: most
+        requests never touch it (deliberately lazy, see bench/NOTES.md)."""
+        g = self._g
+        if g is None:
+            g = self._g = self.app.app_ctx_globals_class()
+        return g
+
+    @g.setter
+    def g(self, value: _AppCtxGlobals) -> None:
+        self._g = value
 
     @property
     def url_adapter(self) -> URLAdapter | None:

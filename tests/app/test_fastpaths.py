@@ -700,3 +700,46 @@ def test_a_response_body_goes_through_an_overridden_set_data() -> None:
     traced = Traced(b"body", content_type="text/plain")
     assert seen == [b"body"] and traced.get_data() == b"body"
     assert Unsized(b"body", content_type="text/plain").headers.get("Content-Length") is None
+
+
+def test_the_globals_namespace_is_made_on_first_use_unless_its_class_is_custom() -> None:
+    from crosswind.app import g
+    from crosswind.app.ctx import _AppCtxGlobals
+
+    made: list[str] = []
+
+    class Globals(_AppCtxGlobals):
+        def __init__(self) -> None:
+            made.append("made")
+
+    app = App(__name__)
+    with app.app_context() as ctx:
+        assert ctx._g is None
+        g.user = "ann"
+        assert isinstance(ctx.g, _AppCtxGlobals) and ctx.g.user == "ann"
+    app.app_ctx_globals_class = Globals
+    with app.app_context() as ctx:
+        assert made == ["made"] and type(ctx.g) is Globals
+
+
+def test_views_returning_text_bytes_dicts_or_responses_are_answered_as_before() -> None:
+    class Own(Response):
+        pass
+
+    class Custom(App):
+        response_class = Own
+
+    app = Custom(__name__)
+    app.add_url_rule("/s", "s", lambda: "text")
+    app.add_url_rule("/b", "b", lambda: b"bytes")
+    app.add_url_rule("/d", "d", lambda: {"a": 1})
+    app.add_url_rule("/r", "r", lambda: Response("plain", status=201))
+    app.add_url_rule("/o", "o", lambda: Own("own", status=202))
+    with app.test_request_context():
+        for path, status, body in [
+            ("/s", 200, b"text"), ("/b", 200, b"bytes"), ("/d", 200, b'{"a":1}\n'),
+            ("/r", 201, b"plain"), ("/o", 202, b"own"),
+        ]:
+            response = app.make_response(app.view_functions[path[1:]]())
+            assert type(response) is Own
+            assert (response.status_code, response.get_data()) == (status, body)
