@@ -111,6 +111,20 @@ def test_chunked_body_over_the_limit_is_413() -> None:
     assert caught.value.status_code == 413
 
 
+@pytest.mark.parametrize(
+    "fields", [b"", b"Content-Length: 0\r\n"], ids=["no-length", "zero-length"]
+)
+def test_a_head_without_a_body_ends_the_message_by_itself(fields: bytes) -> None:
+    engine = NativeEngine()
+    engine.receive_head(screen_head(b"GET / HTTP/1.1\r\n" + HOST + fields + b"\r\n", Limits()))
+    assert engine.next_event() == EndOfMessage(())
+    assert engine.next_event() is PAUSED
+    engine.start_next_cycle()
+    engine.receive_head(screen_head(b"POST / HTTP/1.1\r\n" + HOST + b"Content-Length: 2\r\n\r\n",
+                                    Limits()))
+    assert engine.next_event() is NEED_DATA  # a body is announced: its end is told
+
+
 def test_engine_alone_yields_need_data_until_told_the_body_ended() -> None:
     engine = NativeEngine()
     assert engine.next_event() is NEED_DATA

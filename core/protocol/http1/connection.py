@@ -223,9 +223,8 @@ class ServerConnection:
             self._body_left = head.content_length
             self.request_complete = False
         else:
+            # (A screened engine ended the message with the head.)
             self.request_complete = True
-            if screened is not None:
-                screened.receive_end(())
         # The body's deadlines run from the read that completed the head,
         # which receive_data() already recorded as the last progress.
         self._body_start = self._last_progress

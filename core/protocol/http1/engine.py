@@ -18,7 +18,8 @@ Engines come in two kinds, told apart by their ``parses_head`` attribute:
   :meth:`ScreenedEngine.receive_head` and returns the request event at once,
   then body data already de-chunked through :meth:`Engine.receive_data`,
   and :meth:`ScreenedEngine.receive_end` with the trailers once the
-  connection has seen the body end.  Nothing is validated twice.
+  connection has seen the body end (a head without a body ends the message
+  itself).  Nothing is validated twice.
 
 Either way :meth:`Engine.next_event` yields the events in the same order:
 :class:`~crosswind.protocol.events.Request` (byte engines only; a screened engine
@@ -82,12 +83,15 @@ class ScreenedEngine(Engine, Protocol):
     def receive_head(self, head: Head) -> Request:
         """Take a screened head and return its request event.
 
+        A head without a body (neither chunked nor a ``Content-Length`` above zero)
+        also ends the message: no :meth:`receive_end` follows it.
+
         :param head: what :func:`~crosswind.protocol.http1.head.screen_head` accepted.
         """
         ...
 
     def receive_end(self, trailers: RawHeaders) -> None:
-        """The body is complete (or there is none).
+        """The body is complete.
 
         :param trailers: the chunked trailer fields, names lowercased.
         """

@@ -56,8 +56,13 @@ class NativeEngine:
     def receive_head(self, head: Head) -> Request:
         """Return the request event of a screened head.
 
+        A head that announces no body (neither chunked nor a ``Content-Length``
+        above zero) ends the message at once, without a :meth:`receive_end`.
+
         :param head: what :func:`~crosswind.protocol.http1.head.screen_head` accepted.
         """
+        if not head.chunked and not head.content_length:
+            self._state = _ENDED
         # The head's first four fields are the event's, in its order.
         return _new_request(Request, head[:4])
 
