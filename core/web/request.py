@@ -153,7 +153,7 @@ def _utf8_fields(data: bytes) -> dict[str, list[bytes]] | None:
                 raw_name = percent_decode(raw_name)
                 value = percent_decode(value)
                 value.decode("utf-8")  # only to refuse what is not UTF-8
-            name = raw_name.decode("utf-8")
+            name = raw_name.decode()  # UTF-8: unnamed, no codec name is read per field
             values = fields.get(name)
             if values is None:
                 fields[name] = [value]
