@@ -213,7 +213,7 @@ class RequestContext:
             # Nothing to check against the host and nothing to match on it: the
             # adapter is made when something asks for it, and push matches the
             # path without it when the map remembers the match (see bench/NOTES.md).
-            self._url_adapter = _UNBOUND
+            self._url_adapter: URLAdapter | None = _UNBOUND
         else:
             self._url_adapter = None
             try:

@@ -1507,6 +1507,8 @@ class Response:
     #: Whether the class keeps Response's own set_data and sets Content-Length,
     #: so that a bytes body is set without calling it (set per class).
     _plain_set_data = True
+    #: The body: a list of bytes (what set_data leaves) or any iterable.
+    response: Any
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -1567,7 +1569,6 @@ class Response:
             self.status = status
         self.direct_passthrough = direct_passthrough
         self._on_close: list[Callable[[], Any]] = []
-        self.response: Any
         if response is _SET:
             pass
         elif response is None:
