@@ -237,10 +237,15 @@ class Headers:
             # One field to replace (a handler overriding a default, say): in place
             # instead of rebuilding the list (see bench/NOTES.md).
             pairs = self._pairs
-            for position, pair in enumerate(pairs):
-                if pair[0].lower() == key:
-                    pairs[position] = (name, value)
-                    break
+            try:
+                # Usually the field is spelled as it is set again: a search in C
+                # instead of a lower() per field.
+                pairs[pairs.index((name, values[0]))] = (name, value)
+            except ValueError:
+                for position, pair in enumerate(pairs):
+                    if pair[0].lower() == key:
+                        pairs[position] = (name, value)
+                        break
         else:
             kept: list[tuple[str, str]] = []
             placed = False
