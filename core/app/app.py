@@ -1276,6 +1276,21 @@ class App(ServerEntryPoints, Scaffold):
             # its next request.  A streamed body is produced afterwards, and
             # stream_with_context keeps the context for a generator that needs it.
             ctx.pop(error)
+        pieces = response.response
+        if (
+            type(pieces) is list and len(pieces) == 1 and type(pieces[0]) is bytes
+            and response._plain_status and response._plain_close and not response._on_close
+            and req.method != "HEAD"
+        ):
+            # _send's first case without its coroutine: a body set_data left, a
+            # status with a body and a reason line seen before (see bench/NOTES.md).
+            status = response._status_code
+            reason = _REASONS.get(response._status)
+            if reason is not None and status >= 200 and status != 204 and status != 304:
+                waiter = exchange.respond_nowait(status, response._wire_fields(), pieces[0], reason)
+                if waiter is not None:
+                    await waiter
+                return
         await self._send(exchange, req, response)
 
     def _is_async_view(self, req: Request) -> bool:
