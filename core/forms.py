@@ -13,7 +13,6 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from itertools import repeat
 from typing import Any, Generic, TypeVar, overload
 from urllib.parse import quote_plus, unquote_to_bytes
 
@@ -360,33 +359,10 @@ def _parse_text(
         text = data.decode(charset)
     except UnicodeDecodeError:
         return None
-    pieces = text.split("&")
-    lists = _distinct_fields(pieces, keep_blank_values)
-    if lists is None:
-        lists = {}
-        _add_pieces(lists, pieces, keep_blank_values)
-    result: MultiDict[str] = MultiDict()
-    result._lists = lists
-    return result
-
-
-def _distinct_fields(pieces: list[str], keep_blank_values: bool) -> dict[str, list[str]] | None:
-    """The fields of *pieces* as :func:`_add_pieces` would list them, split and
-    paired without a Python loop (deliberate, see bench/NOTES.md); ``None`` unless
-    every piece has an ``=``, no name repeats and no value to drop is blank."""
-    try:
-        # dict() refuses a piece without "=" (empty ones included): a one-item split.
-        fields = dict(map(str.split, pieces, repeat("="), repeat(1)))
-    except ValueError:
-        return None
-    if len(fields) != len(pieces) or (not keep_blank_values and "" in fields.values()):
-        return None
-    # Each value in a list of its own: zip's one-item tuples made lists.
-    return dict(zip(fields, map(list, zip(fields.values())), strict=True))
-
-
-def _add_pieces(lists: dict[str, list[str]], pieces: list[str], keep_blank_values: bool) -> None:
-    for piece in pieces:
+    lists: dict[str, list[str]] = {}
+    # A plain loop: splitting and pairing through map and dict() counted more
+    # instructions on the benchmark's form (see bench/NOTES.md).
+    for piece in text.split("&"):
         if not piece:
             continue
         name, _, value = piece.partition("=")
@@ -397,6 +373,9 @@ def _add_pieces(lists: dict[str, list[str]], pieces: list[str], keep_blank_value
             lists[name] = [value]
         else:
             values.append(value)
+    result: MultiDict[str] = MultiDict()
+    result._lists = lists
+    return result
 
 
 def _parse_pairs(

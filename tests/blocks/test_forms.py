@@ -230,25 +230,6 @@ def test_unescape_is_unquote_to_bytes(data):
     assert percent_decode(data) == urllib.parse.unquote_to_bytes(data)
 
 
-_FIELD_PIECES = ["a", "b", "=", "&", "", "é", "=x", "a=", "&&", "b=1"]
-
-
-@given(st.lists(st.sampled_from(_FIELD_PIECES), max_size=10).map("".join), st.booleans())
-def test_fields_split_without_a_loop_are_the_loop_s(text, keep_blank_values):
-    # The whole-text split either declines or lists what the per-piece loop lists.
-    from crosswind.forms import _add_pieces, _distinct_fields
-
-    pieces = text.split("&")
-    expected: dict[str, list[str]] = {}
-    _add_pieces(expected, pieces, keep_blank_values)
-    found = _distinct_fields(pieces, keep_blank_values)
-    assert found is None or list(found.items()) == list(expected.items())
-    if text and "&&" not in text and text.count("=") == text.count("&") + 1 and "=&" not in text:
-        names = [piece.split("=", 1)[0] for piece in pieces]
-        if len(set(names)) == len(names) and not text.endswith("="):
-            assert found is not None  # the usual form takes the short way
-
-
 def test_a_form_with_repeats_blanks_and_bare_names_parses_as_before():
     body = b"a=1&b=&c&a=2&&d=x%3Dy&e=%C3%A9"
     assert parse_urlencoded(body).items(multi=True) == [
