@@ -74,6 +74,16 @@ def test_repeated_fields_keep_their_order_and_lists_are_not_shared() -> None:
     assert request.body_arguments["a"] == [b"1", "é".encode()]
 
 
+@pytest.mark.parametrize(
+    "body", [b"", b"&", b"&&", b"a=1&&b=2", b"&a=1", b"a=1&", b"&a=%21&&b&", b"a=%26&&b"]
+)
+def test_empty_pieces_are_no_fields(body: bytes) -> None:
+    request = form_request(body, "application/x-www-form-urlencoded")
+    expected = reference(body, lambda raw: parse_urlencoded(raw, charset="utf-8"))
+    assert "" not in expected
+    assert request.body_arguments == expected
+
+
 @pytest.mark.parametrize("fields", [999, 1000, 1001])
 def test_the_field_limit_is_the_parsers(fields: int) -> None:
     body = b"&".join(b"f%d=1" % i for i in range(fields))
