@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.support.bench_scripts import BENCH, load_bench_script
 
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-crowd = _load("crosswind_bench_crowd", BENCH / "crowd.py")
+crowd = load_bench_script("crosswind_bench_crowd", BENCH / "crowd.py")
 run = crowd.run
 
 

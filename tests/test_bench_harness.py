@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import json
 import os
 import re
@@ -16,20 +15,10 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.support.bench_scripts import BENCH, load_bench_script
 
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-run = _load("crosswind_bench_run", BENCH / "run.py")
-ceiling = _load("crosswind_bench_ceiling", BENCH / "servers" / "ceiling.py")
+run = load_bench_script("crosswind_bench_run", BENCH / "run.py")
+ceiling = load_bench_script("crosswind_bench_ceiling", BENCH / "servers" / "ceiling.py")
 
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:40123/
@@ -522,7 +511,7 @@ def test_new_servers_pass_the_smoke_check(name: str, tmp_path: Path) -> None:
     assert problems == {s.name: None for s in run.SCENARIOS}
 
 
-instructions = _load("crosswind_bench_instructions", BENCH / "instructions.py")
+instructions = load_bench_script("crosswind_bench_instructions", BENCH / "instructions.py")
 
 
 @pytest.mark.parametrize("case", instructions.CASES)

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from tests.support.bench_scripts import BENCH, load_bench_script
 
 # The name tests/support/h2_clients.py loads it under, so both share one copy.
-h2bench = _load("crosswind_bench_http2", BENCH / "http2.py")
+h2bench = load_bench_script("crosswind_bench_http2", BENCH / "http2.py")
 
 # h2load 1.52's output, trimmed of its progress lines.
 COUNTED = """\

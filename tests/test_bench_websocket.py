@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.support.bench_scripts import BENCH, load_bench_script
 
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wsbench = _load("crosswind_bench_websocket", BENCH / "websocket.py")
+wsbench = load_bench_script("crosswind_bench_websocket", BENCH / "websocket.py")
 run = wsbench.run
 
 

@@ -8,12 +8,9 @@ conformance``); every one must pass.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+
+from tests.support.bench_scripts import BENCH, load_bench_script
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(60)]
 
@@ -27,17 +24,9 @@ CASES = [
 ]
 
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "conformance_client.py"
-    spec = importlib.util.spec_from_file_location("crosswind_conformance_client", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-conformance = _load()
+conformance = load_bench_script(
+    "crosswind_conformance_client", BENCH / "conformance_client.py"
+)
 
 
 @pytest.mark.parametrize("flavour", conformance.FLAVOURS)

@@ -9,17 +9,17 @@ instead of hanging it.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import ssl
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.support.bench_scripts import BENCH, load_bench_script
 
 __all__ = [
     "CURL",
@@ -163,16 +163,7 @@ def curl(
 
 def _bench_module() -> ModuleType:
     """``bench/http2.py``, where the one parser of h2load's summary lives."""
-    name = "crosswind_bench_http2"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[2] / "bench" / "http2.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("crosswind_bench_http2", BENCH / "http2.py")
 
 
 def h2load(url: str, *, requests: int, clients: int, streams: int) -> Any:
