@@ -1240,7 +1240,10 @@ class App(ServerEntryPoints, Scaffold):
             if req._is_form():
                 await req.load_form()
             elif not req.async_view or req.is_json:
-                await source.read_ahead(self.config["MAX_CONTENT_LENGTH"] or 2**62)
+                # One byte past the limit: a body that stops exactly at it has not
+                # shown yet whether it is too large, and the view cannot wait to see.
+                limit = self.config["MAX_CONTENT_LENGTH"]
+                await source.read_ahead(limit + 1 if limit else 2**62)
             else:
                 await source.read_ahead(READ_AHEAD)
         except RequestError:
