@@ -47,11 +47,18 @@ def read_response(sock: socket.socket, timeout: float = TIMEOUT) -> bytes:
 
 
 def trickle(sock: socket.socket, data: bytes, every: float, stop: threading.Event) -> None:
-    """Send *data* a byte at a time, one every *every* seconds, until refused or told to stop."""
+    """Send *data* a byte at a time, one every *every* seconds, until answered, refused or told to stop.
+
+    It stops once the server has said something: a byte sent after the
+    server closed would draw a reset, and a reset discards the answer
+    before the test could read it.
+    """
     for byte in data:
         if stop.wait(every):
             return
         try:
+            if select.select([sock], [], [], 0)[0]:
+                return
             sock.send(bytes([byte]))
         except OSError:
             return

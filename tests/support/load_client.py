@@ -3,8 +3,8 @@
 Each of *N* connections sends ``GET /`` as soon as its last request was
 answered, for up to *SECONDS*, and stops once the server closes it.  It
 prints one JSON object: how many requests were answered, and the send
-times (``time.monotonic()``, which is the same clock in every process on
-this system) of requests whose connection closed before they were answered.
+times (``time.monotonic()`` when ``sendall`` returned, which is the same
+clock in every process on this system) of requests whose connection closed before they were answered.
 A separate process, so that the load does not share the server's GIL.
 """
 
@@ -44,12 +44,15 @@ class LoadClient:
         with sock:
             buffer = b""
             while time.monotonic() < self.until:
-                sent_at = time.monotonic()
                 try:
                     sock.sendall(REQUEST)
                 except OSError:
-                    self._lose(sent_at)
+                    self._lose(time.monotonic())
                     return
+                # Taken once the bytes are in the kernel, not before: a thread
+                # of this process may wait for the GIL between the two, and
+                # the request is only "sent" when the server could read it.
+                sent_at = time.monotonic()
                 head, buffer = one_response(sock, buffer)
                 if head is None:
                     self._lose(sent_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -164,14 +165,12 @@ def test_if_range_with_stale_etag_sends_everything(site):
 
 @given(st.integers(min_value=0, max_value=25), st.integers(min_value=0, max_value=25))
 def test_property_single_ranges_slice_the_file(start, end):
-    root = Path(__file__).parent / "_static_property_root"
-    root.mkdir(exist_ok=True)
-    (root / "f.bin").write_bytes(CONTENT)
-    try:
+    # A directory of its own per example, outside the checkout: two runs of
+    # the suite at once must not delete each other's file.
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / "f.bin").write_bytes(CONTENT)
         response = make_client(root).get("/static/f.bin", headers={"Range": f"bytes={start}-{end}"})
-    finally:
-        (root / "f.bin").unlink()
-        root.rmdir()
     if end < start or start >= len(CONTENT):
         assert response.status_code == 416
     else:
