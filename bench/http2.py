@@ -641,7 +641,8 @@ def render(
         f"- commit: {facts['commit']}",
         f"- machine: {facts['nproc']} CPUs ({facts['cpu_model']}), {facts['platform']}; load "
         f"average at the start {' '.join(map(str, meta['load_at_start']))}, at the end "
-        f"{' '.join(map(str, facts['load_average']))}",
+        f"{' '.join(map(str, facts['load_average']))}; waited "
+        f"{meta.get('settled_seconds', 0)} s for the machine to settle first",
         f"- load: h2load -c {meta['connections']} -m {meta['streams']} (h2c) and wrk -c "
         f"{meta['connections']} (HTTP/1.1), {meta['warmup']} s warm-up, {meta['duration']} s "
         f"measured, {meta['rounds']} rounds, median shown; {meta['pinning']}",
@@ -705,7 +706,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, run._exit_on_signal)
     server_cpu, client_cpu, pinning = run._cpus()
     h2load_version = subprocess.run(["h2load", "--version"], capture_output=True, text=True)
+    # What ran before (make bench's WebSocket capacity section) may still be winding down.
+    settled = run.settle()
     meta: dict[str, Any] = {
+        "settled_seconds": round(settled, 1),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": run._command_line(),
         "pinning": pinning.replace("wrk on", "h2load and wrk on"),

@@ -890,6 +890,32 @@ class Run:
     cpu_us: float | None = None
 
 
+def settle(limit: float = 120.0, runnable: int = 2, echo: Callable[[str], None] = print) -> float:
+    """Wait, at most *limit* seconds, until at most *runnable* tasks are runnable; the seconds waited.
+
+    The load average lags by minutes, so it cannot tell whether what ran
+    before (a section with 10,000 threads, another process) has finished:
+    the kernel's count of tasks runnable now (``/proc/loadavg``'s fourth
+    field, this process included) can.  Three readings in a row at or
+    under *runnable* end the wait.  Without ``/proc`` nothing is waited.
+    """
+    started = time.monotonic()
+    quiet = 0
+    while quiet < 3:
+        try:
+            with open("/proc/loadavg", encoding="ascii") as source:
+                now = int(source.read().split()[3].split("/")[0])
+        except (OSError, IndexError, ValueError):
+            return 0.0
+        quiet = quiet + 1 if now <= runnable else 0
+        waited = time.monotonic() - started
+        if waited >= limit:
+            echo(f"the machine did not settle within {limit:.0f} s ({now} tasks runnable): measuring anyway")
+            return waited
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def _cpus() -> tuple[int | None, int | None, str]:
     """CPUs for the server and for wrk, and a sentence saying what was done."""
     try:

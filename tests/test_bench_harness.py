@@ -421,6 +421,18 @@ def test_crowd_table_gives_the_share_kept_and_p99_against_the_best_peer() -> Non
     ]
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="needs /proc/loadavg")
+def test_settling_ends_once_the_machine_is_quiet_and_never_waits_past_its_limit() -> None:
+    said: list[str] = []
+    # Never more runnable tasks than there are on the whole machine: three readings, no more.
+    assert run.settle(limit=10, runnable=1_000_000, echo=said.append) < 5
+    assert said == []
+    # This process is runnable while it reads, so zero is never reached: the limit ends it.
+    waited = run.settle(limit=1.0, runnable=-1, echo=said.append)
+    assert 1.0 <= waited < 5
+    assert said and "did not settle within 1 s" in said[0]
+
+
 def test_file_limit_is_raised_toward_what_is_wanted_and_never_above_the_hard_limit() -> None:
     script = (
         "import importlib.util, resource, sys\n"
