@@ -26,7 +26,9 @@ class Recorder:
     def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = WAIT) -> list[Any]:
         """Wait until *predicate* holds for the items; the items then."""
         with self._changed:
-            assert self._changed.wait_for(lambda: predicate(self.items), timeout), self.items
+            # A copy in the message: the list keeps growing (a shutdown's
+            # closes) before the failure is reported.
+            assert self._changed.wait_for(lambda: predicate(self.items), timeout), list(self.items)
             return list(self.items)
 
     def has(self, first: str) -> Callable[[list[Any]], bool]:

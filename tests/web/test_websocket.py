@@ -417,3 +417,37 @@ def test_a_thread_writing_to_a_client_that_never_reads_is_cut_by_the_send_timeou
                 break  # cut already
         recorder.wait_for(lambda items: ("push failed",) in items)
         recorder.wait_for(lambda items: bool(recorder.closes()))
+
+
+def test_a_thread_writing_to_a_silent_client_fails_while_the_connection_thread_waits_to_read(
+    recorder: Recorder,
+) -> None:
+    """On threads, a write that fails on another thread ends the read that waits for the client.
+
+    The client neither reads nor writes after the handshake, so the
+    connection's thread waits in its read, with no deadline of its own,
+    when the pushing thread's write times out.  The next write must fail
+    and the handler must hear that the client is gone, before the server
+    shuts down.
+    """
+
+    class Pusher(WebSocketHandler):
+        def open(self) -> None:
+            threading.Thread(target=self.push, daemon=True).start()
+
+        def push(self) -> None:
+            try:
+                while True:
+                    self.write_message(b"x" * 65536, binary=True)
+            except WebSocketClosedError:
+                recorder.add(("push failed",))
+
+        def on_close(self) -> None:
+            recorder.add(("close", self.close_code))
+
+    app = Application([(r"/push", Pusher)])
+    with running_server("threads", app, limits=Limits(body_timeout=1.0)) as handle, WSClient(
+        handle.port, "/push"
+    ):
+        recorder.wait_for(lambda items: ("push failed",) in items)
+        recorder.wait_for(lambda items: ("close", None) in items)

@@ -157,6 +157,10 @@ class WebSocketSession:
 
     def _send(self, make: Callable[[], bytes]) -> _Sent:
         with self._guard:
+            if self._broken:
+                # The connection still counts as open until the loop takes
+                # its closing event; a sender must not wait for that.
+                raise WebSocketClosed("the connection was lost")
             data = make()
             if data:
                 self._hand_over(data)
@@ -225,13 +229,19 @@ class WebSocketSession:
             self._writing = False
 
     def _lost(self) -> None:
-        """The transport failed while writing: the peer is gone."""
+        """The transport failed while writing: the peer is gone.
+
+        The loop learns it from its next read, so that read must not wait
+        for a peer that will never speak: a write that failed on another
+        thread (threads) or task ends it, pending or next alike.
+        """
         with self._guard:
             self._broken = True
             if self._pending:
                 self.connection.mark_written(len(self._pending))
                 self._pending.clear()
             self.connection.receive_data(b"")
+        self.stream.interrupt_receive()
 
     # -- the loop ----------------------------------------------------------
 
