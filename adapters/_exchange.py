@@ -103,6 +103,8 @@ class AdapterConnection:
         headers: ResponseHeaders,
         reason: bytes = b"",
         length: int | None = None,
+        *,
+        body: bytes | None = None,
     ) -> bytes:
         """Record the response head; the driver's ``send`` delivers it.
 
@@ -111,6 +113,7 @@ class AdapterConnection:
         :param reason: the reason phrase (servers that cannot send one drop it).
         :param length: the whole body's length when known: ``Content-Length``
             is added unless the headers frame the body themselves.
+        :param body: the whole body: then also :meth:`send_data` and :meth:`send_end`.
         :raises LocalProtocolError: a second head, or headers that are not valid HTTP
             (:func:`check_response_headers`).
         """
@@ -131,7 +134,9 @@ class AdapterConnection:
         self.reason = reason
         self.response_headers = checked
         self.response_started = True
-        return b""
+        if body is None:
+            return b""
+        return (self.send_data(body) if body else b"") + self.send_end()
 
     def send_data(self, data: bytes) -> bytes:
         """Body bytes as they are (the foreign server frames them); none for ``HEAD``."""

@@ -231,12 +231,11 @@ class Exchange:
         self.response_headers = headers
         # The writer adds Content-Length while it walks the fields anyway, so the
         # exchange does not scan them first (see bench/NOTES.md).
-        out = conn.send_response(status, headers, reason, len(body))
+        out = conn.send_response(status, headers, reason, len(body), body=body)
         if body:
-            out += conn.send_data(body)
             self.bytes_sent = len(body)
         self._ended = True
-        return self._driver.send_nowait(out + conn.send_end())
+        return self._driver.send_nowait(out)
 
     # -- leaving HTTP ----------------------------------------------------
 

@@ -906,3 +906,23 @@ def test_chunked_body_reaches_the_engine_canonical_whatever_the_split() -> None:
         assert scanner.done
         assert body[taken:] == b"GET /next"
         assert output == expected
+
+
+@pytest.mark.parametrize("body", [b"12345", b"1", b""])
+def test_a_whole_response_that_contradicts_its_length_is_not_sent(body: bytes) -> None:
+    # The head counts as written, as with respond()'s parts sent one by one: no 500
+    # follows it, and the connection closes without a word.
+    class Contradicting:
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.respond(200, [(b"Content-Length", b"3")], body)
+
+    assert serve_bytes(Contradicting(), [get("/") + get("/next")]) == b""
+
+
+def test_a_whole_response_with_a_refused_field_is_a_500() -> None:
+    class Refused:
+        async def handle(self, exchange: Exchange) -> None:
+            await exchange.respond(200, [(b"X-Bad", b"a\x01b")], b"body")
+
+    (response,) = parse_responses(serve_bytes(Refused(), [get("/")]))
+    assert response.status_code == 500

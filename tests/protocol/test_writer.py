@@ -382,3 +382,43 @@ def test_fields_that_never_repeat_are_not_all_kept():
     assert len(module._BYTES_LINES) <= module._MAX_LINES
     head, _, _ = write(200, [(b"X-Long", b"x" * 5000), (b"Content-Length", b"0")])
     assert (b"X-Long", b"x" * 5000) not in module._BYTES_LINES
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "head_request", "http10"),
+    [
+        (200, [(b"Content-Type", b"text/plain")], b"hello", False, False),
+        (200, [("Content-Type", "text/plain")], b"hello", False, True),
+        (200, [(b"Content-Length", b"5")], b"hello", False, False),
+        (200, [(b"Transfer-Encoding", b"chunked")], b"hello", False, False),
+        (200, [(b"Transfer-Encoding", b"chunked")], b"", False, False),
+        (200, [(b"Transfer-Encoding", b"chunked")], b"hello", False, True),
+        (200, [(b"X-A", b"1")], b"hello", True, False),
+        (204, [(b"X-A", b"1")], b"", False, False),
+        (304, [(b"Etag", b'"x"')], b"", False, True),
+        (200, [], b"", False, False),
+    ],
+)
+def test_a_whole_response_is_written_as_head_data_and_end_write_it(
+    status, headers, body, head_request, http10
+):
+    apart = ResponseWriter(head_request=head_request, http10=http10, server="crosswind")
+    head, keep = apart.head(status, headers, b"", True, len(body))
+    expected = head + (apart.data(body) if body else b"") + apart.end()
+    whole = ResponseWriter(head_request=head_request, http10=http10, server="crosswind")
+    assert whole.head(status, headers, b"", True, len(body), body) == (expected, keep)
+
+
+@pytest.mark.parametrize(("body", "message"), [(b"abcd", "longer"), (b"ab", "shorter"), (b"", "shorter")])
+def test_a_whole_body_must_match_its_declared_length(body, message):
+    writer = ResponseWriter(head_request=False, http10=False)
+    assert not writer.head_written
+    with pytest.raises(LocalProtocolError, match=message):
+        writer.head(200, [(b"Content-Length", b"3")], b"", True, len(body), body)
+    assert writer.head_written
+    refused = ResponseWriter(head_request=False, http10=False)
+    with pytest.raises(LocalProtocolError, match="Content-Length"):
+        refused.head(200, [(b"Content-Length", b"x")], b"", True, len(body), body)
+    assert not refused.head_written
+    writer.reset(False, False)
+    assert not writer.head_written

@@ -392,6 +392,8 @@ class ServerConnection:
         headers: Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]],
         reason: bytes = b"",
         length: int | None = None,
+        *,
+        body: bytes | None = None,
     ) -> bytes:
         """Serialize the response head.
 
@@ -399,8 +401,14 @@ class ServerConnection:
             ``str``; names in any case.
         :param length: the whole body's length when known: ``Content-Length``
             is added unless the headers frame the body themselves.
+        :param body: the whole body (*length* is then its length): the bytes
+            returned are the whole response, as if :meth:`send_data` and
+            :meth:`send_end` followed, in one call.
         :raises LocalProtocolError: a response was already started, or the
-            headers are not valid HTTP.
+            headers are not valid HTTP; with *body*, also a body that
+            contradicts a ``Content-Length`` of the headers, as
+            :meth:`send_data` or :meth:`send_end` would (the response counts
+            as started then).
         """
         if self._response_started:
             raise LocalProtocolError("a response was already started for this request")
@@ -423,8 +431,18 @@ class ServerConnection:
             # The client takes a 2xx to CONNECT as an open tunnel and sends raw
             # bytes next; reading them as requests would smuggle them past it.
             keep = False
-        data, self._keep_alive = self._writer.head(status, headers, reason, keep, length)
+        writer = self._writer
+        if body is None:
+            data, self._keep_alive = writer.head(status, headers, reason, keep, length)
+            self._response_started = True
+            return data
+        try:
+            data, self._keep_alive = writer.head(status, headers, reason, keep, length, body)
+        except LocalProtocolError:
+            self._response_started = writer.head_written
+            raise
         self._response_started = True
+        self.response_done = True
         return data
 
     def send_data(self, data: bytes) -> bytes:

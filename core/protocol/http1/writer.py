@@ -95,6 +95,8 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 SERVER_NAME = "crosswind"
 
 _NONE, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
+# The mode between reset() and head(): no head written yet (data() and end() add nothing).
+_NO_HEAD = -1
 
 # Status lines with the standard phrase, asked for by b"" or by the phrase
 # itself: a lookup instead of a call and a format (see bench/NOTES.md).
@@ -210,7 +212,7 @@ class ResponseWriter:
         self._head_request = head_request
         self._http10 = http10
         self._connect = connect
-        self._mode = _NONE
+        self._mode = _NO_HEAD
         self._remaining = 0
         self._no_server = False
 
@@ -225,8 +227,9 @@ class ResponseWriter:
         reason: bytes,
         keep_alive: bool,
         length: int | None = None,
+        body: bytes | None = None,
     ) -> tuple[bytes, bool]:
-        """Serialize the status line and headers.
+        """Serialize the status line and headers (and, given *body*, the whole response).
 
         :param status: the status code.
         :param headers: ``(name, value)`` pairs, all ``bytes`` or all ``str``
@@ -236,9 +239,14 @@ class ResponseWriter:
         :param length: the length of the whole body, when it is known up
             front: a ``Content-Length`` field is added unless the headers
             frame the body themselves (or the status has no body).
+        :param body: the whole body, with *length* its length: the bytes
+            returned are then those of :meth:`data` and :meth:`end` too, in one
+            call instead of three.
         :returns: the bytes, and whether the connection can stay open after
             this response (a close-delimited body cannot).
-        :raises LocalProtocolError: a header is not valid HTTP.
+        :raises LocalProtocolError: a header is not valid HTTP, or *body*
+            contradicts a ``Content-Length`` of the headers (the head was
+            written then: :attr:`head_written` tells the two apart).
         """
         # A list, to look at the first name and, on a refusal, walk the fields again.
         fields: list[tuple[Any, Any]] = headers if type(headers) is list else list(headers)
@@ -313,16 +321,16 @@ class ResponseWriter:
             number = length
             parts.append(b"Content-Length: %d\r\n" % length)
         if no_body:
-            self._mode = _NONE
+            mode = _NONE
         elif number is not None and not chunked:
-            self._mode = _LENGTH
+            mode = _LENGTH
             self._remaining = number
         elif not self._http10:
-            self._mode = _CHUNKED
+            mode = _CHUNKED
             if not chunked:
                 parts.append(b"Transfer-Encoding: chunked\r\n")
         else:
-            self._mode = _UNTIL_CLOSE
+            mode = _UNTIL_CLOSE
             keep_alive = False
         if says_close:
             keep_alive = False
@@ -341,7 +349,25 @@ class ResponseWriter:
                 raise self._refusal(fields, reason)
             if fresh is not None:
                 _keep(lines, fresh)
-        return block, keep_alive
+        # Set once the block passed: a refused head leaves head_written false.
+        self._mode = mode
+        if body is None:
+            return block, keep_alive
+        # What data() and end() would add, without their calls.
+        if mode == _LENGTH:
+            if len(body) != self._remaining:
+                self.data(body)  # raises when longer,
+                self.end()  # and when shorter
+            self._remaining = 0
+            return block + body, keep_alive
+        if mode == _NONE:
+            return block, keep_alive
+        return block + self.data(body) + self.end(), keep_alive
+
+    @property
+    def head_written(self) -> bool:
+        """:meth:`head` has written the head of the current response."""
+        return self._mode != _NO_HEAD
 
     @staticmethod
     def _refusal(headers: Iterable[tuple[Any, Any]], reason: bytes) -> LocalProtocolError:
