@@ -48,6 +48,12 @@ __all__ = [
 
 #: Seconds any single wait (a request, a start, a stop) may take.
 TIMEOUT = 10.0
+#: Seconds a subprocess server may take to import its application and accept:
+#: several under a busy machine, which must not count against a request's TIMEOUT.
+START_TIMEOUT = 60.0
+#: A request line too short to parse: a server answers it ``400`` itself,
+#: without handing anything to its application.
+_UNPARSABLE = b"READY?\r\n\r\n"
 
 #: The repository root: subprocess servers import their application from here.
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,10 +231,11 @@ def _subprocess_server(
 ) -> Iterator[int]:
     """Run *command*, which serves on the inherited listening *sock*, until the block ends.
 
-    The socket listens before the process starts, so requests sent while it
-    is still importing wait in the backlog instead of being refused.  On the
-    way out the server gets SIGTERM (a graceful stop), then SIGKILL if it
-    lingers; its stderr is attached to the failure if it died early.
+    The port is yielded once the server answers, so that the time it takes
+    to import its application (seconds on a busy machine) is not taken from
+    the first request's :data:`TIMEOUT`.  On the way out the server gets
+    SIGTERM (a graceful stop), then SIGKILL if it lingers; its stderr is
+    attached to the failure if it died early.
     """
     port = sock.getsockname()[1]
     # A file, not a pipe: nobody reads stderr while the server runs, and a
@@ -240,6 +247,7 @@ def _subprocess_server(
         )
         sock.close()  # the server has its own copy and accepts on it
         try:
+            _wait_until_answering(port)
             yield port
         except BaseException:
             if process.poll() is not None:
@@ -255,6 +263,18 @@ def _subprocess_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=TIMEOUT)
+
+
+def _wait_until_answering(port: int) -> None:
+    """Wait until the server on *port* answers a request its application never sees.
+
+    The listening socket takes the connection at once (the backlog); the
+    answer comes once the server has imported its application and accepts.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT) as probe:
+        probe.sendall(_UNPARSABLE)
+        answer = probe.recv(64)
+    assert answer.startswith(b"HTTP/1."), f"the server answered {answer!r} to a probe"
 
 
 def gunicorn_server(
