@@ -19,7 +19,9 @@ This module holds what a server does with them, in this order:
 6. *started* gets the :class:`~crosswind.backends._common.ServerHandle`.  If it
    raises, the server shuts down as if asked to, and the exception
    propagates once it has.
-7. A shutdown request runs :meth:`Server.drain`: accepting stops, every
+7. A shutdown request runs :meth:`Server.drain`: accepting stops (the
+   clients already in the listening socket's backlog are taken in first, as
+   the kernel connected them before the shutdown), every
    connection finishes its exchange in flight and closes instead of keeping
    alive (a request the backend has already received counts as in flight,
    and is answered with ``Connection: close``), idle ones close at once,
@@ -373,7 +375,11 @@ class Server(Generic[C]):
         return list(self.connections)
 
     async def _stop_accepting(self) -> None:
-        """Stop accepting and close the listening socket, so new clients are turned away."""
+        """Take in the clients the backlog holds, then close the listening socket.
+
+        Closing it turns new clients away; those already connected by the
+        kernel would be reset with it, their requests perhaps already sent.
+        """
         raise NotImplementedError
 
     async def _close_idle(self, connection: C) -> None:

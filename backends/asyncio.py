@@ -580,6 +580,11 @@ class _Server(Server[_Protocol]):
         self.sock.close()
 
     async def _stop_accepting(self) -> None:
+        if self._reading:
+            # The clients already in the backlog connected before the
+            # shutdown, and may have sent their request: a closed listener
+            # would reset them, so they are taken in and served like the others.
+            self._accept_ready()
         self.close_listener()
 
     async def _settle(self) -> None:

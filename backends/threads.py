@@ -599,9 +599,22 @@ class ThreadedServer(Server[_SocketTransport]):
             return list(self.connections)
 
     async def _stop_accepting(self) -> None:
+        # The clients already in the backlog connected before the shutdown,
+        # and may have sent their request: closing the listener would reset
+        # them, so they are taken in and served like the others.
+        self._accept_waiting()
         # Closing the listener turns new clients away at once, instead of
         # leaving them in a backlog nobody will accept from.
         self.sock.close()
+
+    def _accept_waiting(self) -> None:
+        """Accept every client the backlog holds, up to the free slots, without waiting."""
+        sock = self.sock
+        with contextlib.suppress(OSError):
+            sock.setblocking(False)  # a listening socket handed over may block
+            while len(self.connections) < self.limits.max_connections:
+                client, address = sock.accept()
+                self._start(client, address)
 
     async def _close_idle(self, connection: _SocketTransport) -> None:
         if connection.driver is None:

@@ -264,6 +264,7 @@ class TrioServer(Server[_Connection]):
         self._all_closed = trio.Event()
         self._finished = trio.Event()
         self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None  # the connections' nursery, while running
 
     def request_shutdown(self) -> None:
         """Start a graceful shutdown; callable from any thread, or from trio itself."""
@@ -292,6 +293,7 @@ class TrioServer(Server[_Connection]):
         self._token = trio.lowlevel.current_trio_token()
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 nursery.start_soon(self._accept_loop, nursery)
                 task_status.started(self)
                 await self._stop.wait()
@@ -442,6 +444,11 @@ class TrioServer(Server[_Connection]):
 
     async def _stop_accepting(self) -> None:
         self._accepting.cancel()
+        if self._nursery is not None:
+            # The clients already in the backlog connected before the
+            # shutdown, and may have sent their request: a closed listener
+            # would reset them, so they are taken in and served like the others.
+            self._accept_waiting(self._nursery)
         # Closing the listener turns new clients away at once, instead of
         # leaving them in a backlog nobody will accept from.
         await self._listener.aclose()

@@ -6,6 +6,7 @@ with what, and that nobody waits for a timeout that should not apply.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from crosswind.backends._common import ServerHandle
 from crosswind.protocol.exchange import Exchange
 from crosswind.protocol.limits import Limits
 from crosswind.web import Application, RequestHandler
@@ -374,6 +376,47 @@ def test_shutdown_under_load_answers_every_request_sent_before_it(backend: str) 
     # A request sent after the shutdown began may meet a connection closing
     # as idle; one the server could have read before then must be answered.
     assert [t for t in result["lost"] if t < requested] == []
+
+
+def test_a_client_in_the_backlog_when_the_shutdown_starts_is_answered(backend: str) -> None:
+    """A client the kernel connected before the shutdown, not yet accepted, gets its answer.
+
+    The first request's handler connects a second client and sends its
+    request while the server cannot accept: on asyncio, after the shutdown
+    has started and its task is queued ahead of the next accept (the
+    handler holds the loop); elsewhere just before it starts (trio's loop
+    and the threads' accept thread may win the race, and accept it as
+    usual).  Closing the listener with the client in its backlog would
+    reset it, its request lost.
+    """
+    handles: list[ServerHandle] = []
+    late: list[socket.socket] = []
+
+    def connect_late() -> None:
+        client = socket.create_connection(("127.0.0.1", handles[0].port), timeout=TIMEOUT)
+        late.append(client)
+        client.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    class StartsTheShutdown:
+        async def handle(self, exchange: Exchange) -> None:
+            if exchange.path == "/stop" and backend == "asyncio":
+                handles[0].shutdown()
+                await asyncio.sleep(0)  # the shutdown's task is created, its first step not run
+                connect_late()
+            elif exchange.path == "/stop":
+                connect_late()
+                handles[0].shutdown()
+            await exchange.respond(200, [(b"Content-Type", b"text/plain")], exchange.path.encode())
+
+    with running_server(backend, StartsTheShutdown()) as handle:
+        handles.append(handle)
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=TIMEOUT) as first:
+            first.sendall(b"GET /stop HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(first).endswith(b"/stop")
+        with late[0]:
+            answer = read_response(late[0])
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"/late")
+    assert b"\r\nconnection: close\r\n" in answer.lower()
 
 
 # -- shutdown timeout -----------------------------------------------------------------
