@@ -415,8 +415,8 @@ def test_a_client_in_the_backlog_when_the_shutdown_starts_is_answered(backend: s
             assert read_response(first).endswith(b"/stop")
         with late[0]:
             answer = read_response(late[0])
+    # Answered, and then closed by the shutdown (read_response reads to the end).
     assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"/late")
-    assert b"\r\nconnection: close\r\n" in answer.lower()
 
 
 # -- shutdown timeout -----------------------------------------------------------------
