@@ -142,7 +142,7 @@ class WebSocketSession:
         :param reason: at most 123 bytes of UTF-8.
         :raises ValueError: the code or the reason cannot be sent.
         """
-        return self._send(lambda: self.connection.close(code, reason))
+        return self._send(lambda: self.connection.close(code, reason), closing=True)
 
     def abort(self) -> None:
         """End the connection at once, without a close frame (Tornado's abort after an error).
@@ -155,11 +155,12 @@ class WebSocketSession:
         if self._reading:
             self.stream.interrupt_receive()
 
-    def _send(self, make: Callable[[], bytes]) -> _Sent:
+    def _send(self, make: Callable[[], bytes], closing: bool = False) -> _Sent:
         with self._guard:
-            if self._broken:
+            if self._broken and not closing:
                 # The connection still counts as open until the loop takes
-                # its closing event; a sender must not wait for that.
+                # its closing event; a sender must not wait for that.  (A
+                # close goes nowhere instead, as on a closed connection.)
                 raise WebSocketClosed("the connection was lost")
             data = make()
             if data:
