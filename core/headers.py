@@ -220,13 +220,25 @@ class Headers:
         key = _KNOWN_NAMES.get(name)
         if key is None:
             name, key = _check_name(name)
-        values = self._map.get(key)
+        index = self._map
+        values = index.get(key)
         if values is None:
             # The name is new here, the usual case: no search for fields to replace.
             self._pairs.append((name, value))
-            self._map[key] = [value]
-        else:
-            self._replace(name, key, value)
+            index[key] = [value]
+            return
+        if len(values) == 1:
+            # _replace()'s first case without its call: a handler setting a default
+            # again, spelled the same (deliberate, see bench/NOTES.md).
+            pairs = self._pairs
+            try:
+                pairs[pairs.index((name, values[0]))] = (name, value)
+            except ValueError:
+                pass
+            else:
+                index[key] = [value]
+                return
+        self._replace(name, key, value)
 
     def _replace(self, name: str, key: str, value: str) -> None:
         index = self._map

@@ -21,7 +21,7 @@ from crosswind.errors import RemoteProtocolError, RequestError
 from crosswind.protocol.events import NEED_DATA, PAUSED, EndOfMessage, Request
 from crosswind.protocol.http1.connection import ServerConnection
 from crosswind.protocol.http1.engine import available_engines
-from crosswind.protocol.http1.head import _HOST_VALUE, screen_head
+from crosswind.protocol.http1.head import _HOST_VALUE, find_head_end, screen_head
 from crosswind.protocol.limits import Limits
 from crosswind.testing import serve_bytes
 from hypothesis import given
@@ -428,3 +428,38 @@ def test_the_reasons_name_no_peer_bytes() -> None:
     with pytest.raises(RemoteProtocolError) as caught:
         screen_head(head_with_host(b"<script>"), Limits())
     assert "script" not in caught.value.reason
+
+
+def _head_end_by_the_line_first(buffer: bytes, limits: Limits) -> int | str:
+    """find_head_end's answer as two searches give it: the line's end, then the blank line."""
+    line_end = buffer.find(b"\r\n", 0, limits.max_request_line + 2)
+    if line_end < 0:
+        return "refused" if b"\n" in buffer[: limits.max_request_line + 2] or len(
+            buffer
+        ) > limits.max_request_line + 1 else -1
+    end = buffer.find(b"\r\n\r\n", line_end, limits.max_head_size + 4)
+    if end < 0:
+        return "refused or waiting"
+    return end + 4
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"\r\n", b"\r\n\r\n", b"GET / HTTP/1.1", b"Host: a", b"x" * 7, b"\n"]),
+        max_size=12,
+    )
+)
+def test_the_end_of_a_head_is_found_where_two_searches_find_it(pieces: list[bytes]) -> None:
+    # One search for the blank line answers a short head; it must agree with
+    # looking for the end of the request line first.
+    limits = Limits(max_request_line=24, max_head_size=48)
+    buffer = b"".join(pieces)
+    expected = _head_end_by_the_line_first(buffer, limits)
+    try:
+        found: int | str = find_head_end(buffer, limits)
+    except RemoteProtocolError:
+        found = "refused"
+    if isinstance(expected, str):
+        assert found == "refused" or (found == -1 and expected != "refused")
+    else:
+        assert found == expected

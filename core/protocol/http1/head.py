@@ -164,6 +164,13 @@ def find_head_end(buffer: bytes | bytearray, limits: Limits) -> int:
     :param limits: the limits to enforce.
     :raises RemoteProtocolError: a bare LF, or a size limit is exceeded.
     """
+    head_limit = limits.max_head_size + 4
+    end = buffer.find(b"\r\n\r\n", 0, head_limit)
+    if 0 <= end <= limits.max_request_line:
+        # The usual head: its request line, which ends at or before the blank line, is
+        # within the limit, and no CRLF CRLF can come before that line's end; one
+        # search instead of two (deliberate, see bench/NOTES.md).
+        return end + 4
     line_limit = limits.max_request_line + 2
     line_end = buffer.find(b"\r\n", 0, line_limit)
     if line_end < 0:
@@ -173,7 +180,6 @@ def find_head_end(buffer: bytes | bytearray, limits: Limits) -> int:
         if len(buffer) > limits.max_request_line + 1:
             raise _reject("request line too long", 414)
         return -1
-    head_limit = limits.max_head_size + 4
     end = buffer.find(b"\r\n\r\n", line_end, head_limit)
     if end < 0:
         # Only an incomplete head pays for these counts.  From the start: a
