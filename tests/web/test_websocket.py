@@ -370,14 +370,11 @@ def test_an_upgrade_read_during_shutdown_is_answered_then_closed_with_1001(
             assert time.monotonic() - started < 15
 
 
-def test_a_thread_writing_to_a_client_that_never_reads_is_cut_by_the_send_timeout(
-    recorder: Recorder,
-) -> None:
-    """On threads, another thread's writes keep their timeout while the socket's own thread reads.
+def pusher_app(recorder: Recorder) -> Application:
+    """``/push``: a thread of the handler's own pushes 64 KiB messages from ``open`` until one fails.
 
-    The client keeps sending (so the connection's thread keeps reading) and
-    reads slowly, then stops both; a second thread pushes messages all along.  The push must fail within the send timeout, and the handler hear
-    of it, however the reads and the writes interleave.
+    It then closes the connection, which does nothing on a closed one, and
+    records ``("push failed",)``; ``on_close`` records ``("close", code)``.
     """
 
     class Pusher(WebSocketHandler):
@@ -389,6 +386,7 @@ def test_a_thread_writing_to_a_client_that_never_reads_is_cut_by_the_send_timeou
                 while True:
                     self.write_message(b"x" * 65536, binary=True)
             except WebSocketClosedError:
+                self.close()
                 recorder.add(("push failed",))
 
         def on_message(self, message: str | bytes) -> None:
@@ -397,9 +395,21 @@ def test_a_thread_writing_to_a_client_that_never_reads_is_cut_by_the_send_timeou
         def on_close(self) -> None:
             recorder.add(("close", self.close_code))
 
-    app = Application([(r"/push", Pusher)])
+    return Application([(r"/push", Pusher)])
+
+
+def test_a_thread_writing_to_a_client_that_never_reads_is_cut_by_the_send_timeout(
+    recorder: Recorder,
+) -> None:
+    """On threads, another thread's writes keep their timeout while the socket's own thread reads.
+
+    The client keeps sending (so the connection's thread keeps reading) and
+    reads slowly, then stops both; a second thread pushes messages all along.  The push must fail within the send timeout, and the handler hear
+    of it, however the reads and the writes interleave.
+    """
+
     limits = Limits(body_timeout=1.0)
-    with running_server("threads", app, limits=limits) as handle, WSClient(
+    with running_server("threads", pusher_app(recorder), limits=limits) as handle, WSClient(
         handle.port, "/push"
     ) as client:
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -431,23 +441,8 @@ def test_a_thread_writing_to_a_silent_client_fails_while_the_connection_thread_w
     shuts down; closing it then does nothing, as for any closed connection.
     """
 
-    class Pusher(WebSocketHandler):
-        def open(self) -> None:
-            threading.Thread(target=self.push, daemon=True).start()
-
-        def push(self) -> None:
-            try:
-                while True:
-                    self.write_message(b"x" * 65536, binary=True)
-            except WebSocketClosedError:
-                self.close()
-                recorder.add(("push failed",))
-
-        def on_close(self) -> None:
-            recorder.add(("close", self.close_code))
-
-    app = Application([(r"/push", Pusher)])
-    with running_server("threads", app, limits=Limits(body_timeout=1.0)) as handle, WSClient(
+    limits = Limits(body_timeout=1.0)
+    with running_server("threads", pusher_app(recorder), limits=limits) as handle, WSClient(
         handle.port, "/push"
     ):
         recorder.wait_for(lambda items: ("push failed",) in items)
