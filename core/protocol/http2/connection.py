@@ -188,6 +188,7 @@ class H2ServerConnection:
         h2.decoder.max_header_list_size = self._max_header_list
         self._streams: dict[int, _Stream] = {}
         self._out: list[bytes] = []
+        self._frames = _FrameCutter(len(PREFACE))
         now = clock()
         self._idle_since: float | None = now
         self._header_block_since: float | None = None
@@ -282,15 +283,34 @@ class H2ServerConnection:
         if self.closed:
             return []
         self.initiate()
+        events: list[H2Event] = []
+        now = self.clock()
+        # One frame at a time: h2 acts on every frame of a read before it
+        # returns, so a frame would otherwise meet a stream as h2 left it,
+        # not as this connection did (a malformed request it reset, say),
+        # and the verdict would depend on how TCP cut the bytes.
+        for piece in self._frames.split(data):
+            self._receive_frame(piece, now, events)
+            if self.closed:
+                return events
+        self._check_floods(now, events)
+        self._check_header_block(now, events)
+        if self._streams:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
+        return events
+
+    def _receive_frame(self, data: bytes, now: float, events: list[H2Event]) -> None:
+        """Hand h2 bytes that complete one frame at most, and act on what they meant."""
         try:
             received = self._h2.receive_data(data)
         except ProtocolError as error:
             # h2 has queued its GOAWAY with the error's code already.
             self.closed = self.failed = True
             self._correct_goaway(error)
-            return [ConnectionEnded(False, f"protocol error: {type(error).__name__}")]
-        events: list[H2Event] = []
-        now = self.clock()
+            events.append(ConnectionEnded(False, f"protocol error: {type(error).__name__}"))
+            return
         skip: object = None
         for event in received:
             if self.closed:
@@ -339,13 +359,6 @@ class H2ServerConnection:
                 self._control_frames += 1
             elif isinstance(event, h2events.ConnectionTerminated):
                 self._goaway_received(event, events)
-        self._check_floods(now, events)
-        self._check_header_block(now, events)
-        if self._streams:
-            self._idle_since = None
-        elif self._idle_since is None:
-            self._idle_since = now
-        return events
 
     def _request(self, event: h2events.RequestReceived, now: float, events: list[H2Event]) -> None:
         stream_id = event.stream_id
@@ -749,3 +762,50 @@ def _goaway(last_stream_id: int, error_code: ErrorCodes) -> bytes:
 
 def _min(a: float | None, b: float) -> float:
     return b if a is None or b < a else a
+
+
+class _FrameCutter:
+    """Cuts the client's bytes where its frames end, reading only their 9-byte headers.
+
+    Nothing is kept back: the last piece may end inside a frame, which h2
+    buffers until the rest comes.  Each piece completes one frame at most.
+
+    :param preface: the bytes before the first frame (the client's preface).
+    """
+
+    __slots__ = ("_head", "_skip")
+
+    def __init__(self, preface: int) -> None:
+        self._skip = preface  # bytes still to pass before the next frame header
+        self._head = b""  # the start of a frame header cut by the last read
+
+    def split(self, data: bytes) -> list[bytes]:
+        """*data* cut after every frame it completes; the rest, if any, last."""
+        pieces = []
+        start = position = 0
+        size = len(data)
+        skip, head = self._skip, self._head
+        while position < size:
+            if skip:
+                taken = min(skip, size - position)
+                skip -= taken
+                position += taken
+                if skip == 0 and not head and position > start:
+                    # The payload (or the preface) is complete: a frame ends here.
+                    pieces.append(data[start:position])
+                    start = position
+                continue
+            taken = min(9 - len(head), size - position)
+            head += data[position : position + taken]
+            position += taken
+            if len(head) == 9:
+                skip = int.from_bytes(head[:3], "big")
+                head = b""
+                if skip == 0:
+                    pieces.append(data[start:position])
+                    start = position
+        if start < size:
+            pieces.append(data[start:])
+        self._skip, self._head = skip, head
+        return pieces
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from crosswind.errors import LocalProtocolError
-from crosswind.protocol.http2.connection import H2ServerConnection
+from crosswind.protocol.http2.connection import PREFACE, H2ServerConnection, _FrameCutter
 from crosswind.protocol.http2.events import (
     BodyEnded,
     BodyReceived,
@@ -20,6 +20,8 @@ from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 from hpack import Encoder
 from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, RstStreamFrame
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.protocol.http2.pair import Pair
 
@@ -304,6 +306,65 @@ def test_content_length_that_disagrees_with_data_is_an_error() -> None:
     assert _of(events, ConnectionEnded)
     goaway = _goaway(pair.to_client())
     assert goaway is not None and goaway.error_code == ErrorCodes.PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one-read", "two-reads"])
+def test_a_malformed_request_and_its_body_get_the_same_verdict_however_they_are_read(
+    together: bool,
+) -> None:
+    # h2 acts on every frame of a read before this connection sees any: the
+    # body would meet a stream h2 still held open, overrun its Content-Length
+    # there and end the connection, while read apart it meets the stream the
+    # connection had reset.  Frames go to h2 one at a time, so both are a
+    # stream error.
+    pair = Pair(validate=False)
+    fields = [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"a"),
+              (b":path", b"/"), (b"X-Upper", b"1"), (b"content-length", b"3")]
+    pair.client.send_headers(1, fields)
+    head = pair.client.data_to_send()
+    pair.client.send_data(1, b"toolong")
+    body = pair.client.data_to_send()
+    events = pair.to_server(head + body) if together else pair.to_server(head) + pair.to_server(body)
+    assert not _of(events, ConnectionEnded) and not _of(events, RequestReceived)
+    client_events = pair.to_client()
+    assert _resets(client_events)[1] == ErrorCodes.PROTOCOL_ERROR
+    assert _goaway(client_events) is None
+    _, events = pair.request()
+    assert _of(events, RequestReceived)
+
+
+@given(
+    payloads=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
+def test_the_client_bytes_are_cut_after_each_frame_however_they_arrive(
+    payloads: list[int], cuts: list[int]
+) -> None:
+    frames = [len(p).to_bytes(3, "big") + b"\x00\x00" + b"\x00\x00\x00\x01" + bytes(p)
+              for p in (bytes([7]) * n for n in payloads)]
+    data = PREFACE + b"".join(frames)
+    ends = set()
+    position = len(PREFACE)
+    for frame in frames:
+        position += len(frame)
+        ends.add(position)
+    cutter = _FrameCutter(len(PREFACE))
+    offsets = sorted({min(cut, len(data)) for cut in cuts} | {0, len(data)})
+    pieces: list[tuple[int, int]] = []
+    for start, stop in zip(offsets, offsets[1:], strict=False):
+        at = start
+        for piece in cutter.split(data[start:stop]):
+            pieces.append((at, at + len(piece)))
+            at += len(piece)
+        assert at == stop  # nothing kept back
+    # Every piece but the last of a read ends where a frame (or the preface) ends,
+    # and every frame end is a cut.
+    cut_points = {end for _, end in pieces}
+    assert ends <= cut_points
+    for (_, end), following in zip(pieces, pieces[1:], strict=False):
+        if end != following[0] or end in offsets:
+            continue
+        assert end in ends or end == len(PREFACE)
 
 
 def test_content_length_on_a_request_without_body_is_an_error() -> None:
