@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/ruff check core backends adapters tests examples bench fuzz
 	$(BIN)/python -m tests.support.mypy_paths
 	$(BIN)/mypy
-	$(BIN)/python fuzz/run.py --budget 10
+	$(BIN)/python fuzz/run.py --budget 10 --seed 1
 	$(BIN)/python -m tests.support.package_check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

@@ -1,6 +1,6 @@
 """Run crosswind's fuzz targets for a time budget each.
 
-    python fuzz/run.py [--budget SECONDS] [--engine auto|atheris|hypothesis] [target ...]
+    python fuzz/run.py [--budget SECONDS] [--seed N] [--engine auto|atheris|hypothesis] [target ...]
 
 Targets are the modules in ``fuzz/targets/`` (``protocol``, ``cookies``, ``forms``,
 ``multipart``, ``routing``, ``signing``, ``template``, ``ws_connection``, ``h2_connection``); each exposes
@@ -17,6 +17,10 @@ Engines:
   spent.  Not coverage-guided, but the same targets and the same findings.
 
 ``auto`` (the default) uses atheris when it is importable.
+
+``--seed N`` (N >= 1) makes the mutations the same from run to run: ``make test``'s
+short smoke uses it, so that its verdict changes with the code, not with the luck
+of a run.  Without it (``make fuzz``), each run explores from a new seed.
 
 A finding is minimized and saved as ``fuzz/crashes/<target>-<sha1>``;
 ``tests/test_fuzz_regressions.py`` replays every seed and every saved finding on each
@@ -166,11 +170,12 @@ def _child(name: str, args: list[str], log: Path, timeout: float) -> int:
             return -1
 
 
-def run_atheris(name: str, budget: float) -> list[Path]:
+def run_atheris(name: str, budget: float, seed: int = 0) -> list[Path]:
     """Fuzz *name* with atheris for *budget* seconds; return the findings saved.
 
     :param name: the target's name.
     :param budget: seconds of fuzzing.
+    :param seed: libFuzzer's seed; 0 for a new one.
     """
     corpus = WORK / "corpus" / name
     corpus.mkdir(parents=True, exist_ok=True)
@@ -182,6 +187,7 @@ def run_atheris(name: str, budget: float) -> list[Path]:
     seeds = [str(CORPUS / name)] if (CORPUS / name).is_dir() else []
     args = [
         f"-max_total_time={max(1, int(budget))}",
+        f"-seed={seed}",
         "-timeout=10",
         "-rss_limit_mb=2048",
         "-print_final_stats=1",
@@ -215,13 +221,15 @@ def _summarize(log: Path) -> None:
 # -- Hypothesis fallback ------------------------------------------------------------------
 
 
-def run_hypothesis(name: str, budget: float) -> list[Path]:
+def run_hypothesis(name: str, budget: float, seed: int = 0) -> list[Path]:
     """Fuzz *name* with Hypothesis mutating its seeds for *budget* seconds.
 
     :param name: the target's name.
     :param budget: seconds of fuzzing.
+    :param seed: the first batch's random seed, one more for each batch after; 0 for random.
     """
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as seeded
 
     module = load_target(name)
     inputs = _mutations([p.read_bytes() for p in seed_files(name)])
@@ -239,7 +247,12 @@ def run_hypothesis(name: str, budget: float) -> list[Path]:
 
     deadline = time.monotonic() + budget
     saved: list[Path] = []
+    batches = 0
     while time.monotonic() < deadline and not saved:
+        test = given(inputs)(attempt)
+        if seed:
+            test = seeded(seed + batches)(test)
+        batches += 1
         batch = settings(
             max_examples=200,
             deadline=None,
@@ -247,7 +260,7 @@ def run_hypothesis(name: str, budget: float) -> list[Path]:
             phases=[Phase.generate, Phase.shrink],
             suppress_health_check=list(HealthCheck),
             print_blob=False,
-        )(given(inputs)(attempt))
+        )(test)
         try:
             batch()
         except Exception as error:  # a finding: whatever the target raised
@@ -311,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per target")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the same mutations from run to run (>= 1); default: a new seed each run")
     parser.add_argument("--engine", choices=["auto", "atheris", "hypothesis"], default="auto")
     parser.add_argument("targets", nargs="*", help=f"default: all of {', '.join(target_names())}")
     options = parser.parse_args(argv)
@@ -323,11 +338,15 @@ def main(argv: list[str] | None = None) -> int:
         engine = "atheris" if atheris_available() else "hypothesis"
     elif engine == "atheris" and not atheris_available():
         parser.error("atheris is not installed (pip install atheris), or use --engine hypothesis")
-    run: Callable[[str, float], list[Path]] = run_atheris if engine == "atheris" else run_hypothesis
+    if options.seed < 0:
+        parser.error("--seed must be 0 (a new seed each run) or more")
+    run: Callable[[str, float, int], list[Path]] = (
+        run_atheris if engine == "atheris" else run_hypothesis
+    )
     findings: dict[str, list[Path]] = {}
     for name in names:
         print(f"fuzzing {name} with {engine} for {options.budget:g} s", flush=True)
-        findings[name] = run(name, options.budget)
+        findings[name] = run(name, options.budget, options.seed)
     total = sum(len(paths) for paths in findings.values())
     for name, paths in findings.items():
         for path in paths:
