@@ -276,20 +276,26 @@ class Application(ServerEntryPoints):
 
         :param exchange: the request being served.
         """
+        # Positional arguments: a call with keywords costs more (see bench/NOTES.md).
         request = HTTPServerRequest.from_exchange(
-            exchange, clock=self.clock, xheaders=bool(self.settings.get("xheaders"))
+            exchange, self.clock, self.settings.get("xheaders", False)
         )
         # find_handler() and get_handler_delegate() as written below, inline: no
         # calls, and no delegate built, for a request that a route matches.
         found = None
         if self._default_routing:
             router = self.router
-            found = router.find(
-                request.path,
-                request.host,
-                x_real_ip=router.default_host is not None
-                and request._header("X-Real-Ip") is not None,
-            )
+            if router.hosts:
+                found = router.find(
+                    request.path,
+                    request.host,
+                    x_real_ip=router.default_host is not None
+                    and request._header("X-Real-Ip") is not None,
+                )
+            else:
+                # Without host tables the router has only the table for every host to
+                # search: searched here, a call less (see bench/NOTES.md).
+                found = router.wildcard.find(request.path)
         if found is not None:
             spec = found.spec
             handler_class: type[RequestHandler] = spec.handler
@@ -305,7 +311,8 @@ class Application(ServerEntryPoints):
             handler_kwargs = delegate.handler_kwargs
             path_args = delegate.path_args
             path_kwargs = delegate.path_kwargs
-        if not self.settings.get("compiled_template_cache", True):
+        # Only loaders made so far can hold compiled templates (no lookup without any).
+        if self._template_loaders and not self.settings.get("compiled_template_cache", True):
             for loader in self._template_loaders.values():
                 reset = getattr(loader, "reset", None)
                 if reset is not None:
@@ -325,11 +332,14 @@ class Application(ServerEntryPoints):
             else handler_class(self, request)
         )
         # An empty comprehension still costs a call (see bench/NOTES.md).
-        transforms = [transform(request) for transform in self.transforms] if self.transforms else []
+        transforms = [transform(request) for transform in self.transforms] if self.transforms else ()
+        # No * of an empty sequence: a call with one costs more (see bench/NOTES.md).
         if path_kwargs:
             await handler._execute(transforms, *path_args, **path_kwargs)
-        else:
+        elif path_args:
             await handler._execute(transforms, *path_args)
+        else:
+            await handler._execute(transforms)
 
     def log_request(self, handler: RequestHandler) -> None:
         """Log a finished request (the ``log_function`` setting replaces this).
@@ -339,7 +349,8 @@ class Application(ServerEntryPoints):
         if "log_function" in self.settings:
             self.settings["log_function"](handler)
             return
-        status = handler.get_status()
+        # The status without a call, unless the handler class overrides get_status().
+        status = handler.get_status() if handler._calls_get_status else handler._status_code
         level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
         if access_log.isEnabledFor(level):
             access_log.log(

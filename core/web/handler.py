@@ -169,6 +169,7 @@ class RequestHandler:
     _calls_on_connection_close: ClassVar[bool] = False
     _calls_finish: ClassVar[bool] = False
     _calls_flush: ClassVar[bool] = False
+    _calls_get_status: ClassVar[bool] = False
     #: None of ``compute_etag``, ``set_etag_header`` and ``check_etag_header`` is overridden.
     _default_etag: ClassVar[bool] = True
 
@@ -201,6 +202,7 @@ class RequestHandler:
         cls._calls_on_connection_close = cls.on_connection_close is not base.on_connection_close
         cls._calls_finish = cls.finish is not base.finish
         cls._calls_flush = cls.flush is not base.flush
+        cls._calls_get_status = cls.get_status is not base.get_status
         cls._default_etag = (
             cls.compute_etag is base.compute_etag
             and cls.set_etag_header is base.set_etag_header
@@ -300,17 +302,17 @@ class RequestHandler:
         date = self.application._dates.as_str()
         # The exchange directly: request.connection is built only when read.
         exchange = self.request._exchange
+        # Headers.from_checked(pairs, index), without its call (see bench/NOTES.md).
+        headers = self._headers = Headers.__new__(Headers)
         if exchange is None or exchange.server_header:
-            self._headers = Headers.from_checked(
-                [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)],
-                {"server": [_SERVER], "content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
-            )
+            headers._pairs = [_SERVER_FIELD, _CONTENT_TYPE_FIELD, ("Date", date)]
+            headers._map = {
+                "server": [_SERVER], "content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]
+            }
         else:
             # The server was told to send no Server field: none of ours either.
-            self._headers = Headers.from_checked(
-                [_CONTENT_TYPE_FIELD, ("Date", date)],
-                {"content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]},
-            )
+            headers._pairs = [_CONTENT_TYPE_FIELD, ("Date", date)]
+            headers._map = {"content-type": [_DEFAULT_CONTENT_TYPE], "date": [date]}
         if self._calls_set_default_headers:
             self.set_default_headers()
         self._write_buffer: list[bytes] = []
@@ -771,9 +773,11 @@ class RequestHandler:
         self._queue_output(include_footers)
         return _Pending((self,))
 
-    def _queue_output(self, include_footers: bool) -> None:
+    def _queue_output(self, include_footers: bool, chunk: bytes | None = None) -> None:
         # flush() without its awaitable, which the automatic finish has no use for.
-        chunk = b"".join(self._write_buffer)
+        # *chunk*: the buffered output, already joined by the caller.
+        if chunk is None:
+            chunk = b"".join(self._write_buffer)
         self._write_buffer = []
         if not self._headers_written:
             self._headers_written = True
@@ -864,6 +868,7 @@ class RequestHandler:
         if self._session is not None and not self._headers_written:
             self.application.save_session(self)
         request = self.request
+        buffer: list[bytes] | None = None
         if not self._headers_written:
             buffer = self._write_buffer
             if len(buffer) > 1:
@@ -919,8 +924,11 @@ class RequestHandler:
             connection.set_close_callback(None)
         if self._calls_flush:
             self.flush(include_footers=True)
-        else:
+        elif buffer is None:
             self._queue_output(True)
+        else:
+            # The output joined above, not joined again.
+            self._queue_output(True, buffer[0] if buffer else b"")
         if request._finish_time is None:
             request._finish_time = request._clock()  # request._finish(), inline
         self.application.log_request(self)
@@ -1444,17 +1452,19 @@ class RequestHandler:
         raise NotImplementedError()
 
     async def _execute(
-        self, transforms: list[OutputTransform], *args: bytes | None, **kwargs: bytes | None
+        self, transforms: Sequence[OutputTransform], *args: bytes | None, **kwargs: bytes | None
     ) -> None:
         """Run the request through prepare, the body, the verb method and finish."""
         self._transforms = transforms
+        request = self.request
+        verb = request.method
         try:
-            if self.request.method not in self.SUPPORTED_METHODS:
+            if verb not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
             # No call for a bodiless request (hot path, see bench/NOTES.md).
-            if not self._stream_request_body and self.request.body:
+            if not self._stream_request_body and request.body:
                 try:
-                    self.request._parse_body()
+                    request._parse_body()
                 except RequestError as error:
                     raise HTTPError(error.status_code, "Invalid body: %s", error.reason) from error
             # A comprehension costs a call even when empty, and most routes have no
@@ -1470,7 +1480,7 @@ class RequestHandler:
                 if kwargs
                 else {}
             )
-            if self.request.method not in _SAFE_METHODS:
+            if verb not in _SAFE_METHODS:
                 self._cross_origin_protection()
             if self._calls_prepare:
                 result = self.prepare()
@@ -1480,15 +1490,21 @@ class RequestHandler:
                 return
             if self._stream_request_body:
                 await self._receive_body()
-            verb = self.request.method
+            verb = request.method  # again: prepare() may have changed it (method overrides)
             method = getattr(self, _VERB_ATTRIBUTES.get(verb) or verb.lower(), None)
             if method is None:
                 # A supported method without an implementation (Tornado fails with 500).
                 raise HTTPError(405)
-            # No ** of an empty dict, which copies it.
-            result = (
-                method(*self.path_args, **self.path_kwargs) if kwargs else method(*self.path_args)
-            )
+            # No ** of an empty dict, which copies it, and no * of an empty list: a
+            # call with either costs more than a plain one (see bench/NOTES.md).  Read
+            # after prepare(), which may have changed them, as Tornado reads them.
+            path_args, path_kwargs = self.path_args, self.path_kwargs
+            if path_kwargs:
+                result = method(*path_args, **path_kwargs)
+            elif path_args:
+                result = method(*path_args)
+            else:
+                result = method()
             if result is not None and inspect.isawaitable(result):
                 await result
             if self._auto_finish and not self._finished:
@@ -1506,13 +1522,14 @@ class RequestHandler:
                 app_log.error("Exception in exception handler", exc_info=True)
         finally:
             queue = self._queue
-            exchange = self.request._exchange
+            exchange = request._exchange
             whole = self._whole
             if whole is not None and exchange is not None:
                 # The usual case, a response finished in one go: sent with a plain
                 # call, no coroutines of _send_queued and respond (see bench/NOTES.md).
                 self._whole = None
-                waiter = exchange.respond_nowait(*whole)
+                status, fields, body, reason = whole  # unpacked: no * call
+                waiter = exchange.respond_nowait(status, fields, body, reason)
                 if waiter is not None:
                     await waiter
             elif whole is not None or queue:

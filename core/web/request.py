@@ -274,9 +274,9 @@ class HTTPServerRequest:
     def from_exchange(
         cls,
         exchange: Exchange,
-        *,
         clock: Callable[[], float],
         xheaders: bool = False,
+        *,
         trusted_downstream: frozenset[str] = frozenset(),
     ) -> HTTPServerRequest:
         """Build the request for an exchange (the body is added later).

@@ -882,6 +882,35 @@ def test_log_function_and_default_access_log(caplog):
     assert any(r.getMessage().startswith("200 GET /?a=1 (127.0.0.1)") for r in caplog.records)
 
 
+def test_access_log_level_follows_the_status_that_get_status_reports(caplog):
+    # As in Tornado, the access log asks the handler for its status: an override
+    # of get_status() is what gets logged, and its level (2xx info, 4xx warning).
+    class Reported(Hello):
+        def get_status(self):
+            return 418
+
+    with caplog.at_level(logging.INFO, logger="crosswind.web.access"):
+        client = client_for([(r"/", Hello), (r"/reported", Reported)])
+        client.get("/")
+        assert client.get("/reported").status_code == 200
+    logged = [(r.levelno, r.getMessage().split(" ")[0]) for r in caplog.records
+              if r.name == "crosswind.web.access"]
+    assert logged == [(logging.INFO, "200"), (logging.WARNING, "418")]
+
+
+def test_the_verb_method_gets_the_arguments_prepare_left():
+    # Tornado calls the verb method with self.path_args and self.path_kwargs as they
+    # are after prepare(), even on a route without groups.
+    class Rewritten(RequestHandler):
+        def prepare(self):
+            self.path_args = ["from-prepare"]
+
+        def get(self, *args):
+            self.write({"args": list(args)})
+
+    assert client_for([(r"/", Rewritten)]).get("/").json() == {"args": ["from-prepare"]}
+
+
 def test_every_overridden_hook_runs_in_order_even_one_level_down():
     # The life cycle skips hooks a class leaves alone; overriding one, here or in a
     # base class of the handler, must bring its call back.

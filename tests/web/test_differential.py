@@ -238,6 +238,20 @@ def build_routes(web: ModuleType) -> list[Any]:
         def get(self):
             self.write(self.ready)
 
+    class MethodOverride(web.RequestHandler):
+        # The X-HTTP-Method-Override idiom: prepare() rewrites the method, and the
+        # verb method called is the one it names.
+        def prepare(self):
+            override = self.request.headers.get("X-HTTP-Method-Override")
+            if override:
+                self.request.method = override.upper()
+
+        def post(self):
+            self.write("post ran")
+
+        def delete(self):
+            self.write("delete ran")
+
     class Stream(web.RequestHandler):
         async def get(self):
             for word in ("alpha", "beta", "gamma"):
@@ -476,6 +490,7 @@ def build_routes(web: ModuleType) -> list[Any]:
         (r"/custom-error", CustomError),
         (r"/lifecycle", Lifecycle),
         (r"/async-prepare", AsyncPrepare),
+        (r"/method-override", MethodOverride),
         (r"/stream", Stream),
         (r"/double-finish", DoubleFinish),
         (r"/no-content", NoContent),
@@ -854,6 +869,8 @@ simple("double-finish", "GET", "/double-finish")
 simple("lifecycle-async-verb", "GET", "/lifecycle")
 simple("lifecycle-prepare-finishes", "GET", "/lifecycle?stop=1")
 simple("async-prepare", "GET", "/async-prepare")
+simple("prepare-overrides-method", "POST", "/method-override", headers={"X-HTTP-Method-Override": "delete"})
+simple("prepare-keeps-method", "POST", "/method-override")
 simple("initialize-kwargs", "GET", "/init")
 simple("initialize-all-kwargs", "GET", "/init-default")
 
