@@ -103,7 +103,6 @@ class AdapterConnection:
         headers: ResponseHeaders,
         reason: bytes = b"",
         length: int | None = None,
-        *,
         body: bytes | None = None,
     ) -> bytes:
         """Record the response head; the driver's ``send`` delivers it.

@@ -3,10 +3,11 @@
 Each case serves the same request many times in memory (``crosswind.testing.serve_bytes``,
 the whole path a backend runs, without sockets) under ``valgrind --tool=callgrind``, once
 with zero requests and once with ``--requests`` of them; the difference, divided by the
-count, is what one request costs.  Hash randomization is fixed so that dict layouts, and
-with them the counts, repeat from run to run.  Wall-clock figures on a shared machine vary
-by 10-20 %; these vary by well under 1 %, which makes them the way to tell whether a small
-change to the hot path helped.
+count, is what one request costs.  Hash randomization and, where ``setarch -R`` may turn
+it off, address-space randomization are fixed, so that dict layouts, and with them the
+counts, repeat from run to run of one tree exactly (with addresses random they spread by
+about 0.5 %).  Wall-clock figures on a shared machine vary by 10-20 %, which makes these the
+way to tell whether a small change to the hot path helped.
 
 Needs valgrind (``apt-get install valgrind``).  Usage::
 
@@ -195,7 +196,7 @@ def count_instructions(case: str, requests: int, made: int = 0) -> int:
     """
     runner = _RUNNER.format(servers=str(BENCH / "servers"), bench=str(BENCH))
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        [*_fixed_layout(), "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, "-c", runner, case, str(requests), "--made", str(max(made, requests))],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
@@ -204,6 +205,20 @@ def count_instructions(case: str, requests: int, made: int = 0) -> int:
     if found is None:
         raise SystemExit(f"{case}: no instruction count in valgrind's output")
     return int(found.group(1))
+
+
+def _fixed_layout() -> list[str]:
+    """The command prefix that turns address-space randomization off, where it can.
+
+    Objects hashed by address (classes, functions) land in other dict slots when the
+    addresses move, and the counts of one tree then spread by about 0.5 % from run to
+    run; with the layout fixed they repeat exactly.  Without ``setarch``, or where the
+    sandbox forbids it, the counts are taken with the layout random.
+    """
+    if shutil.which("setarch") is None:
+        return []
+    probe = subprocess.run(["setarch", "-R", "true"], capture_output=True)
+    return ["setarch", "-R"] if probe.returncode == 0 else []
 
 
 def per_request(case: str, requests: int) -> int:

@@ -276,9 +276,12 @@ class Application(ServerEntryPoints):
 
         :param exchange: the request being served.
         """
-        # Positional arguments: a call with keywords costs more (see bench/NOTES.md).
+        # The settings below are looked up only when present (their defaults ask
+        # for nothing), with no call to get(); from_exchange() is called with
+        # positional arguments (a call with keywords costs more; see bench/NOTES.md).
+        settings = self.settings
         request = HTTPServerRequest.from_exchange(
-            exchange, self.clock, self.settings.get("xheaders", False)
+            exchange, self.clock, "xheaders" in settings and settings["xheaders"]
         )
         # find_handler() and get_handler_delegate() as written below, inline: no
         # calls, and no delegate built, for a request that a route matches.
@@ -312,13 +315,13 @@ class Application(ServerEntryPoints):
             path_args = delegate.path_args
             path_kwargs = delegate.path_kwargs
         # Only loaders made so far can hold compiled templates (no lookup without any).
-        if self._template_loaders and not self.settings.get("compiled_template_cache", True):
+        if self._template_loaders and not settings.get("compiled_template_cache", True):
             for loader in self._template_loaders.values():
                 reset = getattr(loader, "reset", None)
                 if reset is not None:
                     reset()
-        if not self.settings.get("static_hash_cache", True):
-            self.settings.get("static_handler_class", StaticFileHandler).reset()
+        if "static_hash_cache" in settings and not settings["static_hash_cache"]:
+            settings.get("static_handler_class", StaticFileHandler).reset()
         if not (
             handler_class._stream_request_body
             or handler_class._raw_exchange

@@ -886,7 +886,7 @@ class RequestHandler:
             ):
                 if self._default_etag:
                     # etag.compute_etag() of the joined body, inline.
-                    etag = '"' + sha1(buffer[0] if buffer else b"").hexdigest() + '"'
+                    etag = f'"{sha1(buffer[0] if buffer else b"").hexdigest()}"'
                     headers._pairs.append(("Etag", etag))
                     index["etag"] = [etag]
                     # Most requests carry no If-None-Match: the raw fields are
@@ -929,8 +929,6 @@ class RequestHandler:
         else:
             # The output joined above, not joined again.
             self._queue_output(True, buffer[0] if buffer else b"")
-        if request._finish_time is None:
-            request._finish_time = request._clock()  # request._finish(), inline
         self.application.log_request(self)
         self._finished = True
         if self._calls_on_finish:
@@ -969,7 +967,6 @@ class RequestHandler:
                 # Leave the body unended: the driver then closes the
                 # connection and the client sees the response is incomplete.
                 self._finished = True
-                self.request._finish()
                 self._log()
                 self.on_finish()
             return
@@ -1468,18 +1465,24 @@ class RequestHandler:
                 except RequestError as error:
                     raise HTTPError(error.status_code, "Invalid body: %s", error.reason) from error
             # A comprehension costs a call even when empty, and most routes have no
-            # groups: the shortcut is deliberate (see bench/NOTES.md).
-            self.path_args = (
-                [self.decode_argument(arg) for arg in args] if args else []  # type: ignore[arg-type]
-            )
-            self.path_kwargs = (
-                {
-                    key: self.decode_argument(value, name=key)  # type: ignore[arg-type]
-                    for key, value in kwargs.items()
-                }
-                if kwargs
-                else {}
-            )
+            # groups: the shortcut is deliberate (see bench/NOTES.md).  __init__ made
+            # both empty, and only initialize() ran since: without groups, they are
+            # made again only for a class that overrides it.
+            if args or self._calls_initialize:
+                self.path_args = (
+                    [self.decode_argument(arg) for arg in args]  # type: ignore[arg-type]
+                    if args
+                    else []
+                )
+            if kwargs or self._calls_initialize:
+                self.path_kwargs = (
+                    {
+                        key: self.decode_argument(value, name=key)  # type: ignore[arg-type]
+                        for key, value in kwargs.items()
+                    }
+                    if kwargs
+                    else {}
+                )
             if verb not in _SAFE_METHODS:
                 self._cross_origin_protection()
             if self._calls_prepare:

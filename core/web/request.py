@@ -254,7 +254,6 @@ class HTTPServerRequest:
         self.query = query
         self._clock = clock
         self._start_time = clock()
-        self._finish_time: float | None = None
         self._init_lazy()
 
     def _init_lazy(self) -> None:
@@ -350,7 +349,6 @@ class HTTPServerRequest:
         request.query = query = exchange.query
         request._clock = clock
         request._start_time = clock()
-        request._finish_time = None
         request._cookies = None
         request._files = None
         request._body_arguments = None
@@ -486,13 +484,12 @@ class HTTPServerRequest:
         return self.protocol + "://" + self.host + self.uri
 
     def request_time(self) -> float:
-        """Seconds since the request started (until it finished, once it has)."""
-        end = self._finish_time if self._finish_time is not None else self._clock()
-        return end - self._start_time
+        """Seconds since the request started, read from the clock at each call.
 
-    def _finish(self) -> None:
-        if self._finish_time is None:
-            self._finish_time = self._clock()
+        As in Tornado, the count goes on after the response is finished: the
+        access log reads it as the response is finished.
+        """
+        return self._clock() - self._start_time
 
     def get_ssl_certificate(self, binary_form: bool = False) -> dict[str, Any] | None:
         """The verified client certificate, or ``None``.

@@ -143,6 +143,5 @@ class FallbackHandler(RequestHandler):
         if exchange is None:
             raise RuntimeError("FallbackHandler needs a request served over a connection")
         self._finished = True
-        self.request._finish()
         await _as_application(self.fallback).handle(exchange)
         self.on_finish()

@@ -161,7 +161,6 @@ class WebSocketHandler(RequestHandler):
             for name, value in self._headers.items()
             if name.lower() not in own
         ]
-        self.request._finish()
         self.application.log_request(self)
         interval, timeout = self._ping_settings()
         session = self._ws_session = await start_session(

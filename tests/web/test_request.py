@@ -79,14 +79,39 @@ def test_other_bodies_are_not_parsed():
     assert request.body_arguments == {} and request.files == {}
 
 
-def test_request_time_uses_the_clock_and_freezes_at_finish():
+def test_request_time_reads_the_clock_at_each_call():
     now = [100.0]
     request = HTTPServerRequest(clock=lambda: now[0])
     now[0] = 100.5
     assert request.request_time() == 0.5
-    request._finish()
     now[0] = 200.0
-    assert request.request_time() == 0.5
+    assert request.request_time() == 100.0
+
+
+def test_the_access_log_reads_the_request_time_as_the_response_finishes():
+    # As in Tornado: the log sees the time up to the finish, and the count goes on
+    # afterwards (Tornado's request_time() reads time.time() until it is asked).
+    from crosswind.testing import Client
+    from crosswind.web import Application, RequestHandler
+
+    now = [100.0]
+    seen: dict[str, float] = {}
+
+    class Slow(RequestHandler):
+        def get(self):
+            now[0] = 100.25
+            self.write("done")
+
+        def on_finish(self):
+            now[0] = 101.0
+            seen["on_finish"] = self.request.request_time()
+
+    def log(handler):
+        seen["logged"] = handler.request.request_time()
+
+    app = Application([(r"/", Slow)], clock=lambda: now[0], log_function=log)
+    assert Client(app).get("/").text == "done"
+    assert seen == {"logged": 0.25, "on_finish": 1.0}
 
 
 @pytest.mark.parametrize("ip,valid", [("1.2.3.4", True), ("::1", True), ("1.2.3", False), ("", False), ("a\x00", False)])

@@ -393,7 +393,6 @@ class ServerConnection:
         headers: Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]],
         reason: bytes = b"",
         length: int | None = None,
-        *,
         body: bytes | None = None,
     ) -> bytes:
         """Serialize the response head.

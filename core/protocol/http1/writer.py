@@ -251,7 +251,7 @@ class ResponseWriter:
         # A list, to look at the first name and, on a refusal, walk the fields again.
         fields: list[tuple[Any, Any]] = headers if type(headers) is list else list(headers)
         # Text fields are written as latin-1 (crosswind.web keeps its headers as str).
-        text = bool(fields) and type(fields[0][0]) is str
+        text = type(fields[0][0]) is str if fields else False
         lines: dict[Any, _Line] = _TEXT_LINES if text else _BYTES_LINES
         status_line = _STATUS_LINES.get((status, reason))
         check = status_line is None  # a reason phrase of the application's
