@@ -157,7 +157,7 @@ class _SocketTransport:
         while True:
             if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
                 wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-                if not _readable(sock, wait):
+                if not _ready(sock, wait):
                     raise TimeoutError
             try:
                 if direct:
@@ -205,7 +205,7 @@ class _SocketTransport:
                         except BlockingIOError:
                             # The kernel's buffer is full: wait, as the socket's
                             # timeout would, for the client to read some.
-                            if not _writable(sock, self.send_timeout):
+                            if not _ready(sock, self.send_timeout, writing=True):
                                 raise TimeoutError("the client stopped reading") from None
                 else:
                     while view:
@@ -683,22 +683,17 @@ def _handshake(tls_sock: ssl.SSLSocket, deadline: float, timeout: float) -> None
     tls_sock.settimeout(timeout)
 
 
-def _readable(sock: socket.socket, timeout: float | None) -> bool:
-    """Whether *sock* has bytes (or its end) within *timeout* seconds; ``None`` waits forever."""
+def _ready(sock: socket.socket, timeout: float | None, writing: bool = False) -> bool:
+    """Whether *sock* has bytes (or its end) within *timeout* seconds; ``None`` waits forever.
+
+    With *writing*: whether it can take more bytes instead.
+    """
     if _poll is None:
-        return bool(select.select([sock], [], [], timeout)[0])
+        ready = select.select([], [sock], [], timeout) if writing else select.select([sock], [], [], timeout)
+        return any(ready)
     poller = _poll()
-    poller.register(sock.fileno(), select.POLLIN)
+    poller.register(sock.fileno(), select.POLLOUT if writing else select.POLLIN)
     return bool(poller.poll(None if timeout is None else timeout * 1000.0))
-
-
-def _writable(sock: socket.socket, timeout: float) -> bool:
-    """Whether *sock* can take more bytes within *timeout* seconds."""
-    if _poll is None:
-        return bool(select.select([], [sock], [], timeout)[1])
-    poller = _poll()
-    poller.register(sock.fileno(), select.POLLOUT)
-    return bool(poller.poll(timeout * 1000.0))
 
 
 _poll = getattr(select, "poll", None)

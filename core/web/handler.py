@@ -773,11 +773,9 @@ class RequestHandler:
         self._queue_output(include_footers)
         return _Pending((self,))
 
-    def _queue_output(self, include_footers: bool, chunk: bytes | None = None) -> None:
+    def _queue_output(self, include_footers: bool) -> None:
         # flush() without its awaitable, which the automatic finish has no use for.
-        # *chunk*: the buffered output, already joined by the caller.
-        if chunk is None:
-            chunk = b"".join(self._write_buffer)
+        chunk = b"".join(self._write_buffer)
         self._write_buffer = []
         if not self._headers_written:
             self._headers_written = True
@@ -868,7 +866,6 @@ class RequestHandler:
         if self._session is not None and not self._headers_written:
             self.application.save_session(self)
         request = self.request
-        buffer: list[bytes] | None = None
         if not self._headers_written:
             buffer = self._write_buffer
             if len(buffer) > 1:
@@ -924,11 +921,8 @@ class RequestHandler:
             connection.set_close_callback(None)
         if self._calls_flush:
             self.flush(include_footers=True)
-        elif buffer is None:
-            self._queue_output(True)
         else:
-            # The output joined above, not joined again.
-            self._queue_output(True, buffer[0] if buffer else b"")
+            self._queue_output(True)
         self.application.log_request(self)
         self._finished = True
         if self._calls_on_finish:
