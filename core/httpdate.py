@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 from collections.abc import Callable
 
 __all__ = ["DateCache", "format_http_date", "parse_http_date"]
@@ -38,6 +39,19 @@ def parse_http_date(value: str) -> datetime.datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _date_forms(second: float) -> tuple[str, bytes, bytes]:
+    """The HTTP-date of *second* as text, as bytes and as a ``Date`` field line.
+
+    Shared by every :class:`DateCache`: the HTTP/1.1 and HTTP/2 connections
+    make one each, and a new connection in a second already formatted then
+    formats nothing.
+    """
+    text = format_http_date(second)
+    data = text.encode("ascii")
+    return text, data, b"Date: " + data + b"\r\n"
+
+
 class DateCache:
     """The current second as an HTTP-date, formatted once per second.
 
@@ -60,9 +74,7 @@ class DateCache:
         self._line = b""
 
     def _refresh(self, second: float) -> None:
-        self._text = format_http_date(second)
-        self._bytes = self._text.encode("ascii")
-        self._line = b"Date: " + self._bytes + b"\r\n"
+        self._text, self._bytes, self._line = _date_forms(second)
         self._second = second
 
     def as_str(self) -> str:

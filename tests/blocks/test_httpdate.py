@@ -49,6 +49,20 @@ def test_the_cache_follows_a_clock_that_goes_back() -> None:
     assert dates.as_str() == "Sun, 06 Nov 1994 08:48:20 GMT"
 
 
+def test_caches_made_per_connection_share_the_formatting_of_a_second() -> None:
+    # Each HTTP/1.1 and HTTP/2 connection makes a cache of its own; a new
+    # connection in a second another one has stamped gets the same text.
+    first = DateCache(Clock(784111777.2))
+    second = DateCache(Clock(784111777.8))
+    assert second.as_str() is first.as_str()
+    # Caches whose clocks stand at other seconds each keep their own.
+    later, earlier = DateCache(Clock(784111778.0)), DateCache(Clock(784111700.0))
+    for _ in range(2):
+        assert later.field_line() == b"Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n"
+        assert earlier.field_line() == b"Date: Sun, 06 Nov 1994 08:48:20 GMT\r\n"
+        assert first.as_bytes() == b"Sun, 06 Nov 1994 08:49:37 GMT"
+
+
 @given(st.integers(min_value=0, max_value=253402300799), st.floats(min_value=0, max_value=0.999))
 def test_the_cache_agrees_with_the_formatter_and_the_parser(second: int, fraction: float) -> None:
     dates = DateCache(lambda: second + fraction)

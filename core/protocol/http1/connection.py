@@ -34,7 +34,7 @@ from . import engine as engines
 from .chunked import ChunkedScanner
 from .engine import Engine, ScreenedEngine
 from .head import Head, find_head_end, screen_head
-from .writer import CONTINUE, ResponseWriter
+from .writer import CONTINUE, ResponseWriter, server_line
 
 __all__ = ["ServerConnection"]
 
@@ -103,7 +103,7 @@ class ServerConnection:
             head_request=False, http10=False, date=self._date, server=server
         )
         # The line send_error() adds besides the date: made once, not per error.
-        self._server_line = b"" if server is None else b"Server: %s\r\n" % server.encode("latin-1")
+        self._server_line = b"" if server is None else server_line(server)
         self._start_cycle()
 
     def _start_cycle(self) -> None:

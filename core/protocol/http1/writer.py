@@ -30,6 +30,7 @@ decision crosswind has not already made.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from contextlib import suppress
@@ -40,7 +41,7 @@ from ...grammar import FIELD_OCTETS, field_problem, is_token
 from ...httpdate import DateCache
 from ..status import reason_phrase
 
-__all__ = ["CONTINUE", "SERVER_NAME", "ResponseWriter"]
+__all__ = ["CONTINUE", "SERVER_NAME", "ResponseWriter", "server_line"]
 
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _TEXT_DIGITS = re.compile(_DIGITS.pattern.decode("ascii"))
@@ -169,6 +170,18 @@ def _keep(lines: dict[Any, _Line], fresh: list[tuple[Any, _Line]]) -> None:
                 lines[field] = entry
 
 
+@functools.lru_cache(maxsize=8)
+def server_line(server: str) -> bytes:
+    """The ``Server`` field line for *server*, checked once per value, not per connection.
+
+    :raises LocalProtocolError: *server* is not a valid field value.
+    """
+    problem = field_problem("Server", server)
+    if problem is not None:
+        raise LocalProtocolError(f"response {problem}")
+    return f"Server: {server}\r\n".encode("latin-1")
+
+
 class ResponseWriter:
     """Frames the response to one request.
 
@@ -199,12 +212,7 @@ class ResponseWriter:
         server: str | None = None,
     ) -> None:
         self._date = date
-        self._server_line: bytes | None = None
-        if server is not None:
-            problem = field_problem("Server", server)
-            if problem is not None:
-                raise LocalProtocolError(f"response {problem}")
-            self._server_line = f"Server: {server}\r\n".encode("latin-1")
+        self._server_line = None if server is None else server_line(server)
         self.reset(head_request, http10, connect)
 
     def reset(self, head_request: bool, http10: bool, connect: bool = False) -> None:
