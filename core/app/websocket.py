@@ -100,6 +100,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ABNORMAL = 1006
 _INTERNAL_ERROR = 1011
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+# The event kinds receive() tells apart, and what send() takes.
+_MESSAGES = (TextMessage, BytesMessage)
+_ENDINGS = (CloseReceived, Closed)
+_SENDABLE = (str, bytes, bytearray, memoryview)
 
 _cv_websocket: contextvars.ContextVar[WebSocket | BlockingWebSocket] = contextvars.ContextVar(
     "crosswind.websocket"
@@ -280,15 +284,15 @@ class WebSocket:
 
         :raises WebSocketDisconnect: the connection has closed.
         """
-        session = await self._open()
+        session = self._session if self._session is not None else await self._open()
         while True:
             try:
                 event = await session.next_event()
             except WebSocketClosed:
                 raise self._disconnect() from None
-            if isinstance(event, TextMessage | BytesMessage):
+            if isinstance(event, _MESSAGES):
                 return event.data
-            if isinstance(event, CloseReceived | Closed):
+            if isinstance(event, _ENDINGS):
                 raise WebSocketDisconnect(event.code, event.reason)
             # Pings are answered already; pongs need nothing.
 
@@ -298,9 +302,9 @@ class WebSocket:
         :raises TypeError: *data* is neither (see :meth:`send_json`).
         :raises WebSocketDisconnect: the connection is closing or closed.
         """
-        if not isinstance(data, str | bytes | bytearray | memoryview):
+        if not isinstance(data, _SENDABLE):
             raise TypeError(f"send() takes str or bytes, not {type(data).__name__}; see send_json()")
-        session = await self._open()
+        session = self._session if self._session is not None else await self._open()
         try:
             if isinstance(data, str):
                 await session.send_text(data)

@@ -62,6 +62,8 @@ _ABNORMAL = 1006
 #: The code a close frame without one is reported with.
 _NO_STATUS = 1005
 _MAX_MESSAGE_SIZE = Limits().ws_max_message_size
+# The events on_message() hears.
+_MESSAGES = (TextMessage, BytesMessage)
 
 
 class WebSocketError(Exception):
@@ -366,7 +368,7 @@ class WebSocketHandler(RequestHandler):
 
     def event_received(self, event: Event) -> Awaitable[None] | None:
         """Dispatch one event of the session to the hooks (the session calls this)."""
-        if isinstance(event, TextMessage | BytesMessage):
+        if isinstance(event, _MESSAGES):
             return self._run_callback(self.on_message, event.data)
         if isinstance(event, Ping):
             return self._run_callback(self.on_ping, event.payload)

@@ -55,6 +55,9 @@ from .events import Closed, CloseReceived, Event
 
 __all__ = ["GOING_AWAY", "SessionHandler", "WebSocketSession"]
 
+# The events that end a connection.
+_ENDINGS = (CloseReceived, Closed)
+
 #: The close code sent to every peer when the server shuts down (RFC 6455 section 7.4.1).
 GOING_AWAY = 1001
 
@@ -84,7 +87,11 @@ class _Sent:
         self._session = session
 
     def __await__(self) -> Generator[Any, None, None]:
-        return self._session.flush().__await__()
+        session = self._session
+        # Nothing held back and nothing to report: no flush() coroutine, the
+        # usual case for a Flask-style view's ``await websocket.send()``.
+        if session._waiter is not None or session._pending or session._broken:
+            yield from session.flush().__await__()
 
 
 class WebSocketSession:
@@ -261,7 +268,7 @@ class WebSocketSession:
                 self._write_own()
                 if self._pending or self._waiter is not None:  # deliberate, see bench/NOTES.md
                     await self._flush_quietly()
-                if isinstance(event, CloseReceived | Closed):
+                if isinstance(event, _ENDINGS):
                     return
         finally:
             await self.stream.close()
@@ -283,7 +290,7 @@ class WebSocketSession:
         self._write_own()
         if self._pending or self._waiter is not None:
             await self._flush_quietly()
-        if isinstance(event, CloseReceived | Closed):
+        if isinstance(event, _ENDINGS):
             self._ended = True
         return event
 
