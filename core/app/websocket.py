@@ -65,15 +65,12 @@ from urllib.parse import urlsplit
 
 from .._sync import EventLoopRequired, run_sync
 from ..protocol.websocket import (
-    BytesMessage,
-    Closed,
-    CloseReceived,
     Refusal,
-    TextMessage,
     UpgradeRequest,
     WebSocketClosed,
     screen_upgrade,
 )
+from ..protocol.websocket.events import ENDINGS, MESSAGES
 from ..protocol.websocket.upgrade import Detachable, Session, start_session
 from .ctx import _cv_request, _Proxy, current_app
 
@@ -100,9 +97,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ABNORMAL = 1006
 _INTERNAL_ERROR = 1011
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
-# The event kinds receive() tells apart, and what send() takes.
-_MESSAGES = (TextMessage, BytesMessage)
-_ENDINGS = (CloseReceived, Closed)
+# What send() takes.
 _SENDABLE = (str, bytes, bytearray, memoryview)
 
 _cv_websocket: contextvars.ContextVar[WebSocket | BlockingWebSocket] = contextvars.ContextVar(
@@ -290,9 +285,9 @@ class WebSocket:
                 event = await session.next_event()
             except WebSocketClosed:
                 raise self._disconnect() from None
-            if isinstance(event, _MESSAGES):
+            if isinstance(event, MESSAGES):
                 return event.data
-            if isinstance(event, _ENDINGS):
+            if isinstance(event, ENDINGS):
                 raise WebSocketDisconnect(event.code, event.reason)
             # Pings are answered already; pongs need nothing.
 

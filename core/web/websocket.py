@@ -35,17 +35,16 @@ from typing import TYPE_CHECKING, Any
 from .. import escape
 from ..protocol.limits import Limits
 from ..protocol.websocket import (
-    BytesMessage,
     Closed,
     CloseReceived,
     Event,
     Ping,
     Pong,
     Refusal,
-    TextMessage,
     WebSocketClosed,
     screen_upgrade,
 )
+from ..protocol.websocket.events import MESSAGES
 from ..protocol.websocket.upgrade import Session, start_session
 from .handler import RequestHandler
 
@@ -62,8 +61,6 @@ _ABNORMAL = 1006
 #: The code a close frame without one is reported with.
 _NO_STATUS = 1005
 _MAX_MESSAGE_SIZE = Limits().ws_max_message_size
-# The events on_message() hears.
-_MESSAGES = (TextMessage, BytesMessage)
 
 
 class WebSocketError(Exception):
@@ -368,7 +365,7 @@ class WebSocketHandler(RequestHandler):
 
     def event_received(self, event: Event) -> Awaitable[None] | None:
         """Dispatch one event of the session to the hooks (the session calls this)."""
-        if isinstance(event, _MESSAGES):
+        if isinstance(event, MESSAGES):
             return self._run_callback(self.on_message, event.data)
         if isinstance(event, Ping):
             return self._run_callback(self.on_ping, event.payload)

@@ -17,6 +17,8 @@ __all__ = [
     "NEED_DATA",
     "BytesMessage",
     "CloseReceived",
+    "ENDINGS",
+    "MESSAGES",
     "Closed",
     "Event",
     "Ping",
@@ -90,3 +92,7 @@ class Closed:
 
 
 Event = TextMessage | BytesMessage | Ping | Pong | CloseReceived | Closed
+#: The message events, as one tuple for ``isinstance`` (made once, not per call).
+MESSAGES = (TextMessage, BytesMessage)
+#: The events that end a connection, as one tuple for ``isinstance``.
+ENDINGS = (CloseReceived, Closed)

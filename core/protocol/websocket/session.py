@@ -51,12 +51,9 @@ from typing import Any, Protocol, cast
 from ..events import NEED_DATA
 from ..exchange import ClientDisconnected, DetachedStream
 from .connection import WebSocketClosed, WebSocketConnection
-from .events import Closed, CloseReceived, Event
+from .events import ENDINGS, Event
 
 __all__ = ["GOING_AWAY", "SessionHandler", "WebSocketSession"]
-
-# The events that end a connection.
-_ENDINGS = (CloseReceived, Closed)
 
 #: The close code sent to every peer when the server shuts down (RFC 6455 section 7.4.1).
 GOING_AWAY = 1001
@@ -268,7 +265,7 @@ class WebSocketSession:
                 self._write_own()
                 if self._pending or self._waiter is not None:  # deliberate, see bench/NOTES.md
                     await self._flush_quietly()
-                if isinstance(event, _ENDINGS):
+                if isinstance(event, ENDINGS):
                     return
         finally:
             await self.stream.close()
@@ -290,7 +287,7 @@ class WebSocketSession:
         self._write_own()
         if self._pending or self._waiter is not None:
             await self._flush_quietly()
-        if isinstance(event, _ENDINGS):
+        if isinstance(event, ENDINGS):
             self._ended = True
         return event
 
